@@ -1,0 +1,141 @@
+"""The ``ektp`` command: serve a service, migrate, issue tokens, run an emulator, start everything.
+
+    ektp up                                   everything on the embedded default (SQLite)
+    ektp serve request|inventory|gateway      one service (ports 8001, 8002, 8003)
+    ektp migrate [SERVICE]                    run alembic migrations (all services by default)
+    ektp token create --role ROLE [...]       print a signed token on stdout
+    ektp emulator [...]                       a software card printer on a real port
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from services.common.auth import Role, ensure_key_pair, issue_token, parse_duration
+from services.common.migrate import SERVICES, upgrade
+from services.common.settings import DATA_DIR
+
+__all__ = ["main", "service_settings"]
+
+DEFAULT_PORTS = {"request": 8001, "inventory": 8002, "gateway": 8003}
+KEY_DIR = DATA_DIR / "keys"
+
+
+def _service_module(service: str, module: str) -> ModuleType:
+    return importlib.import_module(f"services.{service}.{module}")
+
+
+def service_settings(service: str, **overrides: Any) -> Any:
+    """The service's settings from its environment variables (read now, when the command runs)."""
+    settings_cls = _service_module(service, "config").Settings
+    return settings_cls(**overrides)
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = service_settings(args.service)
+    app = _service_module(args.service, "app").create_app(settings)
+    uvicorn.run(app, host=args.host, port=args.port or DEFAULT_PORTS[args.service], log_config=None)
+    return 0
+
+
+def _cmd_migrate(args: argparse.Namespace) -> int:
+    for service in [args.service] if args.service else SERVICES:
+        url = service_settings(service).resolved_database_url()
+        upgrade(service, url)
+        print(f"{service}: migrated to head", file=sys.stderr)
+    return 0
+
+
+def _cmd_token_create(args: argparse.Namespace) -> int:
+    key_file: Path = args.private_key
+    if not key_file.exists():
+        if key_file != KEY_DIR / "jwt-private.pem":
+            print(f"no private key at {key_file}", file=sys.stderr)
+            return 2
+        ensure_key_pair(KEY_DIR)
+    try:
+        token = issue_token(
+            key_file.read_bytes(),
+            role=args.role,
+            subject=args.subject or f"{args.role}-cli",
+            scope=args.kecamatan,
+            ttl=parse_duration(args.ttl),
+        )
+    except ValueError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    print(token)
+    return 0
+
+
+def _cmd_keys_init(args: argparse.Namespace) -> int:
+    private, public = ensure_key_pair(args.dir)
+    print(f"private key: {private}\npublic key:  {public}", file=sys.stderr)
+    return 0
+
+
+def _cmd_up(args: argparse.Namespace) -> int:
+    from services.stack import run_stack
+
+    return run_stack(host=args.host, base_port=args.base_port, demo=args.demo)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ektp", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="start everything on the embedded default (SQLite)")
+    up.add_argument("--host", default="127.0.0.1")
+    up.add_argument("--base-port", type=int, default=8001, help="request service port; the others follow")
+    up.add_argument("--demo", action="store_true", help="load a Pesawaran demo")
+    up.set_defaults(func=_cmd_up)
+
+    serve = sub.add_parser("serve", help="run one service")
+    serve.add_argument("service", choices=SERVICES)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=0, help="default: 8001, 8002, 8003")
+    serve.set_defaults(func=_cmd_serve)
+
+    migrate = sub.add_parser("migrate", help="run alembic migrations")
+    migrate.add_argument("service", nargs="?", choices=SERVICES)
+    migrate.set_defaults(func=_cmd_migrate)
+
+    token = sub.add_parser("token", help="tokens").add_subparsers(dest="token_command", required=True)
+    create = token.add_parser("create", help="print a signed token on stdout")
+    create.add_argument("--role", required=True, choices=[r.value for r in Role])
+    create.add_argument("--kecamatan", action="append", default=[], metavar="CODE", help="a clerk's kecamatan (repeatable)")
+    create.add_argument("--subject", default="", metavar="NAME")
+    create.add_argument("--ttl", default="8h", metavar="DURATION", help="e.g. 90s, 15m, 8h, 30d")
+    create.add_argument("--private-key", type=Path, default=KEY_DIR / "jwt-private.pem")
+    create.set_defaults(func=_cmd_token_create)
+
+    keys = sub.add_parser("keys", help="signing keys").add_subparsers(dest="keys_command", required=True)
+    init = keys.add_parser("init", help="create the development key pair unless it exists")
+    init.add_argument("--dir", type=Path, default=KEY_DIR)
+    init.set_defaults(func=_cmd_keys_init)
+
+    sub.add_parser("emulator", help="a software card printer (ektp emulator --help)", add_help=False)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["emulator"]:
+        from drivers.emulator.cli import main as emulator_main
+
+        return emulator_main(argv[1:])
+    args = _parser().parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

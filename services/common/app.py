@@ -1,0 +1,63 @@
+"""``build_app``: the FastAPI app every service starts from, with its database, auth, errors and health.
+
+A service's ``create_app(settings)`` calls it with its routers and, if it needs one, a lifespan hook for
+its own background work (the gateway's dispatch loops, the request service's lease sweeper).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+
+from services.common.auth import TokenVerifier
+from services.common.db import Database
+from services.common.logging import configure_logging
+from services.common.observability import install_observability
+from services.common.problems import install_problem_handlers
+from services.common.settings import ServiceSettings
+
+__all__ = ["Lifespan", "build_app"]
+
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+def build_app(
+    settings: ServiceSettings,
+    *,
+    service: str,
+    title: str,
+    description: str,
+    database_url: str,
+    routers: Sequence[APIRouter],
+    lifespan: Lifespan | None = None,
+    version: str = "0.1.0",
+    **fastapi_kwargs: Any,
+) -> FastAPI:
+    """A service app: settings on ``app.state``, engine made at start-up and disposed at shutdown."""
+    configure_logging(service=service, level=settings.log_level, json_lines=settings.log_json)
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.db = Database(database_url, pool_size=settings.db_pool_size)
+        try:
+            if lifespan is None:
+                yield
+            else:
+                async with lifespan(app):
+                    yield
+        finally:
+            await app.state.db.dispose()
+
+    app = FastAPI(title=title, description=description, version=version, lifespan=_lifespan, **fastapi_kwargs)
+    app.state.settings = settings
+    app.state.service = service
+    app.state.token_verifier = TokenVerifier(settings.public_key_pem(), audience=settings.jwt_audience)
+    install_problem_handlers(app)
+    install_observability(app, service)
+    for router in routers:
+        app.include_router(router)
+    return app

@@ -1,0 +1,185 @@
+"""Bearer JWTs signed with Ed25519: services hold only the public key; ``ektp token create`` signs.
+
+Claims: ``sub`` (who), ``role`` (admin, operator, clerk, partner, service), ``scope`` (the kecamatan codes a
+clerk may act for), ``exp``, ``iat``, ``aud``. Use ``Authorize(Role.ADMIN, ...)`` as an endpoint dependency:
+it answers 401 without a valid token and 403 when the role is not among those listed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from services.common.problems import Forbidden, Unauthorized
+
+__all__ = [
+    "ALGORITHM",
+    "Authorize",
+    "KeyPair",
+    "Principal",
+    "Role",
+    "TokenVerifier",
+    "ensure_key_pair",
+    "generate_key_pair",
+    "issue_token",
+    "parse_duration",
+]
+
+ALGORITHM = "EdDSA"
+DEFAULT_AUDIENCE = "ektp-print"
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    OPERATOR = "operator"
+    CLERK = "clerk"
+    PARTNER = "partner"
+    SERVICE = "service"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: from a verified token."""
+
+    subject: str
+    role: Role
+    scope: frozenset[str] = field(default_factory=frozenset)
+
+    def may_act_for(self, kecamatan_code: str) -> bool:
+        """A clerk acts only for the kecamatan in its scope; other roles are not limited by region."""
+        return self.role is not Role.CLERK or kecamatan_code in self.scope
+
+
+@dataclass(frozen=True, slots=True)
+class KeyPair:
+    private_pem: bytes
+    public_pem: bytes
+
+
+def generate_key_pair() -> KeyPair:
+    key = Ed25519PrivateKey.generate()
+    return KeyPair(
+        private_pem=key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ),
+        public_pem=key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        ),
+    )
+
+
+def ensure_key_pair(directory: Path) -> tuple[Path, Path]:
+    """Create ``jwt-private.pem`` and ``jwt-public.pem`` in ``directory`` unless they exist; return both paths."""
+    private, public = directory / "jwt-private.pem", directory / "jwt-public.pem"
+    if not private.exists():
+        directory.mkdir(parents=True, exist_ok=True)
+        pair = generate_key_pair()
+        private.touch(mode=0o600)
+        private.write_bytes(pair.private_pem)
+        public.write_bytes(pair.public_pem)
+    return private, public
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> dt.timedelta:
+    """``90s``, ``15m``, ``8h``, ``30d`` or plain seconds."""
+    text = text.strip().lower()
+    try:
+        if text and text[-1] in _UNITS:
+            return dt.timedelta(seconds=float(text[:-1]) * _UNITS[text[-1]])
+        return dt.timedelta(seconds=float(text))
+    except ValueError:
+        raise ValueError(f"not a duration: {text!r} (use e.g. 90s, 15m, 8h, 30d)") from None
+
+
+def issue_token(
+    private_pem: bytes | str,
+    *,
+    role: Role | str,
+    subject: str,
+    scope: Iterable[str] = (),
+    ttl: dt.timedelta = dt.timedelta(hours=8),
+    audience: str = DEFAULT_AUDIENCE,
+) -> str:
+    role = Role(role)
+    scope = sorted(scope)
+    if role is Role.CLERK and not scope:
+        raise ValueError("a clerk token needs at least one kecamatan code")
+    now = dt.datetime.now(dt.UTC)
+    claims: dict[str, Any] = {
+        "sub": subject,
+        "role": role.value,
+        "scope": scope,
+        "aud": audience,
+        "iat": now,
+        "exp": now + ttl,
+    }
+    return jwt.encode(claims, private_pem, algorithm=ALGORITHM)
+
+
+class TokenVerifier:
+    """Checks signature, audience and expiry with the public key, and returns the principal."""
+
+    def __init__(self, public_pem: str | bytes, *, audience: str = DEFAULT_AUDIENCE) -> None:
+        self._key = serialization.load_pem_public_key(
+            public_pem.encode() if isinstance(public_pem, str) else public_pem
+        )
+        self._audience = audience
+
+    def verify(self, token: str) -> Principal:
+        try:
+            claims = jwt.decode(
+                token,
+                self._key,  # type: ignore[arg-type]
+                algorithms=[ALGORITHM],
+                audience=self._audience,
+                options={"require": ["exp", "sub", "role", "aud"]},
+            )
+            role = Role(claims["role"])
+        except jwt.ExpiredSignatureError:
+            raise Unauthorized("the token has expired", kind="token-expired") from None
+        except (jwt.InvalidTokenError, ValueError, KeyError):
+            raise Unauthorized("the token is not valid", kind="token-invalid") from None
+        scope = claims.get("scope") or []
+        if not isinstance(scope, list) or not all(isinstance(s, str) for s in scope):
+            raise Unauthorized("the token's scope is not a list of kecamatan codes", kind="token-invalid")
+        return Principal(subject=str(claims["sub"]), role=role, scope=frozenset(scope))
+
+
+_bearer = HTTPBearer(auto_error=False, description="A token from `ektp token create --role ROLE`.")
+
+
+async def _principal(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("a Bearer token is required", kind="token-missing")
+    verifier: TokenVerifier = request.app.state.token_verifier
+    principal = verifier.verify(credentials.credentials)
+    request.state.principal = principal
+    return principal
+
+
+class Authorize:
+    """Dependency: the caller's principal, if its role is one of ``roles``; else 401/403."""
+
+    def __init__(self, *roles: Role) -> None:
+        self.roles = frozenset(roles)
+
+    async def __call__(self, principal: Annotated[Principal, Depends(_principal)]) -> Principal:
+        if principal.role not in self.roles:
+            allowed = ", ".join(sorted(r.value for r in self.roles))
+            raise Forbidden(f"role {principal.role.value} may not do this (allowed: {allowed})", kind="forbidden")
+        return principal

@@ -1,0 +1,78 @@
+"""``/healthz`` (the process is up), ``/readyz`` (its database answers) and Prometheus ``/metrics``.
+
+These three need no token. Each app gets its own metrics registry, so several apps in one test process do
+not share counters.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+
+from services.common.problems import ServiceUnavailable
+
+__all__ = ["Metrics", "install_observability"]
+
+
+class Metrics:
+    """The HTTP metrics of one app, in a registry of its own that services may add to."""
+
+    def __init__(self, service: str) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "http_requests_total", "HTTP requests", ["service", "method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "http_request_duration_seconds", "HTTP request latency", ["service", "method", "route"],
+            registry=self.registry,
+        )
+        self.service = service
+
+
+def _route_template(request: Request) -> str:
+    # The router leaves the matched route in the scope: label by its template, never by the raw path
+    # (which may carry a NIK and would make one time series per request).
+    return str(getattr(request.scope.get("route"), "path", "unmatched"))
+
+
+def install_observability(app: FastAPI, service: str) -> Metrics:
+    metrics = Metrics(service)
+    app.state.metrics = metrics
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz", summary="The process is up")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": service}
+
+    @router.get("/readyz", summary="The service and its database answer")
+    async def readyz(request: Request) -> dict[str, str]:
+        try:
+            await request.app.state.db.ping()
+        except Exception as exc:
+            raise ServiceUnavailable(f"database not ready: {type(exc).__name__}", kind="not-ready") from None
+        return {"status": "ready", "service": service}
+
+    @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+    async def prometheus() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    app.include_router(router)
+
+    @app.middleware("http")
+    async def _measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            return response
+        finally:
+            route = _route_template(request)
+            metrics.requests.labels(service, request.method, route, str(status)).inc()
+            metrics.latency.labels(service, request.method, route).observe(time.perf_counter() - started)
+
+    return metrics

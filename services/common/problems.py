@@ -1,0 +1,188 @@
+"""Errors as RFC 9457 problem+json, naming the field and the reason.
+
+Exception tree::
+
+    Problem                      any expected failure; carries status and the problem body
+     ├── BadRequest              400
+     ├── Unauthorized            401  no token, a bad one, or an expired one
+     ├── Forbidden               403  the token's role or scope does not allow it
+     ├── NotFound                404
+     ├── Conflict                409  the state forbids it (duplicate, already consumed, no blanks …)
+     ├── Unprocessable           422  the input is invalid; ``errors`` lists each field and reason
+     └── ServiceUnavailable      503  a dependency (database, peer service) does not answer
+
+Endpoints raise these; ``install_problem_handlers`` turns them, and FastAPI's own validation errors, into
+``application/problem+json`` responses. An unexpected exception becomes a 500 problem without details.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+__all__ = [
+    "PROBLEM_JSON",
+    "BadRequest",
+    "Conflict",
+    "FieldError",
+    "Forbidden",
+    "NotFound",
+    "Problem",
+    "ProblemBody",
+    "ServiceUnavailable",
+    "Unauthorized",
+    "Unprocessable",
+    "install_problem_handlers",
+    "problem_responses",
+]
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "https://ektp-print.example/problems/"
+
+log = logging.getLogger(__name__)
+
+
+class FieldError(BaseModel):
+    """One invalid field: where it is (dotted path, or ``row``/``field`` for batches) and why."""
+
+    field: str
+    reason: str
+    row: int | None = None
+
+
+class ProblemBody(BaseModel):
+    """The problem+json document (RFC 9457) with an ``errors`` extension."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[FieldError] | None = None
+
+
+class Problem(Exception):  # noqa: N818 - the RFC's word
+    """An expected failure with an HTTP status and a problem+json body."""
+
+    status = 500
+    title = "Internal Server Error"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        kind: str | None = None,
+        errors: Sequence[FieldError] | None = None,
+        headers: dict[str, str] | None = None,
+        **extensions: Any,
+    ) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail
+        self.kind = kind
+        self.errors = list(errors) if errors else None
+        self.headers = headers or {}
+        self.extensions = extensions
+
+    def body(self, instance: str | None = None) -> dict[str, Any]:
+        body = ProblemBody(
+            type=PROBLEM_BASE + self.kind if self.kind else "about:blank",
+            title=self.title,
+            status=self.status,
+            detail=self.detail,
+            instance=instance,
+            errors=self.errors,
+        ).model_dump(exclude_none=True)
+        body.update(self.extensions)
+        return body
+
+
+class BadRequest(Problem):
+    status, title = 400, "Bad Request"
+
+
+class Unauthorized(Problem):
+    status, title = 401, "Unauthorized"
+
+    def __init__(self, detail: str | None = None, **kw: Any) -> None:
+        kw.setdefault("headers", {"WWW-Authenticate": "Bearer"})
+        super().__init__(detail, **kw)
+
+
+class Forbidden(Problem):
+    status, title = 403, "Forbidden"
+
+
+class NotFound(Problem):
+    status, title = 404, "Not Found"
+
+
+class Conflict(Problem):
+    status, title = 409, "Conflict"
+
+
+class Unprocessable(Problem):
+    status, title = 422, "Unprocessable Content"
+
+    @classmethod
+    def field(cls, field: str, reason: str, **kw: Any) -> Unprocessable:
+        """One invalid field, named with the reason."""
+        return cls(f"{field}: {reason}", kind="validation", errors=[FieldError(field=field, reason=reason)], **kw)
+
+
+class ServiceUnavailable(Problem):
+    status, title = 503, "Service Unavailable"
+
+
+def _response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _field_path(loc: Sequence[Any]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in {"body", "query", "path", "header"}:
+        parts = parts[1:] or parts
+    return ".".join(parts) or "body"
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Render every error of ``app`` as problem+json."""
+
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        return _response(exc.status, exc.body(request.url.path), exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            FieldError(field=_field_path(e.get("loc", ())), reason=str(e.get("msg", "invalid")))
+            for e in exc.errors()
+        ]
+        problem = Unprocessable(
+            "; ".join(f"{e.field}: {e.reason}" for e in errors), kind="validation", errors=errors
+        )
+        return _response(422, problem.body(request.url.path))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        body = ProblemBody(title=str(exc.detail), status=exc.status_code, instance=request.url.path)
+        return _response(exc.status_code, body.model_dump(exclude_none=True), dict(exc.headers or {}))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        body = ProblemBody(title="Internal Server Error", status=500, instance=request.url.path)
+        return _response(500, body.model_dump(exclude_none=True))
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` entries documenting problem+json answers."""
+    return {
+        s: {"model": ProblemBody, "content": {PROBLEM_JSON: {}}, "description": "Problem"} for s in statuses
+    }

@@ -1,0 +1,43 @@
+"""Settings every service shares; each service subclasses them with its own env prefix.
+
+Settings are built by the caller (CLI, tests) and passed into ``create_app(settings)``; nothing here is read
+at import time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["DATA_DIR", "ServiceSettings", "default_sqlite_url"]
+
+DATA_DIR = Path("data")
+
+
+def default_sqlite_url(service: str, data_dir: Path = DATA_DIR) -> str:
+    """The embedded default: one SQLite file per service under ./data."""
+    return f"sqlite+aiosqlite:///{data_dir / (service + '.db')}"
+
+
+class ServiceSettings(BaseSettings):
+    """Fields shared by the request, inventory and gateway services."""
+
+    model_config = SettingsConfigDict(env_prefix="EKTP_", extra="ignore", env_file=None)
+
+    database_url: str = Field(
+        default="", description="SQLAlchemy async URL; empty means ./data/<service>.db (SQLite)."
+    )
+    jwt_public_key_file: Path = Field(default=DATA_DIR / "keys" / "jwt-public.pem")
+    jwt_public_key: str = Field(default="", description="PEM text; wins over jwt_public_key_file.")
+    jwt_audience: str = "ektp-print"
+    log_level: str = "INFO"
+    log_json: bool = True
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+
+    def public_key_pem(self) -> str:
+        """The PEM of the key that verifies tokens: inline text first, then the file."""
+        if self.jwt_public_key:
+            return self.jwt_public_key
+        return self.jwt_public_key_file.read_text()

@@ -1,0 +1,23 @@
+"""``create_app(settings)``: the gateway service's FastAPI app."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.gateway.config import Settings
+from services.gateway.models import AuditEvent
+from services.common.app import build_app
+from services.common.audit import audit_router
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: Settings) -> FastAPI:
+    return build_app(
+        settings,
+        service="gateway",
+        title="ektp-print printer gateway",
+        description=__doc__ or "",
+        database_url=settings.resolved_database_url(),
+        routers=[audit_router(AuditEvent)],
+    )

@@ -1,0 +1,23 @@
+"""``create_app(settings)``: the inventory service's FastAPI app."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.inventory.config import Settings
+from services.inventory.models import AuditEvent
+from services.common.app import build_app
+from services.common.audit import audit_router
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: Settings) -> FastAPI:
+    return build_app(
+        settings,
+        service="inventory",
+        title="ektp-print inventory service",
+        description=__doc__ or "",
+        database_url=settings.resolved_database_url(),
+        routers=[audit_router(AuditEvent)],
+    )

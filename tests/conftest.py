@@ -1,0 +1,179 @@
+"""Fixtures every test folder shares: signing keys and tokens, migrated databases on SQLite and PostgreSQL,
+and in-process clients for a service app.
+
+Database tests ask for ``migrated_db``: it is parametrised over both backends, so each such test runs once
+on SQLite and once on PostgreSQL. Each test gets a fresh database made by the real alembic migrations (run
+once per session into a template, then copied: a file copy on SQLite, ``CREATE DATABASE … TEMPLATE`` on
+PostgreSQL) and dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import asyncpg
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from services.common.auth import KeyPair, Role, generate_key_pair, issue_token
+from services.common.migrate import upgrade
+
+PG_HOST = os.environ.get("EKTP_TEST_PG_HOST", "127.0.0.1")
+PG_PORT = int(os.environ.get("EKTP_TEST_PG_PORT", "5432"))
+PG_USER = os.environ.get("EKTP_TEST_PG_USER", "postgres")
+PG_ADMIN_DB = os.environ.get("EKTP_TEST_PG_DB", "test")
+REQUIRE_POSTGRES = os.environ.get("EKTP_REQUIRE_POSTGRES", os.environ.get("CI", "")) not in ("", "0", "false")
+
+T = TypeVar("T")
+
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def off_loop(fn: Callable[..., T], *args: Any) -> T:
+    """Run blocking set-up (alembic, ``asyncio.run``) in a thread: fixtures may run inside the test's loop."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(fn, *args).result()
+
+
+def pg_run(sql: str) -> None:
+    off_loop(asyncio.run, pg_admin(sql))
+
+
+def pg_url(database: str) -> str:
+    return f"postgresql+asyncpg://{PG_USER}@{PG_HOST}:{PG_PORT}/{database}"
+
+
+async def pg_admin(sql: str) -> None:
+    connection = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, database=PG_ADMIN_DB)
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+def _postgres_answers() -> bool:
+    async def probe() -> bool:
+        try:
+            await asyncio.wait_for(pg_admin("SELECT 1"), 3)
+        except (OSError, asyncpg.PostgresError, TimeoutError):
+            return False
+        return True
+
+    return off_loop(asyncio.run, probe())
+
+
+@pytest.fixture(scope="session")
+def keys() -> KeyPair:
+    return generate_key_pair()
+
+
+@pytest.fixture(scope="session")
+def make_token(keys: KeyPair) -> Callable[..., str]:
+    """``make_token("clerk", scope=["18.09.01"], subject="clerk-1")`` → a signed bearer token."""
+
+    def make(role: Role | str, *, scope: tuple[str, ...] | list[str] = (), subject: str | None = None) -> str:
+        role = Role(role)
+        return issue_token(keys.private_pem, role=role, subject=subject or f"{role.value}-test", scope=scope)
+
+    return make
+
+
+class _Templates:
+    """Migrated template databases, one per (service, backend), made on first use in this session."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.sqlite: dict[str, Path] = {}
+        self.postgres: dict[str, str] = {}
+        self.tag = uuid.uuid4().hex[:8]
+        self.postgres_ok: bool | None = None
+
+    def sqlite_template(self, service: str) -> Path:
+        if service not in self.sqlite:
+            path = self.tmp / f"template-{service}.db"
+            off_loop(upgrade, service, f"sqlite+aiosqlite:///{path}")
+            self.sqlite[service] = path
+        return self.sqlite[service]
+
+    def postgres_template(self, service: str) -> str:
+        if self.postgres_ok is None:
+            self.postgres_ok = _postgres_answers()
+        if not self.postgres_ok:
+            if REQUIRE_POSTGRES:
+                pytest.fail(f"PostgreSQL does not answer on {PG_HOST}:{PG_PORT}")
+            pytest.skip(f"PostgreSQL does not answer on {PG_HOST}:{PG_PORT}")
+        if service not in self.postgres:
+            name = f"ektp_tpl_{service}_{self.tag}"
+            pg_run(f'CREATE DATABASE "{name}"')
+            off_loop(upgrade, service, pg_url(name))
+            self.postgres[service] = name
+        return self.postgres[service]
+
+    def drop_all(self) -> None:
+        async def drop() -> None:
+            for name in self.postgres.values():
+                await pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+        if self.postgres:
+            off_loop(asyncio.run, drop())
+
+
+@pytest.fixture(scope="session")
+def _templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Templates]:
+    templates = _Templates(tmp_path_factory.mktemp("db-templates"))
+    yield templates
+    templates.drop_all()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def migrated_db(
+    backend: str, _templates: _Templates, tmp_path: Path
+) -> Iterator[Callable[[str], str]]:
+    """``migrated_db("request")`` → the URL of a fresh, fully migrated database for that service."""
+    made: list[str] = []
+
+    def make(service: str) -> str:
+        if backend == "sqlite":
+            path = tmp_path / f"{service}-{uuid.uuid4().hex[:6]}.db"
+            shutil.copyfile(_templates.sqlite_template(service), path)
+            return f"sqlite+aiosqlite:///{path}"
+        template = _templates.postgres_template(service)
+        name = f"ektp_t_{service}_{uuid.uuid4().hex[:10]}"
+        pg_run(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        made.append(name)
+        return pg_url(name)
+
+    yield make
+
+    async def drop() -> None:
+        for name in made:
+            await pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    if made:
+        off_loop(asyncio.run, drop())
+
+
+@pytest.fixture
+def client_for() -> Callable[[FastAPI, str | None], httpx.AsyncClient]:
+    """``client_for(app, token)`` → an httpx client talking to ``app`` in-process (start its lifespan first)."""
+
+    def make(app: FastAPI, token: str | None = None, **kwargs: Any) -> httpx.AsyncClient:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver", headers=headers, **kwargs
+        )
+
+    return make

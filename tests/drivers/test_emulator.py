@@ -1,0 +1,178 @@
+"""The emulator as its users meet it: a raw pty, the control API and its client, the command line."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import select
+import signal
+import sys
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import pytest
+
+from drivers import CardPrinter, JobStatus, Reason
+from drivers.emulator import Emulator, Fault, FaultSpec
+from tests.support import wait_for
+
+Panel = Callable[..., bytes]
+OpenPrinter = Callable[..., CardPrinter]
+EmulatorProcess = Callable[..., AbstractAsyncContextManager[Any]]
+
+
+def _raw_exchange(path: str, data: bytes) -> bytes:
+    """Write to the pty as a bare program would (no pyserial, no termios of ours) and read until CR."""
+    fd = os.open(path, os.O_RDWR | os.O_NOCTTY)
+    try:
+        os.write(fd, data)
+        reply = b""
+        while not reply.endswith(b"\r") and select.select([fd], [], [], 5)[0]:
+            reply += os.read(fd, 1024)
+        return reply
+    finally:
+        os.close(fd)
+
+
+async def test_the_pty_is_raw_no_echo_and_no_cr_translation(emulator: Emulator) -> None:
+    assert emulator.pty_path is not None
+    assert await asyncio.to_thread(_raw_exchange, emulator.pty_path, b"\x1bRtp\r") == b"Primacy\r"
+
+
+async def test_the_control_api_injects_faults_and_takes_operator_actions(
+    emulator: Emulator, open_printer: OpenPrinter, panel: Panel
+) -> None:
+    async with (
+        httpx.AsyncClient(base_url=str(emulator.control_url)) as control,
+        open_printer(emulator) as printer,
+    ):
+        state = (await control.post("/faults/card_jam")).json()
+        assert (state["state"], state["reasons"]) == ("stopped", ["media-jam-error"])
+        assert (await printer.status()).reasons == (Reason.MEDIA_JAM_ERROR,)
+        assert (await control.delete("/faults/card_jam")).json()["state"] == "idle"
+
+        armed = (await control.post("/faults/ribbon_out", json={"at_card": 2})).json()
+        assert armed["armed"] == [{"fault": "ribbon_out", "card": 2}]
+        await printer.print_card("job-1", {"k": panel()})
+        assert (
+            await control.post("/actions/load_blanks", json={"serials": "KTP00009001-KTP00009010"})
+        ).is_success
+
+        log = (await control.get("/log")).json()
+        assert [(record["job"], record["serial"], record["outcome"]) for record in log] == [
+            ("job-1", "KTP00000001", "printed")
+        ]
+        assert (await control.get("/healthz")).json() == {"ok": True}
+        assert (await control.post("/faults/meteor_strike")).status_code == 404
+        assert (await control.post("/actions/load_blanks", json={"serials": "a lot"})).status_code == 400
+        assert (await control.post("/faults/slow_replies", json={"delay": "soon"})).status_code == 400
+        assert (await control.get("/faults/card_jam")).status_code == 405
+        assert (await control.post("/actions/clear_jam", content=b"not json")).status_code == 400
+
+
+async def test_the_control_client_command_line_injects_a_fault(emulator: Emulator) -> None:
+    client = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "drivers.emulator.control",
+        str(emulator.control_url),
+        "fault",
+        "slow_replies",
+        "delay=0.25",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    async with asyncio.timeout(20):
+        out, err = await client.communicate()
+    assert client.returncode == 0, err.decode()
+    assert b'"reply_delay": 0.25' in out
+    assert emulator.snapshot()["reply_delay"] == 0.25
+
+
+def test_scripted_faults_read_name_and_card() -> None:
+    assert FaultSpec.parse("card_jam@3") == FaultSpec(Fault.CARD_JAM, 3)
+    assert FaultSpec.parse("power_loss") == FaultSpec(Fault.POWER_LOSS, None)
+    with pytest.raises(ValueError, match="bad fault"):
+        FaultSpec.parse("card_jam@0")
+
+
+async def test_the_command_line_prints_its_endpoints_as_json_and_stops_cleanly_on_sigterm(
+    emulator_process: EmulatorProcess, open_printer: OpenPrinter, panel: Panel, tmp_path: Path
+) -> None:
+    args = (
+        "--port",
+        "0",
+        "--control-port",
+        "0",
+        "--pty",
+        "--time-scale",
+        "inf",
+        "--state-dir",
+        str(tmp_path),
+    )
+    async with emulator_process(
+        *args, "--fault", "cover_open", "--serials", "KTP00000101-KTP00000200"
+    ) as run:
+        info = run.printers[0]
+        assert info["url"].startswith("socket://127.0.0.1:")
+        assert info["control"].startswith("http://127.0.0.1:")
+        assert info["pty"] == str(tmp_path / "printer-1.tty")
+        assert any(line.endswith(info["url"]) for line in run.lines)
+        for url in (info["url"], info["pty"]):
+            async with open_printer(url) as printer:
+                assert (await printer.status()).reasons == (Reason.COVER_OPEN_ERROR,)
+        async with httpx.AsyncClient(base_url=info["control"]) as control:
+            await control.post("/actions/close_cover")
+        async with open_printer(info["pty"]) as printer:
+            assert await printer.print_card("job-cli", {"k": panel()}) == "KTP00000101"
+        run.process.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(10):
+            assert await run.process.wait() == 0
+    assert not Path(info["pty"]).exists()
+    assert '"job": "job-cli"' in (tmp_path / "cards.jsonl").read_text()
+
+
+async def test_an_idle_emulator_uses_no_cpu(emulator_process: EmulatorProcess) -> None:
+    args = ("--port", "0", "--control-port", "0", "--pty", "--count", "2")
+    async with emulator_process(*args, printers=2) as run:
+        assert run.printers[0]["url"] != run.printers[1]["url"]
+        process = psutil.Process(run.process.pid)
+        before = process.cpu_times()
+        await asyncio.sleep(1.0)  # the measuring window, not a wait for a condition
+        after = process.cpu_times()
+    used = (after.user - before.user) + (after.system - before.system)
+    assert used < 0.05, f"two idle emulators used {used:.3f} s of CPU in 1 s"
+
+
+async def test_an_emulator_killed_mid_card_comes_back_with_the_card_rejected_and_the_job_unknown(
+    emulator_process: EmulatorProcess, open_printer: OpenPrinter, panel: Panel, tmp_path: Path
+) -> None:
+    args = ("--port", "0", "--control-port", "0", "--state-dir", str(tmp_path), "--speed", "360")
+    async with emulator_process(*args) as run:
+        info = run.printers[0]
+        async with open_printer(info["url"]) as printer, httpx.AsyncClient() as control:
+            printing = asyncio.create_task(printer.print_card("job-killed", {"k": panel()}))
+
+            async def card_is_printing() -> bool:
+                return bool((await control.get(f"{info['control']}/state")).json()["printing"])
+
+            await wait_for(card_is_printing, what="the card to start printing")
+            run.process.send_signal(signal.SIGKILL)  # the power cord, as far as the state dir can tell
+            await run.process.wait()
+            printing.cancel()  # the gateway gives up on that card: it would send the job to review
+            with contextlib.suppress(asyncio.CancelledError):
+                await printing
+    async with (
+        emulator_process(*args, "--time-scale", "inf") as run,
+        open_printer(run.printers[0]["url"]) as printer,
+    ):
+        assert (await printer.job_outcome("job-killed")).status is JobStatus.UNKNOWN
+        log = (tmp_path / "cards.jsonl").read_text()
+        assert '"job": "job-killed"' in log
+        assert '"reason": "POWER LOSS"' in log
+        assert await printer.print_card("job-after", {"k": panel()}) == "KTP00000002"
