@@ -159,9 +159,7 @@ async def ticking(seconds: float | None, stop: asyncio.Event | None = None) -> l
     return lags
 
 
-async def four_at_once(
-    urls: list[str], cards: int, panels: dict[str, bytes]
-) -> tuple[list[float], float, int]:
+async def four_at_once(urls: list[str], cards: int, panels: dict[str, bytes]) -> tuple[list[float], float, int]:
     stop = asyncio.Event()
     ticker = asyncio.create_task(ticking(None, stop))
     started = time.perf_counter()
@@ -192,9 +190,7 @@ async def run(cards: int, quick: bool) -> list[Row]:
             trips = 200 if quick else 2000
             driver_rate = await driver_round_trips(url, trips)
             raw_rate = await asyncio.to_thread(raw_round_trips, url, trips)
-            rows.append(
-                Row("Rst round trips / s", link, f"{driver_rate:,.0f}", f"{raw_rate:,.0f} raw pyserial")
-            )
+            rows.append(Row("Rst round trips / s", link, f"{driver_rate:,.0f}", f"{raw_rate:,.0f} raw pyserial"))
             for label, panels in (("k only, 82 KB", K_ONLY), ("YMCKO, 1.6 MB", YMCKO)):
                 n = max(5, cards // (10 if panels is YMCKO else 1))
                 seconds, cpu = await driver_cards(url, n, panels)
@@ -258,12 +254,8 @@ async def run(cards: int, quick: bool) -> list[Row]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--cards", type=int, default=200, help="k-only cards per measurement (YMCKO: a tenth)"
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cards", type=int, default=200, help="k-only cards per measurement (YMCKO: a tenth)")
     parser.add_argument("--quick", action="store_true", help="a short run (smoke test)")
     args = parser.parse_args(argv)
     rows = asyncio.run(run(20 if args.quick else args.cards, args.quick))

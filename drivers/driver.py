@@ -163,9 +163,7 @@ class CardPrinter:
         Nothing happens until ``async with``: entering opens the link (``LinkDown`` if it cannot), identifies
         the printer and sets ribbon type, feeder and host error handling (``Pr``, ``Pmi``, ``Pem;2``).
         """
-        transport = SerialTransport(
-            url, baudrate=baudrate, timeouts=timeouts, reconnect=reconnect, idle_gap=idle_gap
-        )
+        transport = SerialTransport(url, baudrate=baudrate, timeouts=timeouts, reconnect=reconnect, idle_gap=idle_gap)
         return cls(transport, ribbon=ribbon, feeder=feeder, poll_interval=poll_interval)
 
     async def __aenter__(self) -> Self:
@@ -375,9 +373,7 @@ class CardPrinter:
             return outcome.serial
         if outcome.status is JobStatus.FAILED:
             word = parse_error_word(outcome.reason or "")
-            raise (
-                error_for_word(word) if word else CommandRejected(f"job {job_id}: {outcome.reason}")
-            ) from cause
+            raise (error_for_word(word) if word else CommandRejected(f"job {job_id}: {outcome.reason}")) from cause
         raise OutcomeUnknown(job_id, f"{cause}; the printer says {outcome.status}") from cause
 
     async def _settle(self, job_id: str) -> JobOutcome:

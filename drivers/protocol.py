@@ -187,9 +187,7 @@ class Frame:
             raise ValueError(f"panel must be one of {', '.join(PANELS)}, not {panel!r}")
         levels = levels_for_size(len(data)) if levels is None else levels
         if panel_size(levels) != len(data):
-            raise ValueError(
-                f"panel {panel}: {len(data)} bytes, expected {panel_size(levels)} at {levels} levels"
-            )
+            raise ValueError(f"panel {panel}: {len(data)} bytes, expected {panel_size(levels)} at {levels} levels")
         return cls(Command.DOWNLOAD, (panel, str(levels), str(len(data))), data)
 
     def encode(self) -> bytes:
@@ -205,9 +203,7 @@ class Frame:
                 raise ValueError(f"{self.command}: parameter {param!r} must be printable ASCII without ';'")
         if self.command in PAYLOAD_COMMANDS:
             if not self.params or self.params[-1] != str(len(self.data)) or len(self.data) > MAX_PAYLOAD:
-                raise ValueError(
-                    f"{self.command}: the last parameter must be the data length ({len(self.data)})"
-                )
+                raise ValueError(f"{self.command}: the last parameter must be the data length ({len(self.data)})")
         elif self.data:
             raise ValueError(f"{self.command} carries no data")
         header = SEP.join(part.encode("ascii") for part in (self.command, *self.params))
@@ -398,9 +394,7 @@ _WAR_REASONS = (
     (War.HOPPER_ALMOST_FULL, Reason.OUTPUT_AREA_ALMOST_FULL_WARNING),
     (War.NEED_CLEANING, Reason.OTHER_WARNING),
 )
-_STATUS_RE = re.compile(
-    r"CFG=([0-9A-Fa-f]{1,8});INF=([0-9A-Fa-f]{1,8});WAR=([0-9A-Fa-f]{1,8});ERR=([0-9A-Fa-f]{1,8})"
-)
+_STATUS_RE = re.compile(r"CFG=([0-9A-Fa-f]{1,8});INF=([0-9A-Fa-f]{1,8});WAR=([0-9A-Fa-f]{1,8});ERR=([0-9A-Fa-f]{1,8})")
 
 
 @dataclass(frozen=True, slots=True)

@@ -214,9 +214,7 @@ class _Port:
                 return bytes(buf[:end])
             left = deadline - time.monotonic()
             if left <= 0:
-                raise NoAnswer(
-                    f"no answer within {timeout:.1f} s" + (f" (got {bytes(buf)!r})" if buf else "")
-                )
+                raise NoAnswer(f"no answer within {timeout:.1f} s" + (f" (got {bytes(buf)!r})" if buf else ""))
             wait = min(left, idle_gap) if buf and idle_gap is not None else left
             chunk = self._wait_and_read(wait)
             if chunk:

@@ -1,10 +1,10 @@
 """The ``ektp`` command: serve a service, migrate, issue tokens, run an emulator, start everything.
 
-    ektp up                                   everything on the embedded default (SQLite)
-    ektp serve request|inventory|gateway      one service (ports 8001, 8002, 8003)
-    ektp migrate [SERVICE]                    run alembic migrations (all services by default)
-    ektp token create --role ROLE [...]       print a signed token on stdout
-    ektp emulator [...]                       a software card printer on a real port
+ektp up                                   everything on the embedded default (SQLite)
+ektp serve request|inventory|gateway      one service (ports 8001, 8002, 8003)
+ektp migrate [SERVICE]                    run alembic migrations (all services by default)
+ektp token create --role ROLE [...]       print a signed token on stdout
+ektp emulator [...]                       a software card printer on a real port
 """
 
 from __future__ import annotations
@@ -89,7 +89,9 @@ def _cmd_up(args: argparse.Namespace) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ektp", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="ektp", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     up = sub.add_parser("up", help="start everything on the embedded default (SQLite)")
@@ -111,7 +113,9 @@ def _parser() -> argparse.ArgumentParser:
     token = sub.add_parser("token", help="tokens").add_subparsers(dest="token_command", required=True)
     create = token.add_parser("create", help="print a signed token on stdout")
     create.add_argument("--role", required=True, choices=[r.value for r in Role])
-    create.add_argument("--kecamatan", action="append", default=[], metavar="CODE", help="a clerk's kecamatan (repeatable)")
+    create.add_argument(
+        "--kecamatan", action="append", default=[], metavar="CODE", help="a clerk's kecamatan (repeatable)"
+    )
     create.add_argument("--subject", default="", metavar="NAME")
     create.add_argument("--ttl", default="8h", metavar="DURATION", help="e.g. 90s, 15m, 8h, 30d")
     create.add_argument("--private-key", type=Path, default=KEY_DIR / "jwt-private.pem")

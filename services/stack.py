@@ -32,7 +32,9 @@ class ServiceProcess:
     process: subprocess.Popen[bytes]
 
 
-def wait_healthy(url: str, *, deadline_s: float = STARTUP_DEADLINE_S, process: subprocess.Popen[bytes] | None = None) -> None:
+def wait_healthy(
+    url: str, *, deadline_s: float = STARTUP_DEADLINE_S, process: subprocess.Popen[bytes] | None = None
+) -> None:
     """Poll ``url``/healthz until it answers 200; raise if the deadline passes or the process dies."""
     until = time.monotonic() + deadline_s
     while time.monotonic() < until:
@@ -65,7 +67,17 @@ def run_stack(*, host: str = "127.0.0.1", base_port: int = 8001, demo: bool = Fa
         for service in SERVICES:
             url = f"http://{host}:{ports[service]}"
             process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-                [sys.executable, "-m", "services.cli", "serve", service, "--host", host, "--port", str(ports[service])],
+                [
+                    sys.executable,
+                    "-m",
+                    "services.cli",
+                    "serve",
+                    service,
+                    "--host",
+                    host,
+                    "--port",
+                    str(ports[service]),
+                ],
                 env=_service_env(service),
             )
             children.append(ServiceProcess(service, url, process))

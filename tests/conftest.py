@@ -139,9 +139,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def migrated_db(
-    backend: str, _templates: _Templates, tmp_path: Path
-) -> Iterator[Callable[[str], str]]:
+def migrated_db(backend: str, _templates: _Templates, tmp_path: Path) -> Iterator[Callable[[str], str]]:
     """``migrated_db("request")`` → the URL of a fresh, fully migrated database for that service."""
     made: list[str] = []
 

@@ -20,7 +20,11 @@ async def running(app: FastAPI) -> AsyncIterator[FastAPI]:
 
 
 async def wait_for(
-    condition: Callable[[], Awaitable[bool]], *, timeout: float = 10.0, interval: float = 0.02, what: str = "condition"
+    condition: Callable[[], Awaitable[bool]],
+    *,
+    timeout: float = 10.0,
+    interval: float = 0.02,
+    what: str = "condition",
 ) -> None:
     """Poll ``condition`` until it holds; fail after ``timeout`` seconds. Never sleep blindly in tests."""
     loop = asyncio.get_running_loop()

@@ -163,9 +163,7 @@ def _member(kind: type[E], name: str) -> E:
         return kind(name)
     except ValueError:
         known = ", ".join(member.value for member in kind)
-        raise _HttpError(
-            HTTPStatus.NOT_FOUND, f"no {kind.__name__.lower()} {name!r}; known: {known}"
-        ) from None
+        raise _HttpError(HTTPStatus.NOT_FOUND, f"no {kind.__name__.lower()} {name!r}; known: {known}") from None
 
 
 async def _bad_request_on_value_error(call: Any) -> None:

@@ -71,12 +71,8 @@ def _parser() -> argparse.ArgumentParser:
     printer = parser.add_argument_group("printer")
     printer.add_argument("--name", default="printer-1")
     printer.add_argument("--count", type=int, default=1, help="run N printers in this process")
-    printer.add_argument(
-        "--speed", type=float, default=120.0, metavar="CARDS_PER_HOUR", help="0: no print time"
-    )
-    printer.add_argument(
-        "--time-scale", type=float, default=1.0, metavar="X", help="100: a hundred times faster; inf"
-    )
+    printer.add_argument("--speed", type=float, default=120.0, metavar="CARDS_PER_HOUR", help="0: no print time")
+    printer.add_argument("--time-scale", type=float, default=1.0, metavar="X", help="100: a hundred times faster; inf")
     printer.add_argument(
         "--serials",
         default="KTP00000001-KTP00000500",
@@ -153,9 +149,7 @@ def _configs(args: argparse.Namespace) -> list[EmulatorConfig]:
             name=f"{args.name}-{i + 1}",
             port=offset(base.port, i),
             control_port=offset(base.control_port, i),
-            pty=base.pty
-            if not isinstance(base.pty, Path)
-            else base.pty.with_name(f"{base.pty.name}-{i + 1}"),
+            pty=base.pty if not isinstance(base.pty, Path) else base.pty.with_name(f"{base.pty.name}-{i + 1}"),
             state_dir=None if base.state_dir is None else base.state_dir / f"{args.name}-{i + 1}",
         )
         for i in range(args.count)
@@ -186,9 +180,7 @@ async def _run(configs: list[EmulatorConfig]) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run the emulator(s) until SIGINT or SIGTERM; returns the exit status."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(), stream=sys.stderr, format="%(asctime)s %(name)s %(message)s"
-    )
+    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
     if args.count < 1:
         print("--count must be at least 1", file=sys.stderr)
         return 2

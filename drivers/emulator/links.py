@@ -31,9 +31,7 @@ log = logging.getLogger(__name__)
 class Session:
     """One host's conversation with the printer, over whatever carries the bytes."""
 
-    def __init__(
-        self, printer: VirtualPrinter, write: Callable[[bytes], None], is_open: Callable[[], bool]
-    ) -> None:
+    def __init__(self, printer: VirtualPrinter, write: Callable[[bytes], None], is_open: Callable[[], bool]) -> None:
         self._printer = printer
         self._write = write
         self._is_open = is_open
@@ -50,9 +48,7 @@ class Session:
         if self._parser.awaiting_payload:
             self._last_data = self._loop.time()
             if self._stall_timer is None:
-                self._stall_timer = self._loop.call_later(
-                    self._printer.config.download_timeout, self._check_stall
-                )
+                self._stall_timer = self._loop.call_later(self._printer.config.download_timeout, self._check_stall)
 
     def close(self) -> None:
         """The link is gone: finish the command under way (a card keeps printing), then stop."""

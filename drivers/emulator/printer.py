@@ -413,11 +413,7 @@ class VirtualPrinter:
             state.card_inside = None
             if card.job is not None:
                 state.record_job(card.job, JobRecord("DONE", serial=card.serial))
-            digests = {
-                f"{side}.{panel}": digest
-                for side, d in sequence.panels.items()
-                for panel, digest in d.items()
-            }
+            digests = {f"{side}.{panel}": digest for side, d in sequence.panels.items() for panel, digest in d.items()}
             self._log(card, "printed", None, digests)
             self._save()
             return self._ok_serial(card.serial)
@@ -665,9 +661,7 @@ class VirtualPrinter:
 
     # -- records --------------------------------------------------------------------------------------------
 
-    def _log(
-        self, card: CardInside, outcome: str, reason: str | None, panels: dict[str, str] | None = None
-    ) -> None:
+    def _log(self, card: CardInside, outcome: str, reason: str | None, panels: dict[str, str] | None = None) -> None:
         record: dict[str, Any] = {
             "seq": self._store.records_written + 1,
             "time": datetime.now(UTC).isoformat(timespec="milliseconds"),

@@ -145,9 +145,7 @@ class StoredState:
             jammed=bool(data["jammed"]),
             cover_open=bool(data["cover_open"]),
             forced=set(data["forced"]),
-            card_inside=None
-            if inside is None
-            else CardInside(inside["serial"], inside["job"], inside["test"]),
+            card_inside=None if inside is None else CardInside(inside["serial"], inside["job"], inside["test"]),
             jobs={job: JobRecord(*record) for job, record in data["jobs"].items()},
         )
 

@@ -4,12 +4,11 @@
 admins ``GET /v1/audit``.
 """
 
-from __future__ import annotations
-
 import datetime as dt
+from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,6 +40,8 @@ class Auditor:
 
     def __init__(self, model: type[AuditEventMixin]) -> None:
         self.model = model
+        # Mixins declare columns, not the constructor: the concrete model takes them as keywords.
+        self._new: Callable[..., AuditEventMixin] = model
 
     def record(
         self,
@@ -54,7 +55,7 @@ class Auditor:
         after: dict[str, Any] | None = None,
     ) -> None:
         session.add(
-            self.model(
+            self._new(
                 actor=principal.subject,
                 actor_role=principal.role.value,
                 action=action,

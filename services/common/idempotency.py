@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 from fastapi.encoders import jsonable_encoder
@@ -51,6 +52,8 @@ class IdempotencyKeys:
 
     def __init__(self, model: type[IdempotencyKeyMixin]) -> None:
         self.model = model
+        # Mixins declare columns, not the constructor: the concrete model takes them as keywords.
+        self._new: Callable[..., IdempotencyKeyMixin] = model
 
     @staticmethod
     def check_key(key: str) -> None:
@@ -92,12 +95,13 @@ class IdempotencyKeys:
         content = jsonable_encoder(body)
         if key is not None:
             session.add(
-                self.model(owner=principal.subject, key=key, fingerprint=fp, status_code=status_code, body=content)
+                self._new(owner=principal.subject, key=key, fingerprint=fp, status_code=status_code, body=content)
             )
             try:
                 await session.flush()
             except IntegrityError:
                 raise Conflict(
-                    "another call with this Idempotency-Key is in progress; retry", kind="idempotency-in-progress"
+                    "another call with this Idempotency-Key is in progress; retry",
+                    kind="idempotency-in-progress",
                 ) from None
         return JSONResponse(content, status_code=status_code, headers=headers)

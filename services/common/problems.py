@@ -68,7 +68,7 @@ class ProblemBody(BaseModel):
     errors: list[FieldError] | None = None
 
 
-class Problem(Exception):  # noqa: N818 - the RFC's word
+class Problem(Exception):
     """An expected failure with an HTTP status and a problem+json body."""
 
     status = 500
@@ -161,12 +161,9 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
-            FieldError(field=_field_path(e.get("loc", ())), reason=str(e.get("msg", "invalid")))
-            for e in exc.errors()
+            FieldError(field=_field_path(e.get("loc", ())), reason=str(e.get("msg", "invalid"))) for e in exc.errors()
         ]
-        problem = Unprocessable(
-            "; ".join(f"{e.field}: {e.reason}" for e in errors), kind="validation", errors=errors
-        )
+        problem = Unprocessable("; ".join(f"{e.field}: {e.reason}" for e in errors), kind="validation", errors=errors)
         return _response(422, problem.body(request.url.path))
 
     @app.exception_handler(StarletteHTTPException)
@@ -183,6 +180,4 @@ def install_problem_handlers(app: FastAPI) -> None:
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses=`` entries documenting problem+json answers."""
-    return {
-        s: {"model": ProblemBody, "content": {PROBLEM_JSON: {}}, "description": "Problem"} for s in statuses
-    }
+    return {s: {"model": ProblemBody, "content": {PROBLEM_JSON: {}}, "description": "Problem"} for s in statuses}

@@ -26,9 +26,7 @@ class ServiceSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="EKTP_", extra="ignore", env_file=None)
 
-    database_url: str = Field(
-        default="", description="SQLAlchemy async URL; empty means ./data/<service>.db (SQLite)."
-    )
+    database_url: str = Field(default="", description="SQLAlchemy async URL; empty means ./data/<service>.db (SQLite).")
     jwt_public_key_file: Path = Field(default=DATA_DIR / "keys" / "jwt-public.pem")
     jwt_public_key: str = Field(default="", description="PEM text; wins over jwt_public_key_file.")
     jwt_audience: str = "ektp-print"

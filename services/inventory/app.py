@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.inventory.config import Settings
-from services.inventory.models import AuditEvent
 from services.common.app import build_app
 from services.common.audit import audit_router
+from services.inventory.config import Settings
+from services.inventory.models import AuditEvent
 
 __all__ = ["create_app"]
 

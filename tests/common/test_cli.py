@@ -10,18 +10,37 @@ from services.common.auth import Role, TokenVerifier, ensure_key_pair
 
 
 def ektp(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "services.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "services.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_token_create_prints_the_token_alone_on_stdout(tmp_path: Path) -> None:
     private, public = ensure_key_pair(tmp_path / "keys")
-    result = ektp("token", "create", "--role", "clerk", "--kecamatan", "18.09.01", "--subject", "clerk-gt",
-                  "--ttl", "15m", "--private-key", str(private), cwd=tmp_path)
+    result = ektp(
+        "token",
+        "create",
+        "--role",
+        "clerk",
+        "--kecamatan",
+        "18.09.01",
+        "--subject",
+        "clerk-gt",
+        "--ttl",
+        "15m",
+        "--private-key",
+        str(private),
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert len(lines) == 1
     principal = TokenVerifier(public.read_bytes()).verify(lines[0])
-    assert (principal.subject, principal.role, principal.scope) == ("clerk-gt", Role.CLERK, frozenset({"18.09.01"}))
+    assert (principal.subject, principal.role, principal.scope) == (
+        "clerk-gt",
+        Role.CLERK,
+        frozenset({"18.09.01"}),
+    )
 
 
 def test_token_create_makes_the_development_key_pair_on_first_use(tmp_path: Path) -> None:

@@ -28,10 +28,13 @@ class Note(BaseModel):
     count: int = Field(ge=0)
 
 
+# Module level: with postponed annotations FastAPI resolves `Depends(writer)` from the module's globals.
+writer = Authorize(Role.ADMIN, Role.OPERATOR)
+
+
 def _notes_router() -> APIRouter:
     router = APIRouter(prefix="/v1/notes")
     auditor, idem = Auditor(AuditEvent), IdempotencyKeys(IdempotencyKey)
-    writer = Authorize(Role.ADMIN, Role.OPERATOR)
 
     @router.post("", status_code=201)
     async def create_note(
@@ -48,7 +51,9 @@ def _notes_router() -> APIRouter:
             raise Conflict("this note conflicts", kind="note-conflict")
         auditor.record(session, principal, "note.created", "note", note.text, after=note.model_dump())
         await session.flush()
-        return await idem.remember(session, principal, idempotency_key, fp, 201, {"text": note.text, "at": dt.datetime.now(dt.UTC)})
+        return await idem.remember(
+            session, principal, idempotency_key, fp, 201, {"text": note.text, "at": dt.datetime.now(dt.UTC)}
+        )
 
     return router
 
@@ -121,7 +126,9 @@ async def test_a_role_not_allowed_gets_403_and_nothing_is_written(
     assert audit.json()["total"] == 0
 
 
-async def test_invalid_input_gets_422_naming_each_field(call: httpx.AsyncClient, make_token: Callable[..., str]) -> None:
+async def test_invalid_input_gets_422_naming_each_field(
+    call: httpx.AsyncClient, make_token: Callable[..., str]
+) -> None:
     response = await call.post("/v1/notes", json={"text": "", "count": -1}, headers=bearer(make_token("operator")))
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
@@ -133,18 +140,29 @@ async def test_invalid_input_gets_422_naming_each_field(call: httpx.AsyncClient,
 async def test_a_state_change_writes_an_audit_row_that_only_admin_reads(
     call: httpx.AsyncClient, make_token: Callable[..., str]
 ) -> None:
-    created = await call.post("/v1/notes", json={"text": "hello", "count": 2}, headers=bearer(make_token("operator", subject="desk-1")))
+    created = await call.post(
+        "/v1/notes",
+        json={"text": "hello", "count": 2},
+        headers=bearer(make_token("operator", subject="desk-1")),
+    )
     assert created.status_code == 201
     assert (await call.get("/v1/audit", headers=bearer(make_token("operator")))).status_code == 403
     audit = (await call.get("/v1/audit", params={"object_type": "note"}, headers=bearer(make_token("admin")))).json()
     assert audit["total"] == 1
     event = audit["items"][0]
-    assert (event["actor"], event["actor_role"], event["action"], event["object_id"]) == ("desk-1", "operator", "note.created", "hello")
+    assert (event["actor"], event["actor_role"], event["action"], event["object_id"]) == (
+        "desk-1",
+        "operator",
+        "note.created",
+        "hello",
+    )
     assert event["after"] == {"text": "hello", "count": 2}
 
 
 async def test_a_refused_change_leaves_no_audit_row(call: httpx.AsyncClient, make_token: Callable[..., str]) -> None:
-    response = await call.post("/v1/notes", json={"text": "conflict", "count": 1}, headers=bearer(make_token("operator")))
+    response = await call.post(
+        "/v1/notes", json={"text": "conflict", "count": 1}, headers=bearer(make_token("operator"))
+    )
     assert response.status_code == 409
     assert response.json()["type"].endswith("note-conflict")
     assert (await call.get("/v1/audit", headers=bearer(make_token("admin")))).json()["total"] == 0

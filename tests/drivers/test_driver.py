@@ -43,9 +43,7 @@ async def test_a_fresh_printer_is_idle_with_a_full_ribbon_and_no_cards_printed(p
     assert status.accepts_work
 
 
-async def test_cards_take_the_blanks_from_the_hopper_in_serial_order(
-    printer: CardPrinter, panel: Panel
-) -> None:
+async def test_cards_take_the_blanks_from_the_hopper_in_serial_order(printer: CardPrinter, panel: Panel) -> None:
     serials = [await printer.print_card(f"job-{n}", {"k": panel()}) for n in range(3)]
     assert serials == ["KTP00000001", "KTP00000002", "KTP00000003"]
     supplies = (await printer.status()).supplies
@@ -67,9 +65,7 @@ async def test_panel_data_full_of_cr_and_esc_bytes_arrives_intact(
     assert logged == {f"front.{name}": hashlib.sha256(data).hexdigest()[:16] for name, data in panels.items()}
 
 
-async def test_both_sides_of_a_card_are_downloaded(
-    printer: CardPrinter, emulator: Emulator, panel: Panel
-) -> None:
+async def test_both_sides_of_a_card_are_downloaded(printer: CardPrinter, emulator: Emulator, panel: Panel) -> None:
     await printer.print_card("job-duplex", {"k": panel()}, back={"k": panel(2, b"\x00")})
     assert set(emulator.card_log()[-1]["panels"]) == {"front.k", "back.k"}
     assert (await printer.status()).supplies.ribbon_left == 248  # a print a side
@@ -121,9 +117,7 @@ async def test_a_card_whose_chip_cannot_be_written_is_cancelled_into_the_reject_
     assert (await printer.status()).card_inside is False
 
 
-async def test_cancelling_a_job_that_already_came_out_reports_it_done(
-    printer: CardPrinter, panel: Panel
-) -> None:
+async def test_cancelling_a_job_that_already_came_out_reports_it_done(printer: CardPrinter, panel: Panel) -> None:
     serial_number = await printer.print_card("job-late-cancel", {"k": panel()})
     outcome = await printer.cancel("job-late-cancel")
     assert (outcome.status, outcome.serial) == (JobStatus.DONE, serial_number)
@@ -210,9 +204,7 @@ async def test_an_unknown_command_gets_error_cde(printer: CardPrinter) -> None:
         (await printer.transport.request(Frame("Zap"))).raise_for_error()
 
 
-async def test_a_download_that_stops_halfway_gets_error_time_out(
-    start_emulator: StartEmulator, link: str
-) -> None:
+async def test_a_download_that_stops_halfway_gets_error_time_out(start_emulator: StartEmulator, link: str) -> None:
     def talk(url: str) -> list[bytes]:
         # Plain pyserial, as a host that gives up in the middle of a panel would use it.
         port = serial.serial_for_url(url, timeout=5)
@@ -225,9 +217,7 @@ async def test_a_download_that_stops_halfway_gets_error_time_out(
             port.close()
 
     async with start_emulator(download_timeout=0.1) as emulator:
-        started, reply = await asyncio.to_thread(
-            talk, emulator.url if link == "socket" else emulator.pty_path
-        )
+        started, reply = await asyncio.to_thread(talk, emulator.url if link == "socket" else emulator.pty_path)
     assert started == b"OK\r"
     with pytest.raises(PrinterTimedOut):
         Reply.decode(reply).raise_for_error()
@@ -273,9 +263,7 @@ async def test_replies_without_cr_like_a_real_evolis_are_ended_by_an_idle_gap(
         assert await printer.print_card("job-gap", {"k": panel()}) == "KTP00000001"
 
 
-async def test_a_reply_split_across_several_reads_is_read_whole(
-    printer: CardPrinter, emulator: Emulator
-) -> None:
+async def test_a_reply_split_across_several_reads_is_read_whole(printer: CardPrinter, emulator: Emulator) -> None:
     await emulator.inject(Fault.SPLIT_REPLIES, size=2, pause=0.01)
     identity = await printer.identify()
     assert (identity.model, identity.firmware) == ("Primacy", "EKTP-EMU 1.0")

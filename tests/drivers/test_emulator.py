@@ -59,9 +59,7 @@ async def test_the_control_api_injects_faults_and_takes_operator_actions(
         armed = (await control.post("/faults/ribbon_out", json={"at_card": 2})).json()
         assert armed["armed"] == [{"fault": "ribbon_out", "card": 2}]
         await printer.print_card("job-1", {"k": panel()})
-        assert (
-            await control.post("/actions/load_blanks", json={"serials": "KTP00009001-KTP00009010"})
-        ).is_success
+        assert (await control.post("/actions/load_blanks", json={"serials": "KTP00009001-KTP00009010"})).is_success
 
         log = (await control.get("/log")).json()
         assert [(record["job"], record["serial"], record["outcome"]) for record in log] == [
@@ -115,9 +113,7 @@ async def test_the_command_line_prints_its_endpoints_as_json_and_stops_cleanly_o
         "--state-dir",
         str(tmp_path),
     )
-    async with emulator_process(
-        *args, "--fault", "cover_open", "--serials", "KTP00000101-KTP00000200"
-    ) as run:
+    async with emulator_process(*args, "--fault", "cover_open", "--serials", "KTP00000101-KTP00000200") as run:
         info = run.printers[0]
         assert info["url"].startswith("socket://127.0.0.1:")
         assert info["control"].startswith("http://127.0.0.1:")

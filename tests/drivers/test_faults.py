@@ -156,9 +156,7 @@ async def test_a_full_output_hopper_stops_the_printer_until_it_is_emptied(
         assert await printer.print_card("job-3", {"k": panel()}) == "KTP00000003"
 
 
-async def test_a_printer_that_does_not_answer_is_stopped_and_offline(
-    printer: CardPrinter, emulator: Emulator
-) -> None:
+async def test_a_printer_that_does_not_answer_is_stopped_and_offline(printer: CardPrinter, emulator: Emulator) -> None:
     await emulator.inject(Fault.SLOW_REPLIES, delay=5.0)
     printer.transport.timeouts = replace(printer.transport.timeouts, short=0.2)
     status = await printer.status()
@@ -171,9 +169,7 @@ async def test_a_printer_that_does_not_answer_is_stopped_and_offline(
     assert (await printer.status()).state is PrinterState.IDLE
 
 
-async def test_the_driver_reconnects_after_the_link_drops_while_idle(
-    printer: CardPrinter, emulator: Emulator
-) -> None:
+async def test_the_driver_reconnects_after_the_link_drops_while_idle(printer: CardPrinter, emulator: Emulator) -> None:
     await printer.status()
     await emulator.inject(Fault.LINK_DROP)
     identity = await printer.identify()

@@ -62,9 +62,7 @@ async def test_a_request_gives_up_with_no_answer_after_its_time_out(emulator: Em
         assert (await transport.request(Frame("Rsn"))).text == "EMU-PRINTER1"
 
 
-async def test_a_cancelled_request_does_not_hand_its_late_reply_to_the_next_one(
-    emulator: Emulator, link: str
-) -> None:
+async def test_a_cancelled_request_does_not_hand_its_late_reply_to_the_next_one(emulator: Emulator, link: str) -> None:
     async with transport_for(emulator, link) as transport:
         await emulator.inject(Fault.SLOW_REPLIES, delay=0.3)
         before = emulator.printer.commands_received
