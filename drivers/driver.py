@@ -102,7 +102,7 @@ class JobOutcome:
     """A job's outcome: DONE(serial) / PRINTING / FAILED(reason) / UNKNOWN."""
 
     status: JobStatus
-    serial: str | None = None
+    serial: str | None = None  # DONE: the card printed; FAILED: the blank used, if one was fed
     reason: str | None = None  # an Evolis error word, or REJECTED / CANCELLED
 
     @classmethod
@@ -116,7 +116,9 @@ class JobOutcome:
         if status is JobStatus.DONE:
             return cls(status, serial=detail)
         if status is JobStatus.FAILED:
-            return cls(status, reason=detail)
+            # ``FAILED;<reason>;<serial>``: the blank fed for the job was used (spoiled) — serial given.
+            used = fields[2] if len(fields) > 2 and fields[2] else None
+            return cls(status, serial=used, reason=detail)
         return cls(status)
 
     @property

@@ -83,9 +83,20 @@ def _cmd_keys_init(args: argparse.Namespace) -> int:
 
 
 def _cmd_up(args: argparse.Namespace) -> int:
-    from services.stack import run_stack
+    from services.stack import StackOptions, run_stack
 
-    return run_stack(host=args.host, base_port=args.base_port, demo=args.demo)
+    return run_stack(
+        StackOptions(
+            host=args.host,
+            base_port=args.base_port,
+            printer_port=args.printer_port,
+            printers=args.printers,
+            blanks=args.blanks,
+            time_scale=args.time_scale,
+            data_dir=args.data_dir,
+            demo=args.demo,
+        )
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -97,7 +108,12 @@ def _parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="start everything on the embedded default (SQLite)")
     up.add_argument("--host", default="127.0.0.1")
     up.add_argument("--base-port", type=int, default=8001, help="request service port; the others follow")
-    up.add_argument("--demo", action="store_true", help="load a Pesawaran demo")
+    up.add_argument("--printer-port", type=int, default=9101, help="first emulator's port; control ports +100")
+    up.add_argument("--printers", type=int, default=2, help="emulated card printers")
+    up.add_argument("--blanks", type=int, default=8016, help="blank cards in the first tranche")
+    up.add_argument("--time-scale", type=float, default=20.0, help="emulated print time: real time / X")
+    up.add_argument("--data-dir", type=Path, default=DATA_DIR, help="databases, keys, emulator state")
+    up.add_argument("--demo", action="store_true", help="also load Pesawaran demo residents and a batch")
     up.set_defaults(func=_cmd_up)
 
     serve = sub.add_parser("serve", help="run one service")

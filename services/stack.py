@@ -1,17 +1,26 @@
 """``ektp up``: the whole system on the embedded default, as child processes, until Ctrl-C.
 
-Creates the development key pair under ./data on first start, migrates each service's SQLite database,
-starts the services, waits until each answers ``/healthz``, then prints the URLs and an operator token.
+On every start: the development key pair under ``<data>/keys`` (made on first start), each service's SQLite
+database migrated, two emulated card printers (their hoppers, ribbons and card logs kept under
+``<data>/emulators``), the three services, a wait until each answers ``/readyz``; on first start the
+printers are registered and commissioned and a tranche of blanks is received. Then it prints the URLs and an
+operator token, and writes them to ``<data>/stack.json`` for programs (the end-to-end tests read it).
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
 
 import httpx
 
@@ -19,86 +28,239 @@ from services.common.auth import Role, ensure_key_pair, issue_token
 from services.common.migrate import SERVICES, upgrade
 from services.common.settings import DATA_DIR, default_sqlite_url
 
-__all__ = ["ServiceProcess", "run_stack", "wait_healthy"]
+__all__ = ["StackOptions", "run_stack", "wait_healthy"]
 
-KEY_DIR = DATA_DIR / "keys"
 STARTUP_DEADLINE_S = 60.0
+REFERENCE_STOCK = 8016  # blanks the reference office held (Pesawaran, January 2015)
 
 
 @dataclass
-class ServiceProcess:
+class StackOptions:
+    host: str = "127.0.0.1"
+    base_port: int = 8001
+    printer_port: int = 9101
+    printers: int = 2
+    blanks: int = REFERENCE_STOCK
+    time_scale: float = 20.0
+    data_dir: Path = DATA_DIR
+    demo: bool = False
+    demo_residents: int = 60
+
+    @property
+    def key_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+    def port(self, service: str) -> int:
+        return self.base_port + SERVICES.index(service)
+
+    def url(self, service: str) -> str:
+        return f"http://{self.host}:{self.port(service)}"
+
+
+@dataclass
+class Child:
     name: str
-    url: str
     process: subprocess.Popen[bytes]
+    info: dict[str, Any] = field(default_factory=dict)
 
 
 def wait_healthy(
     url: str, *, deadline_s: float = STARTUP_DEADLINE_S, process: subprocess.Popen[bytes] | None = None
 ) -> None:
-    """Poll ``url``/healthz until it answers 200; raise if the deadline passes or the process dies."""
+    """Poll ``url``/readyz until it answers 200; raise if the deadline passes or the process dies."""
     until = time.monotonic() + deadline_s
     while time.monotonic() < until:
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"{url}: the process exited with {process.returncode}")
         try:
-            if httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200:
+            if httpx.get(f"{url}/readyz", timeout=1.0).status_code == 200:
                 return
         except httpx.TransportError:
             pass
         time.sleep(0.1)
-    raise TimeoutError(f"{url} did not become healthy within {deadline_s:.0f} s")
+    raise TimeoutError(f"{url} did not become ready within {deadline_s:.0f} s")
 
 
-def _service_env(service: str) -> dict[str, str]:
+def _serial(number: int) -> str:
+    return f"KTP{number:08d}"
+
+
+def _printer_serial_ranges(options: StackOptions) -> list[tuple[int, int]]:
+    """The tranche's blanks, split over the printers' input hoppers (the office loads each printer)."""
+    share, extra = divmod(options.blanks, options.printers)
+    ranges, first = [], 1
+    for i in range(options.printers):
+        count = share + (1 if i < extra else 0)
+        ranges.append((first, first + count - 1))
+        first += count
+    return ranges
+
+
+def _start_emulators(options: StackOptions) -> list[Child]:
+    children = []
+    for i, (first, last) in enumerate(_printer_serial_ranges(options)):
+        name = f"printer-{i + 1}"
+        argv = [
+            sys.executable, "-m", "services.cli", "emulator",
+            "--name", name,
+            "--host", options.host,
+            "--port", str(options.printer_port + i),
+            "--control-port", str(options.printer_port + 100 + i),
+            "--time-scale", str(options.time_scale),
+            "--state-dir", str(options.data_dir / "emulators" / name),
+            "--serials", f"{_serial(first)}-{_serial(last)}",
+        ]  # fmt: skip
+        process = subprocess.Popen(argv, stdout=subprocess.PIPE)  # noqa: S603 - our own interpreter and module
+        children.append(Child(name, process, _read_endpoint(process)))
+    return children
+
+
+def _read_endpoint(process: subprocess.Popen[bytes]) -> dict[str, Any]:
+    """The emulator's JSON line (its URL, control URL, …), read from its stdout."""
+    stdout: IO[bytes] | None = process.stdout
+    assert stdout is not None
+    for raw in stdout:
+        line = raw.decode().strip()
+        if line.startswith("{"):
+            info: dict[str, Any] = json.loads(line)
+            return info
+    raise RuntimeError(f"the emulator exited with {process.wait()} before it listened")
+
+
+def _service_env(service: str, options: StackOptions, extra: dict[str, str]) -> dict[str, str]:
     prefix = f"EKTP_{service.upper()}_"
     env = dict(os.environ)
-    env.setdefault(prefix + "DATABASE_URL", default_sqlite_url(service))
-    env.setdefault(prefix + "JWT_PUBLIC_KEY_FILE", str(KEY_DIR / "jwt-public.pem"))
+    env.setdefault(prefix + "DATABASE_URL", default_sqlite_url(service, options.data_dir))
+    env.setdefault(prefix + "JWT_PUBLIC_KEY_FILE", str(options.key_dir / "jwt-public.pem"))
+    for name, value in extra.items():
+        env.setdefault(prefix + name, value)
     return env
 
 
-def run_stack(*, host: str = "127.0.0.1", base_port: int = 8001, demo: bool = False) -> int:
-    private_key, _ = ensure_key_pair(KEY_DIR)
-    ports = {service: base_port + i for i, service in enumerate(SERVICES)}
-    for service in SERVICES:
-        upgrade(service, _service_env(service)[f"EKTP_{service.upper()}_DATABASE_URL"])
-    children: list[ServiceProcess] = []
+def _service_settings_env(
+    options: StackOptions, service_token: str, printers: list[Child]
+) -> dict[str, dict[str, str]]:
+    return {
+        "request": {},
+        "inventory": {"REQUEST_URL": options.url("request"), "SERVICE_TOKEN": service_token},
+        "gateway": {
+            "REQUEST_URL": options.url("request"),
+            "INVENTORY_URL": options.url("inventory"),
+            "SERVICE_TOKEN": service_token,
+            "PRINTERS": ",".join(f"{p.name}={p.info['url']}" for p in printers),
+        },
+    }
+
+
+def _start_service(service: str, options: StackOptions, env: dict[str, str]) -> Child:
+    argv = [
+        sys.executable, "-m", "services.cli", "serve", service,
+        "--host", options.host, "--port", str(options.port(service)),
+    ]  # fmt: skip
+    return Child(service, subprocess.Popen(argv, env=env))  # noqa: S603 - our own interpreter and module
+
+
+def _receive_reference_tranche(options: StackOptions, token: str) -> None:
+    """The office's stock as one tranche; the reference makes a second start a no-op (idempotent)."""
+    body = {
+        "reference": "DEV-TRANCHE-1",
+        "received_on": dt.date.today().isoformat(),
+        "received_by": "ektp up",
+        "ranges": [{"first": _serial(1), "last": _serial(options.blanks)}],
+    }
+    response = httpx.post(
+        f"{options.url('inventory')}/v1/tranches", json=body, headers={"Authorization": f"Bearer {token}"}, timeout=60
+    )
+    if response.status_code not in (200, 201):
+        raise RuntimeError(f"receiving the tranche failed: {response.status_code} {response.text}")
+
+
+def _wait_printers_ready(
+    options: StackOptions, token: str, count: int, deadline_s: float = 60.0
+) -> list[dict[str, Any]]:
+    until = time.monotonic() + deadline_s
+    printers: list[dict[str, Any]] = []
+    while time.monotonic() < until:
+        response = httpx.get(
+            f"{options.url('gateway')}/v1/printers", headers={"Authorization": f"Bearer {token}"}, timeout=5
+        )
+        if response.status_code == 200:
+            body = response.json()
+            printers = body["items"] if isinstance(body, dict) else body
+            if sum(1 for p in printers if p.get("state") in ("ready", "idle", "processing")) >= count:
+                return printers
+        time.sleep(0.2)
+    raise TimeoutError(f"the printers were not commissioned within {deadline_s:.0f} s: {printers}")
+
+
+@contextlib.contextmanager
+def stack(options: StackOptions) -> Iterator[tuple[dict[str, Any], list[Child]]]:
+    """Start everything; yield what ``stack.json`` holds and the children; stop them (SIGTERM, then SIGKILL)."""
+    options.data_dir.mkdir(parents=True, exist_ok=True)
+    private_key, _ = ensure_key_pair(options.key_dir)
+    private_pem = private_key.read_bytes()
+    service_token = issue_token(private_pem, role=Role.SERVICE, subject="gateway", ttl=dt.timedelta(days=365))
+    operator_token = issue_token(private_pem, role=Role.OPERATOR, subject="operator-console", ttl=dt.timedelta(days=7))
+    children: list[Child] = []
     try:
+        printers = _start_emulators(options)
+        children += printers
+        extra = _service_settings_env(options, service_token, printers)
         for service in SERVICES:
-            url = f"http://{host}:{ports[service]}"
-            process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-                [
-                    sys.executable,
-                    "-m",
-                    "services.cli",
-                    "serve",
-                    service,
-                    "--host",
-                    host,
-                    "--port",
-                    str(ports[service]),
-                ],
-                env=_service_env(service),
-            )
-            children.append(ServiceProcess(service, url, process))
-        for child in children:
-            wait_healthy(child.url, process=child.process)
-        token = issue_token(private_key.read_bytes(), role=Role.OPERATOR, subject="operator-console")
-        print("\nektp-print is up (Ctrl-C stops it):")
-        for child in children:
-            print(f"  {child.name:<10} {child.url}  (API docs: {child.url}/docs)")
-        print(f"\noperator token:\n{token}\n", flush=True)
-        while all(child.process.poll() is None for child in children):
-            time.sleep(0.5)
-        return 1
-    except KeyboardInterrupt:
-        return 0
+            env = _service_env(service, options, extra[service])
+            upgrade(service, env[f"EKTP_{service.upper()}_DATABASE_URL"])
+            children.append(_start_service(service, options, env))
+        for child in children[len(printers) :]:
+            wait_healthy(options.url(child.name), process=child.process)
+        _receive_reference_tranche(options, operator_token)
+        _wait_printers_ready(options, operator_token, len(printers))
+        if options.demo:
+            from services.demo import load_demo
+
+            load_demo({s: options.url(s) for s in SERVICES}, private_pem, residents=options.demo_residents)
+        info = {
+            "urls": {service: options.url(service) for service in SERVICES},
+            "printers": {p.name: p.info for p in printers},
+            "operator_token": operator_token,
+            "pids": {child.name: child.process.pid for child in children},
+        }
+        (options.data_dir / "stack.json").write_text(json.dumps(info, indent=2))
+        yield info, children
     finally:
-        for child in children:
+        for child in reversed(children):
             if child.process.poll() is None:
                 child.process.send_signal(signal.SIGTERM)
-        for child in children:
+        for child in reversed(children):
             try:
-                child.process.wait(timeout=10)
+                child.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 child.process.kill()
+
+
+def run_stack(options: StackOptions) -> int:
+    """``ektp up``: start, print the URLs and a token, run until Ctrl-C or a child dies."""
+    stop = False
+
+    def _on_sigterm(_signum: int, _frame: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        with stack(options) as (info, children):
+            print("\nektp-print is up (Ctrl-C stops it):")
+            for service, url in info["urls"].items():
+                print(f"  {service:<10} {url}  (API docs: {url}/docs)")
+            for name, printer in info["printers"].items():
+                print(f"  {name:<10} {printer['url']}  (emulator control: {printer['control']})")
+            print(f"\noperator token (valid 7 days):\n{info['operator_token']}\n", flush=True)
+            print(f"ready: {options.data_dir / 'stack.json'}", flush=True)
+            while not stop:
+                time.sleep(0.3)
+                for child in children:
+                    if child.process.poll() is not None:
+                        print(f"{child.name} stopped; shutting down", file=sys.stderr)
+                        return 1
+    except KeyboardInterrupt:
+        pass
+    return 0

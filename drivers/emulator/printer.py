@@ -227,11 +227,13 @@ class VirtualPrinter:
         return self.job_status(params[0])
 
     def job_status(self, job: str) -> str:
-        """``Rjs``: DONE;serial / PRINTING / FAILED;reason / UNKNOWN."""
+        """``Rjs``: DONE;serial / PRINTING / FAILED;reason[;serial of the blank used] / UNKNOWN."""
         record = self.state.jobs.get(job)
         if record is not None:
-            detail = record.serial if record.status == "DONE" else record.reason
-            return f"{record.status};{detail}"
+            if record.status == "DONE":
+                return f"DONE;{record.serial}"
+            # A blank fed for a failed job was used: its serial lets the host record the spoiled card.
+            return f"FAILED;{record.reason};{record.serial}" if record.serial else f"FAILED;{record.reason}"
         inside = self.state.card_inside
         return "PRINTING" if inside is not None and inside.job == job else "UNKNOWN"
 
@@ -419,7 +421,7 @@ class VirtualPrinter:
             return self._ok_serial(card.serial)
         word = ErrorWord(outcome)
         if card.job is not None:
-            state.record_job(card.job, JobRecord("FAILED", reason=word.value))
+            state.record_job(card.job, JobRecord("FAILED", serial=card.serial, reason=word.value))
         if word is not ErrorWord.CARD_JAM:
             self._reject(card, word.value)  # a jammed card stays inside until an operator clears it
         self._save()
@@ -473,7 +475,8 @@ class VirtualPrinter:
         if sequence is None:
             return
         if sequence.job is not None:
-            self.state.record_job(sequence.job, JobRecord("FAILED", reason=reason))
+            serial = None if sequence.card is None else sequence.card.serial
+            self.state.record_job(sequence.job, JobRecord("FAILED", serial=serial, reason=reason))
         if sequence.card is not None and self.state.card_inside is sequence.card and not self.state.jammed:
             self._reject(sequence.card, reason)
 

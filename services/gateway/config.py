@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from services.common.settings import ServiceSettings, default_sqlite_url
@@ -13,6 +14,21 @@ DEFAULT_PORT = 8003
 
 class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="EKTP_GATEWAY_", extra="ignore")
+
+    request_url: str = Field(default="http://127.0.0.1:8001", description="The request service.")
+    inventory_url: str = Field(default="http://127.0.0.1:8002", description="The inventory service.")
+    service_token: str = Field(default="", description="A JWT with role service (`ektp token create --role service`).")
+    lease_seconds: float = Field(default=300.0, gt=0, description="Lease asked for each claim; renewed at a third.")
+    reservation_ttl_seconds: float = Field(default=900.0, gt=0)
+    poll_interval: float = Field(default=2.0, gt=0, description="Seconds between status polls of each printer.")
+    idle_claim_interval: float = Field(default=1.0, gt=0, description="Wait after an empty queue or no blanks.")
+    peer_retry_max_wait: float = Field(default=5.0, gt=0, description="Longest backoff while a peer is down.")
+    card_timeout: float | None = Field(default=None, description="Seconds a card may take (default: from Rcap).")
+    card_margin: float = Field(default=15.0, ge=0)
+    clean_between_cards: bool = Field(default=True, description="Run a cleaning cycle as soon as one is due.")
+    throughput_window_seconds: float = Field(default=3600.0, gt=0, description="Window of the measured cards/hour.")
+    capacity_publish_interval: float = Field(default=30.0, gt=0)
+    start_loops: bool = Field(default=True, description="Run dispatch loops and status polls (tests turn it off).")
 
     def resolved_database_url(self) -> str:
         return self.database_url or default_sqlite_url("gateway")

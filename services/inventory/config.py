@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from services.common.settings import ServiceSettings, default_sqlite_url
@@ -13,6 +14,25 @@ DEFAULT_PORT = 8002
 
 class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="EKTP_INVENTORY_", extra="ignore")
+
+    request_url: str = Field(default="http://127.0.0.1:8001", description="The request service (queue backlog).")
+    service_token: str = Field(default="", description="A JWT with role service, sent to the request service.")
+    peer_timeout_seconds: float = Field(default=3.0, gt=0, description="Longest wait for the request service.")
+
+    urgent_reserve_count: int = Field(default=20, ge=0, description="Blanks only urgent jobs may reserve.")
+    urgent_reserve_share: float = Field(
+        default=0.0, ge=0, le=1, description="Share of the unused blanks kept for urgent jobs (the larger wins)."
+    )
+    default_ttl_seconds: float = Field(default=900.0, gt=0, description="Reservation lifetime when none is given.")
+    max_ttl_seconds: float = Field(default=86_400.0, gt=0)
+    sweep_interval_seconds: float = Field(default=5.0, gt=0, description="How often expired reservations go back.")
+    start_sweeper: bool = Field(default=True, description="Run the expiry sweeper in the lifespan.")
+
+    reorder_window_days: int = Field(default=30, ge=1, description="Window over which consumption is measured.")
+    reorder_lead_time_days: int = Field(default=21, ge=0, description="Days from order to delivery by the centre.")
+    reorder_safety_days: int = Field(default=7, ge=0, description="Extra days of stock kept as a buffer.")
+    reorder_cover_days: int = Field(default=60, ge=1, description="Days of consumption one proposal should cover.")
+    reorder_min_quantity: int = Field(default=1000, ge=1, description="Smallest quantity proposed.")
 
     def resolved_database_url(self) -> str:
         return self.database_url or default_sqlite_url("inventory")

@@ -2,11 +2,39 @@
 
 from __future__ import annotations
 
-from sqlalchemy.orm import DeclarativeBase
+import datetime as dt
 
-from services.common.models import AuditEventMixin, IdempotencyKeyMixin
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["AuditEvent", "Base", "IdempotencyKey"]
+from services.common.models import AuditEventMixin, BigIntPK, IdempotencyKeyMixin, UTCDateTime, new_id, utcnow
+
+__all__ = [
+    "AuditEvent",
+    "Base",
+    "Batch",
+    "BatchError",
+    "CoverageFigure",
+    "IdempotencyKey",
+    "PrintRequest",
+    "QueueCapacity",
+    "QueueJob",
+    "QueueLane",
+]
+
+# Statuses in which a request still counts as the NIK's one active request (see print_requests/states.py).
+FINAL_STATUSES_SQL = "'collected', 'cancelled', 'rejected'"
 
 
 class Base(DeclarativeBase):
@@ -19,3 +47,164 @@ class AuditEvent(AuditEventMixin, Base):
 
 class IdempotencyKey(IdempotencyKeyMixin, Base):
     pass
+
+
+class Batch(Base):
+    """A kecamatan's batch (usulan), identified by the hash of its content so a re-upload finds it again."""
+
+    __tablename__ = "batches"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    content_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    format: Mapped[str] = mapped_column(String(8))
+    filename: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(24))
+    total_rows: Mapped[int] = mapped_column(Integer, default=0)
+    accepted_rows: Mapped[int] = mapped_column(Integer, default=0)
+    rejected_rows: Mapped[int] = mapped_column(Integer, default=0)
+    submitted_by: Mapped[str] = mapped_column(String(200), index=True)
+    submitter_role: Mapped[str] = mapped_column(String(20))
+    scope: Mapped[str] = mapped_column(String(400), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class BatchError(Base):
+    """One refused row of a batch: its number (1 = first data row), the field and the reason."""
+
+    __tablename__ = "batch_errors"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"), index=True)
+    row: Mapped[int] = mapped_column(Integer)
+    field: Mapped[str] = mapped_column(String(60))
+    reason: Mapped[str] = mapped_column(String(300))
+
+
+class PrintRequest(Base):
+    """A resident's print request: the printed card data, the images, its priority and where it is."""
+
+    __tablename__ = "print_requests"
+    __table_args__ = (
+        # The claim's order: served by this partial index alone, however long the queue.
+        Index(
+            "ix_print_requests_queue",
+            "queue_key",
+            "id",
+            postgresql_where=text("status = 'queued'"),
+            sqlite_where=text("status = 'queued'"),
+        ),
+        # One active request per NIK, enforced by the database even under concurrent submissions.
+        Index(
+            "uq_print_requests_active_nik",
+            "nik",
+            unique=True,
+            postgresql_where=text(f"status NOT IN ({FINAL_STATUSES_SQL})"),
+            sqlite_where=text(f"status NOT IN ({FINAL_STATUSES_SQL})"),
+        ),
+        Index(
+            "ix_print_requests_lease",
+            "lease_expires_at",
+            postgresql_where=text("status = 'printing'"),
+            sqlite_where=text("status = 'printing'"),
+        ),
+        Index("ix_print_requests_kecamatan_status", "kecamatan_code", "status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    nik: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(80))
+    birth_place: Mapped[str] = mapped_column(String(60))
+    birth_date: Mapped[dt.date] = mapped_column(Date)
+    sex: Mapped[str] = mapped_column(String(1))
+    blood_type: Mapped[str] = mapped_column(String(3))
+    address: Mapped[str] = mapped_column(String(200))
+    rt: Mapped[str] = mapped_column(String(3))
+    rw: Mapped[str] = mapped_column(String(3))
+    village_code: Mapped[str] = mapped_column(String(13))
+    kecamatan_code: Mapped[str] = mapped_column(String(8))
+    religion: Mapped[str] = mapped_column(String(40))
+    marital_status: Mapped[str] = mapped_column(String(20))
+    occupation: Mapped[str] = mapped_column(String(60))
+    citizenship: Mapped[str] = mapped_column(String(3))
+    valid_until: Mapped[str] = mapped_column(String(20))
+    photo: Mapped[bytes] = mapped_column(LargeBinary)
+    signature: Mapped[bytes] = mapped_column(LargeBinary)
+
+    priority: Mapped[str] = mapped_column(String(10))
+    reason: Mapped[str] = mapped_column(String(30))
+    reason_note: Mapped[str | None] = mapped_column(String(300))
+    channel: Mapped[str] = mapped_column(String(20))
+    old_ktp_seen: Mapped[bool] = mapped_column(Boolean, default=False)
+    kk_copy_seen: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    status_note: Mapped[str | None] = mapped_column(String(300))
+    queue_key: Mapped[int] = mapped_column(BigInteger)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    job_id: Mapped[str | None] = mapped_column(String(80))
+    printer_id: Mapped[str | None] = mapped_column(String(80))
+    lease_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    card_serial: Mapped[str | None] = mapped_column(String(40))
+    received_by: Mapped[str | None] = mapped_column(String(120))
+
+    batch_id: Mapped[str | None] = mapped_column(ForeignKey("batches.id"), index=True)
+    submitted_by: Mapped[str] = mapped_column(String(200), index=True)
+    submitter_role: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    printed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    activated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    collected_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class QueueJob(Base):
+    """One claim of a request by a gateway job: the lease, and the job's reported outcome."""
+
+    __tablename__ = "queue_jobs"
+
+    job_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("print_requests.id"), index=True)
+    printer_id: Mapped[str] = mapped_column(String(80))
+    state: Mapped[str] = mapped_column(String(20))
+    claimed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    lease_expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    card_serial: Mapped[str | None] = mapped_column(String(40))
+    reason: Mapped[str | None] = mapped_column(String(300))
+    card_used: Mapped[bool | None] = mapped_column(Boolean)
+
+
+class QueueLane(Base):
+    """The last queue key given to one (class, kecamatan): the fairness clock of that lane."""
+
+    __tablename__ = "queue_lanes"
+
+    priority: Mapped[str] = mapped_column(String(10), primary_key=True)
+    kecamatan_code: Mapped[str] = mapped_column(String(8), primary_key=True)
+    last_key: Mapped[int] = mapped_column(BigInteger)
+
+
+class QueueCapacity(Base):
+    """The printers' throughput that estimated print dates use (one row, id 1)."""
+
+    __tablename__ = "queue_capacity"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cards_per_hour: Mapped[float] = mapped_column(Float)
+    printers: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(200))
+
+
+class CoverageFigure(Base):
+    """A kecamatan's residents obliged to hold an e-KTP and those recorded (perekaman), set by the office."""
+
+    __tablename__ = "coverage_figures"
+
+    kecamatan_code: Mapped[str] = mapped_column(String(8), primary_key=True)
+    obliged: Mapped[int] = mapped_column(Integer, default=0)
+    recorded: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(200))

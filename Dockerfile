@@ -1,0 +1,25 @@
+# One image for the three services and the printer emulator: `ektp serve request|inventory|gateway`,
+# `ektp emulator …`, `ektp migrate …`. Built by docker-compose.yml.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /app
+COPY pyproject.toml README.md alembic.ini ./
+COPY services ./services
+COPY drivers ./drivers
+COPY migrations ./migrations
+RUN pip install . \
+    && useradd --system --uid 10001 --home /app ektp \
+    && mkdir -p /app/data/emulator \
+    && chown -R ektp /app/data
+# Card printers on a serial or USB port: add the user to the dialout group and pass the device through
+# (`devices: ["/dev/ttyUSB0:/dev/ttyUSB0"]` on the gateway service).
+RUN usermod -aG dialout ektp
+USER ektp
+
+EXPOSE 8001 8002 8003 9101 9201
+CMD ["ektp", "--help"]

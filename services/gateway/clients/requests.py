@@ -1,0 +1,142 @@
+"""The request service as the gateway sees it: claims with leases, and reports by job id.
+
+Every state-changing call carries ``Idempotency-Key: <job id>:<step>``; reports by job id are idempotent at
+the request service too, so a retry after a lost answer is harmless.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from services.gateway.clients.base import PeerAnswer, PeerClient, PeerPolicy
+
+__all__ = ["CardData", "Claim", "LeaseLost", "RequestClient", "StaleJob"]
+
+
+class CardData(BaseModel):
+    """The printed fields of an e-KTP, plus photo and signature (base64 JPEG/PNG)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    nik: str
+    name: str
+    birth_place: str = ""
+    birth_date: dt.date | str | None = None
+    sex: str = ""
+    blood_type: str | None = None
+    address: str = ""
+    rt: str = ""
+    rw: str = ""
+    village: str = ""
+    village_code: str | None = None
+    kecamatan: str = ""
+    kecamatan_code: str | None = None
+    regency: str = ""
+    province: str = ""
+    religion: str = ""
+    marital_status: str = ""
+    occupation: str = ""
+    citizenship: str = "WNI"
+    valid_until: str | None = "SEUMUR HIDUP"
+    photo: str | None = None
+    signature: str | None = None
+    issued_at: str | None = None
+    issued_place: str | None = None
+
+
+class Claim(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    job_id: str
+    request_id: str
+    printer_id: str | None = None
+    priority: Literal["urgent", "regular"] = "regular"
+    reason: str | None = None
+    attempts: int = 0
+    lease_expires_at: dt.datetime | None = None
+    card: CardData
+
+
+class LeaseLost(Exception):
+    """409 lease-lost: the lease expired and the request went elsewhere."""
+
+
+class StaleJob(Exception):
+    """409 stale-job: this job no longer holds the request."""
+
+
+def _conflict(exc: PeerAnswer) -> Exception:
+    if exc.status == 409 and exc.kind == "lease-lost":
+        return LeaseLost(str(exc))
+    if exc.status == 409 and exc.kind == "stale-job":
+        return StaleJob(str(exc))
+    return exc
+
+
+class RequestClient(PeerClient):
+    """``/v1/queue/...`` and ``/v1/requests/{id}`` of the request service (role service)."""
+
+    async def claim(self, job_id: str, printer_id: str, lease_seconds: float) -> Claim | None:
+        """The next request for this printer under ``job_id``, or None when nothing is ready (204)."""
+        response = await self.call(
+            "POST",
+            "/v1/queue/claims",
+            body={"job_id": job_id, "printer_id": printer_id, "lease_seconds": lease_seconds},
+            key=f"{job_id}:claim",
+        )
+        if response.status_code == 204 or not response.content:
+            return None
+        return Claim.model_validate(response.json())
+
+    async def renew(self, job_id: str, lease_seconds: float) -> None:
+        try:
+            await self.call(
+                "POST",
+                f"/v1/queue/claims/{job_id}/renew",
+                body={"lease_seconds": lease_seconds},
+                policy=PeerPolicy(attempts=3, max_seconds=10.0),
+            )
+        except PeerAnswer as exc:
+            raise _conflict(exc) from exc
+
+    async def release(self, job_id: str) -> None:
+        await self._report(job_id, "release", {})
+
+    async def sent(self, job_id: str, printer_id: str) -> None:
+        await self._report(job_id, "sent", {"printer_id": printer_id})
+
+    async def printed(self, job_id: str, card_serial: str, printer_id: str) -> dict[str, Any]:
+        return await self._report(job_id, "printed", {"card_serial": card_serial, "printer_id": printer_id})
+
+    async def failed(self, job_id: str, reason: str, *, card_used: bool) -> dict[str, Any]:
+        return await self._report(job_id, "failed", {"reason": reason, "card_used": card_used})
+
+    async def needs_review(self, job_id: str, reason: str) -> dict[str, Any]:
+        return await self._report(job_id, "needs-review", {"reason": reason})
+
+    async def put_capacity(self, cards_per_hour: float, printers: int) -> None:
+        await self.call(
+            "PUT",
+            "/v1/queue/capacity",
+            body={"cards_per_hour": cards_per_hour, "printers": printers},
+            policy=PeerPolicy(attempts=3, max_seconds=10.0),
+        )
+
+    async def get_request(self, request_id: str) -> dict[str, Any]:
+        response = await self.call("GET", f"/v1/requests/{request_id}", policy=PeerPolicy(attempts=3, max_seconds=10))
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def _report(self, job_id: str, what: str, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            response = await self.call("POST", f"/v1/queue/claims/{job_id}/{what}", body=body, key=f"{job_id}:{what}")
+        except PeerAnswer as exc:
+            raise _conflict(exc) from exc
+        try:
+            answer: dict[str, Any] = response.json() if response.content else {}
+        except ValueError:
+            answer = {}
+        return answer

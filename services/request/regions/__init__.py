@@ -1,0 +1,1 @@
+"""Region reference data: province, regency, kecamatan and desa with their Kemendagri codes."""
