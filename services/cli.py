@@ -5,6 +5,8 @@ ektp serve request|inventory|gateway      one service (ports 8001, 8002, 8003)
 ektp migrate [SERVICE]                    run alembic migrations (all services by default)
 ektp token create --role ROLE [...]       print a signed token on stdout
 ektp emulator [...]                       a software card printer on a real port
+ektp status                               printers, queue and stock at a glance
+ektp import-batch FILE --kecamatan CODE   upload a kecamatan batch with a progress bar
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 from services.common.auth import Role, ensure_key_pair, issue_token, parse_duration
 from services.common.migrate import SERVICES, upgrade
 from services.common.settings import DATA_DIR
+from services.office import add_office_commands
 
 __all__ = ["main", "service_settings"]
 
@@ -141,6 +144,8 @@ def _parser() -> argparse.ArgumentParser:
     init = keys.add_parser("init", help="create the development key pair unless it exists")
     init.add_argument("--dir", type=Path, default=KEY_DIR)
     init.set_defaults(func=_cmd_keys_init)
+
+    add_office_commands(sub)
 
     sub.add_parser("emulator", help="a software card printer (ektp emulator --help)", add_help=False)
     return parser

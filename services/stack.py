@@ -217,7 +217,7 @@ def stack(options: StackOptions) -> Iterator[tuple[dict[str, Any], list[Child]]]
         if options.demo:
             from services.demo import load_demo
 
-            load_demo({s: options.url(s) for s in SERVICES}, private_pem, residents=options.demo_residents)
+            load_demo({s: options.url(s) for s in SERVICES}, private_pem, residents_count=options.demo_residents)
         info = {
             "urls": {service: options.url(service) for service in SERVICES},
             "printers": {p.name: p.info for p in printers},

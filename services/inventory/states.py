@@ -126,9 +126,7 @@ _KINDS: dict[type[enum.StrEnum], str] = {
 }
 
 
-def check_transition(
-    table: Mapping[S, frozenset[S]], current: S, target: S, *, kind: str | None = None
-) -> None:
+def check_transition(table: Mapping[S, frozenset[S]], current: S, target: S, *, kind: str | None = None) -> None:
     """Raise 409 (``<thing>-<current>``, e.g. ``reservation-closed``) unless ``current`` may become ``target``."""
     if target in table[current]:
         return

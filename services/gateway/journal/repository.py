@@ -1,0 +1,72 @@
+"""Queries on jobs and their journal."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from services.gateway.journal.steps import JobState
+from services.gateway.models import Job, JournalEntry
+
+__all__ = ["count_jobs", "delete_job", "get_job", "list_jobs", "unfinished_jobs"]
+
+
+async def get_job(session: AsyncSession, job_id: str, *, with_journal: bool = False) -> Job | None:
+    query = select(Job).where(Job.id == job_id)
+    if with_journal:
+        query = query.options(selectinload(Job.journal))
+    return await session.scalar(query)
+
+
+async def unfinished_jobs(session: AsyncSession, printer_id: str | None = None) -> Sequence[Job]:
+    query = select(Job).where(Job.status == JobState.ACTIVE)
+    if printer_id is not None:
+        query = query.where(Job.printer_id == printer_id)
+    return (await session.scalars(query.order_by(Job.created_at))).all()
+
+
+def _filtered(printer_id: str | None, status: str | None, step: str | None, request_id: str | None) -> list[object]:
+    conditions: list[object] = []
+    if printer_id is not None:
+        conditions.append(Job.printer_id == printer_id)
+    if status is not None:
+        conditions.append(Job.status == status)
+    if step is not None:
+        conditions.append(Job.step == step)
+    if request_id is not None:
+        conditions.append(Job.request_id == request_id)
+    return conditions
+
+
+async def list_jobs(
+    session: AsyncSession,
+    *,
+    printer_id: str | None = None,
+    status: str | None = None,
+    step: str | None = None,
+    request_id: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> Sequence[Job]:
+    query = select(Job).where(*_filtered(printer_id, status, step, request_id))  # type: ignore[arg-type]
+    return (await session.scalars(query.order_by(Job.created_at.desc(), Job.id).limit(limit).offset(offset))).all()
+
+
+async def count_jobs(
+    session: AsyncSession,
+    *,
+    printer_id: str | None = None,
+    status: str | None = None,
+    step: str | None = None,
+    request_id: str | None = None,
+) -> int:
+    query = select(func.count()).select_from(Job).where(*_filtered(printer_id, status, step, request_id))  # type: ignore[arg-type]
+    return int(await session.scalar(query) or 0)
+
+
+async def delete_job(session: AsyncSession, job_id: str) -> None:
+    await session.execute(delete(JournalEntry).where(JournalEntry.job_id == job_id))
+    await session.execute(delete(Job).where(Job.id == job_id))

@@ -1,0 +1,77 @@
+"""A job's steps and the transitions allowed between them, in one table checked in one function.
+
+::
+
+    claimed ─▶ reserved ─▶ rendered ─▶ sent ─▶ printing ─▶ printed ─▶ reported     (status printed)
+       │           │           │          │         ├───▶ failed ──▶ reported      (status failed)
+       └───────────┴───────────┴─▶ releasing ─▶ released (handed back / cancelled)
+                                          └─▶ failed (no card: nothing went to the printer)
+                                                    └───▶ unknown ─▶ review ─▶ printed | failed (operator)
+
+Each step means "about to do this": ``sent`` is written before the request service hears it, ``printing``
+before the card data goes to the printer, ``printed``/``failed``/``unknown`` before the reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from types import MappingProxyType
+
+__all__ = ["PRE_SEND", "TRANSITIONS", "JobState", "Step", "WrongStep", "check_transition"]
+
+
+class Step(StrEnum):
+    CLAIMED = "claimed"
+    RESERVED = "reserved"
+    RENDERED = "rendered"
+    RELEASING = "releasing"
+    RELEASED = "released"
+    SENT = "sent"
+    PRINTING = "printing"
+    PRINTED = "printed"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+    REVIEW = "review"
+    REPORTED = "reported"
+
+
+class JobState(StrEnum):
+    """What a job amounts to, for people: the filter of ``GET /v1/jobs``."""
+
+    ACTIVE = "active"
+    PRINTED = "printed"
+    FAILED = "failed"
+    NEEDS_REVIEW = "needs_review"
+    HANDED_BACK = "handed_back"
+    CANCELLED = "cancelled"
+
+
+TRANSITIONS: Mapping[Step, frozenset[Step]] = MappingProxyType(
+    {
+        Step.CLAIMED: frozenset({Step.RESERVED, Step.RELEASING}),
+        Step.RESERVED: frozenset({Step.RENDERED, Step.RELEASING}),
+        Step.RENDERED: frozenset({Step.SENT, Step.RELEASING}),
+        Step.RELEASING: frozenset({Step.RELEASED}),
+        Step.RELEASED: frozenset(),
+        Step.SENT: frozenset({Step.PRINTING, Step.FAILED}),
+        Step.PRINTING: frozenset({Step.PRINTED, Step.FAILED, Step.UNKNOWN}),
+        Step.PRINTED: frozenset({Step.REPORTED}),
+        Step.FAILED: frozenset({Step.REPORTED}),
+        Step.UNKNOWN: frozenset({Step.REVIEW}),
+        Step.REVIEW: frozenset({Step.PRINTED, Step.FAILED}),
+        Step.REPORTED: frozenset(),
+    }
+)
+
+# Steps at which nothing has gone to the printer nor been told "sent": the work can be handed back.
+PRE_SEND = frozenset({Step.CLAIMED, Step.RESERVED, Step.RENDERED})
+
+
+class WrongStep(Exception):
+    """A transition the table does not allow (a bug, or two writers racing for one job)."""
+
+
+def check_transition(current: Step, to: Step) -> None:
+    if to not in TRANSITIONS[current]:
+        raise WrongStep(f"a job at {current} cannot go to {to}")

@@ -1,0 +1,52 @@
+"""What every endpoint of the request service needs besides the session: settings, reference data, the clock.
+
+Made once in ``create_app`` and kept on ``app.state.context``; endpoints take it as the ``Context`` dependency.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from services.common.audit import Auditor
+from services.common.idempotency import IdempotencyKeys
+from services.common.models import utcnow
+from services.request.config import Settings
+from services.request.models import AuditEvent, IdempotencyKey
+from services.request.regions.service import RegionCatalog, load_catalog
+
+__all__ = ["Context", "ServiceContext", "get_context"]
+
+
+@dataclass
+class ServiceContext:
+    settings: Settings
+    catalog: RegionCatalog
+    auditor: Auditor = field(default_factory=lambda: Auditor(AuditEvent))
+    idempotency: IdempotencyKeys = field(default_factory=lambda: IdempotencyKeys(IdempotencyKey))
+    clock: Callable[[], dt.datetime] = utcnow
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ServiceContext:
+        return cls(settings=settings, catalog=load_catalog(settings.regency_code, settings.region_data_file))
+
+    @property
+    def timezone(self) -> dt.tzinfo:
+        return zoneinfo.ZoneInfo(self.settings.office_timezone)
+
+    def today(self) -> dt.date:
+        """The office's calendar date (WIB for Pesawaran)."""
+        return self.clock().astimezone(self.timezone).date()
+
+
+def get_context(request: Request) -> ServiceContext:
+    context: ServiceContext = request.app.state.context
+    return context
+
+
+Context = Annotated[ServiceContext, Depends(get_context)]

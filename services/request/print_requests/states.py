@@ -1,0 +1,62 @@
+"""The life of a request as an enum, with every allowed transition in one table, checked in one function.
+
+::
+
+    received ─▶ queued ─▶ printing ─▶ printed ─▶ activated ─▶ collected
+       │          │  ▲        │
+       ▼          ▼  └────────┘ (failed attempt, released or expired lease: back to queued)
+    rejected  cancelled       └─▶ needs_review ─▶ printed | queued (an operator, or the gateway, resolves it)
+
+Valid input goes from ``received`` to ``queued`` in the transaction that stores it; invalid input is refused
+with 422 and never stored, so ``rejected`` is kept for completeness (and future manual review).
+"""
+
+from __future__ import annotations
+
+import enum
+
+from services.common.problems import Conflict
+
+__all__ = ["ACTIVE", "TRANSITIONS", "RequestStatus", "check_transition"]
+
+
+class RequestStatus(enum.StrEnum):
+    RECEIVED = "received"
+    QUEUED = "queued"
+    PRINTING = "printing"
+    PRINTED = "printed"
+    ACTIVATED = "activated"
+    COLLECTED = "collected"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    NEEDS_REVIEW = "needs_review"
+
+
+S = RequestStatus
+
+TRANSITIONS: dict[RequestStatus, frozenset[RequestStatus]] = {
+    S.RECEIVED: frozenset({S.QUEUED, S.REJECTED}),
+    S.QUEUED: frozenset({S.PRINTING, S.CANCELLED}),
+    S.PRINTING: frozenset({S.QUEUED, S.PRINTED, S.NEEDS_REVIEW}),
+    S.NEEDS_REVIEW: frozenset({S.PRINTED, S.QUEUED}),
+    S.PRINTED: frozenset({S.ACTIVATED}),
+    S.ACTIVATED: frozenset({S.COLLECTED}),
+    S.COLLECTED: frozenset(),
+    S.REJECTED: frozenset(),
+    S.CANCELLED: frozenset(),
+}
+
+# The NIK's one active request: any status but these (mirrors the partial unique index in models.py).
+FINAL = frozenset({S.COLLECTED, S.CANCELLED, S.REJECTED})
+ACTIVE = frozenset(RequestStatus) - FINAL
+
+
+def check_transition(current: str | RequestStatus, target: RequestStatus) -> None:
+    """Raise 409 ``invalid-transition`` unless ``current → target`` is in the table."""
+    state = RequestStatus(current)
+    if target not in TRANSITIONS[state]:
+        raise Conflict(
+            f"a request in status {state.value} cannot become {target.value}",
+            kind="invalid-transition",
+            status_now=state.value,
+        )

@@ -1,0 +1,131 @@
+"""The rules a print request's card data must satisfy before it is stored (one list of field errors).
+
+Structure first (pydantic, in schemas.py), then these: the NIK with python-stdnum; the NIK's region inside the
+configured regency and equal to the kecamatan; birth date and sex as the NIK encodes them (day + 40 for women);
+the village inside the kecamatan; age at least ``minimum_age`` unless married; the channel's documents; the
+images' type (JPEG/PNG by their bytes, opened by Pillow) and size. Batches use the same rules row by row.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import io
+from dataclasses import dataclass
+
+from PIL import Image, UnidentifiedImageError
+from stdnum.exceptions import ValidationError as StdnumError
+from stdnum.id import nik as stdnum_nik
+
+from services.common.problems import FieldError
+from services.request.config import Settings
+from services.request.print_requests.schemas import Channel, MaritalStatus, Reason, RequestIn, Sex
+from services.request.regions.service import RegionCatalog
+
+__all__ = ["CheckedRequest", "check_request", "decode_image", "nik_birth"]
+
+JPEG_MAGIC = b"\xff\xd8\xff"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+FEMALE_DAY_OFFSET = 40
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedRequest:
+    data: RequestIn
+    photo: bytes
+    signature: bytes
+
+
+def nik_birth(nik: str) -> tuple[int, int, int, Sex]:
+    """Day, month, two-digit year and sex encoded in a NIK's DDMMYY part."""
+    day, month, year = int(nik[6:8]), int(nik[8:10]), int(nik[10:12])
+    if day > FEMALE_DAY_OFFSET:
+        return day - FEMALE_DAY_OFFSET, month, year, Sex.F
+    return day, month, year, Sex.M
+
+
+def decode_image(field: str, text: str, max_bytes: int) -> tuple[bytes | None, FieldError | None]:
+    """The image's bytes, or the reason they are not a JPEG/PNG within ``max_bytes``."""
+    if len(text) > (max_bytes * 4) // 3 + 8:
+        return None, FieldError(field=field, reason=f"larger than {max_bytes} bytes")
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None, FieldError(field=field, reason="not valid base64")
+    if len(raw) > max_bytes:
+        return None, FieldError(field=field, reason=f"larger than {max_bytes} bytes")
+    if not (raw.startswith(JPEG_MAGIC) or raw.startswith(PNG_MAGIC)):
+        return None, FieldError(field=field, reason="not a JPEG or PNG image")
+    try:
+        with Image.open(io.BytesIO(raw)) as image:
+            image.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        return None, FieldError(field=field, reason="a damaged JPEG or PNG image")
+    return raw, None
+
+
+def _age(born: dt.date, today: dt.date) -> int:
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+def check_request(
+    data: RequestIn, *, catalog: RegionCatalog, settings: Settings, today: dt.date
+) -> tuple[CheckedRequest | None, list[FieldError]]:
+    """Apply every rule; return the request with decoded images, or every field error found."""
+    errors: list[FieldError] = []
+    nik = data.nik
+    try:
+        stdnum_nik.validate(nik)
+    except StdnumError as exc:
+        errors.append(FieldError(field="nik", reason=f"not a valid NIK ({exc.message})"))
+    else:
+        kecamatan = catalog.by_nik_prefix.get(nik[:6])
+        if kecamatan is None:
+            errors.append(
+                FieldError(field="nik", reason=f"not issued in a kecamatan of regency {catalog.regency_code}")
+            )
+        elif kecamatan.code != data.kecamatan_code:
+            errors.append(
+                FieldError(field="kecamatan_code", reason=f"does not match the NIK's kecamatan {kecamatan.code}")
+            )
+        day, month, year, sex = nik_birth(nik)
+        born = data.birth_date
+        if (born.day, born.month, born.year % 100) != (day, month, year):
+            errors.append(
+                FieldError(field="birth_date", reason=f"does not match the NIK's date {day:02d}-{month:02d}-{year:02d}")
+            )
+        if data.sex != sex:
+            errors.append(FieldError(field="sex", reason=f"does not match the NIK (which says {sex.value})"))
+
+    if data.kecamatan_code not in catalog.kecamatan:
+        errors.append(FieldError(field="kecamatan_code", reason=f"not a kecamatan of regency {catalog.regency_code}"))
+    village = catalog.villages.get(data.village_code)
+    if village is None:
+        errors.append(FieldError(field="village_code", reason=f"not a desa of regency {catalog.regency_code}"))
+    elif village.kecamatan_code != data.kecamatan_code:
+        errors.append(FieldError(field="village_code", reason=f"a desa of kecamatan {village.kecamatan_code}"))
+
+    if data.birth_date > today:
+        errors.append(FieldError(field="birth_date", reason="in the future"))
+    elif _age(data.birth_date, today) < settings.minimum_age and data.marital_status is MaritalStatus.SINGLE:
+        errors.append(FieldError(field="birth_date", reason=f"younger than {settings.minimum_age} and not married"))
+
+    if data.reason is Reason.OTHER and not (data.reason_note or "").strip():
+        errors.append(FieldError(field="reason_note", reason="required when the reason is other"))
+    if data.channel is Channel.WALK_IN:
+        if not data.old_ktp_seen:
+            errors.append(FieldError(field="old_ktp_seen", reason="a walk-in needs the old KTP seen"))
+        if not data.kk_copy_seen:
+            errors.append(FieldError(field="kk_copy_seen", reason="a walk-in needs the KK copy seen"))
+
+    photo, error = decode_image("photo", data.photo, settings.photo_max_bytes)
+    if error:
+        errors.append(error)
+    signature, error = decode_image("signature", data.signature, settings.signature_max_bytes)
+    if error:
+        errors.append(error)
+
+    if errors or photo is None or signature is None:
+        return None, errors
+    return CheckedRequest(data=data, photo=photo, signature=signature), []

@@ -1,0 +1,1 @@
+"""The priority queue the printer gateway drains: claims with leases, reports, stats, capacity."""
