@@ -16,6 +16,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -59,9 +60,28 @@ class StackOptions:
 
 @dataclass
 class Child:
+    """One child process, with what it takes to start it again after a crash."""
+
     name: str
-    process: subprocess.Popen[bytes]
+    argv: list[str]
+    env: dict[str, str] | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    restarts: list[float] = field(default_factory=list)
+    process: subprocess.Popen[bytes] = field(init=False)
+
+    def start(self) -> Child:
+        reads_endpoint = self.argv[3:4] == ["emulator"]
+        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            self.argv, env=self.env, stdout=subprocess.PIPE if reads_endpoint else None
+        )
+        if reads_endpoint:
+            self.info = _read_endpoint(self.process)
+        return self
+
+    def restart_allowed(self, *, window_s: float = 60.0, limit: int = 5) -> bool:
+        now = time.monotonic()
+        self.restarts = [t for t in self.restarts if now - t < window_s] + [now]
+        return len(self.restarts) <= limit
 
 
 def wait_healthy(
@@ -110,8 +130,7 @@ def _start_emulators(options: StackOptions) -> list[Child]:
             "--state-dir", str(options.data_dir / "emulators" / name),
             "--serials", f"{_serial(first)}-{_serial(last)}",
         ]  # fmt: skip
-        process = subprocess.Popen(argv, stdout=subprocess.PIPE)  # noqa: S603 - our own interpreter and module
-        children.append(Child(name, process, _read_endpoint(process)))
+        children.append(Child(name, argv).start())
     return children
 
 
@@ -123,6 +142,8 @@ def _read_endpoint(process: subprocess.Popen[bytes]) -> dict[str, Any]:
         line = raw.decode().strip()
         if line.startswith("{"):
             info: dict[str, Any] = json.loads(line)
+            # Keep draining its stdout so that a chatty emulator can never block on a full pipe.
+            threading.Thread(target=stdout.read, daemon=True).start()
             return info
     raise RuntimeError(f"the emulator exited with {process.wait()} before it listened")
 
@@ -157,7 +178,7 @@ def _start_service(service: str, options: StackOptions, env: dict[str, str]) -> 
         sys.executable, "-m", "services.cli", "serve", service,
         "--host", options.host, "--port", str(options.port(service)),
     ]  # fmt: skip
-    return Child(service, subprocess.Popen(argv, env=env))  # noqa: S603 - our own interpreter and module
+    return Child(service, argv, env).start()
 
 
 def _receive_reference_tranche(options: StackOptions, token: str) -> None:
@@ -193,6 +214,14 @@ def _wait_printers_ready(
     raise TimeoutError(f"the printers were not commissioned within {deadline_s:.0f} s: {printers}")
 
 
+def write_stack_file(options: StackOptions, info: dict[str, Any], children: list[Child]) -> None:
+    """``<data>/stack.json``: URLs, printers, the operator token and each child's current pid."""
+    info["pids"] = {child.name: child.process.pid for child in children}
+    temporary = options.data_dir / "stack.json.tmp"
+    temporary.write_text(json.dumps(info, indent=2))
+    temporary.replace(options.data_dir / "stack.json")
+
+
 @contextlib.contextmanager
 def stack(options: StackOptions) -> Iterator[tuple[dict[str, Any], list[Child]]]:
     """Start everything; yield what ``stack.json`` holds and the children; stop them (SIGTERM, then SIGKILL)."""
@@ -222,9 +251,8 @@ def stack(options: StackOptions) -> Iterator[tuple[dict[str, Any], list[Child]]]
             "urls": {service: options.url(service) for service in SERVICES},
             "printers": {p.name: p.info for p in printers},
             "operator_token": operator_token,
-            "pids": {child.name: child.process.pid for child in children},
         }
-        (options.data_dir / "stack.json").write_text(json.dumps(info, indent=2))
+        write_stack_file(options, info, children)
         yield info, children
     finally:
         for child in reversed(children):
@@ -238,7 +266,11 @@ def stack(options: StackOptions) -> Iterator[tuple[dict[str, Any], list[Child]]]
 
 
 def run_stack(options: StackOptions) -> int:
-    """``ektp up``: start, print the URLs and a token, run until Ctrl-C or a child dies."""
+    """``ektp up``: start, print the URLs and a token, and run until Ctrl-C or SIGTERM.
+
+    A child that dies is started again (like compose's ``restart: unless-stopped``), at most five times a
+    minute; the services recover their own state (leases, journal, reservations) when they come back.
+    """
     stop = False
 
     def _on_sigterm(_signum: int, _frame: object) -> None:
@@ -258,9 +290,14 @@ def run_stack(options: StackOptions) -> int:
             while not stop:
                 time.sleep(0.3)
                 for child in children:
-                    if child.process.poll() is not None:
-                        print(f"{child.name} stopped; shutting down", file=sys.stderr)
+                    if child.process.poll() is None or stop:
+                        continue
+                    if not child.restart_allowed():
+                        print(f"{child.name} keeps stopping; shutting down", file=sys.stderr)
                         return 1
+                    print(f"{child.name} stopped ({child.process.returncode}); starting it again", file=sys.stderr)
+                    child.start()
+                    write_stack_file(options, info, children)
     except KeyboardInterrupt:
         pass
     return 0

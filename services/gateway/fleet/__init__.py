@@ -1,0 +1,1 @@
+"""The printer fleet: registration, commissioning, pause/resume/remove, state and supplies."""

@@ -1,0 +1,182 @@
+"""``/v1/requests``: submit, list, read, cancel, resolve, activate, hand over."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Header, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from services.common.auth import Authorize, Principal, Role
+from services.common.db import DbSession, ReadSession
+from services.common.idempotency import fingerprint
+from services.common.pagination import Page, PageParams
+from services.common.problems import Conflict, Forbidden, NotFound, problem_responses
+from services.request.context import Context
+from services.request.print_requests import repository, service
+from services.request.print_requests.schemas import (
+    ActivateIn,
+    Channel,
+    HandoverIn,
+    Priority,
+    QueueView,
+    Reason,
+    RequestIn,
+    RequestOut,
+    ResolveIn,
+)
+from services.request.print_requests.states import RequestStatus
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1/requests", tags=["requests"])
+
+submitter = Authorize(Role.ADMIN, Role.OPERATOR, Role.CLERK, Role.PARTNER)
+reader = Authorize(Role.ADMIN, Role.OPERATOR, Role.CLERK, Role.PARTNER, Role.SERVICE)
+canceller = Authorize(Role.ADMIN, Role.OPERATOR, Role.CLERK, Role.PARTNER)
+desk = Authorize(Role.ADMIN, Role.OPERATOR)
+
+
+class CancelIn(BaseModel):
+    note: Annotated[str | None, Field(max_length=300)] = None
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=RequestOut,
+    summary="Submit a print request",
+    responses=problem_responses(401, 403, 409, 422),
+)
+async def create_request(
+    body: RequestIn,
+    request: Request,
+    session: DbSession,
+    context: Context,
+    principal: Annotated[Principal, Depends(submitter)],
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> JSONResponse:
+    """Validated on entry and queued at once; a replay with the same ``Idempotency-Key`` gets the first answer."""
+    fp = fingerprint("POST", request.url.path, body.model_dump(mode="json"))
+    if replay := await context.idempotency.replay(session, principal, idempotency_key, fp):
+        return replay
+    created = await service.create(session, context, principal, body)
+    out = service.to_out(created, context, await service.queue_view(session, context, created))
+    location = f"/v1/requests/{created.id}"
+    response = await context.idempotency.remember(
+        session, principal, idempotency_key, fp, 201, out.model_dump(mode="json")
+    )
+    response.headers["Location"] = location
+    return response
+
+
+@router.get("", response_model=Page[RequestOut], summary="List requests (filters; clerks see their kecamatan)")
+async def list_requests(
+    session: ReadSession,
+    context: Context,
+    principal: Annotated[Principal, Depends(reader)],
+    page: Annotated[PageParams, Depends()],
+    status: RequestStatus | None = None,
+    kecamatan: Annotated[str | None, Query(pattern=r"^\d{2}\.\d{2}\.\d{2}$")] = None,
+    reason: Reason | None = None,
+    channel: Channel | None = None,
+    priority: Priority | None = None,
+    nik: Annotated[str | None, Query(pattern=r"^\d{16}$")] = None,
+    batch_id: str | None = None,
+) -> Page[RequestOut]:
+    if nik is not None and principal.role not in (Role.ADMIN, Role.OPERATOR):
+        raise Forbidden("only operators search by NIK", kind="nik-search-forbidden")
+    codes: frozenset[str] | None = frozenset({kecamatan}) if kecamatan else None
+    if principal.role is Role.CLERK:
+        if codes is not None and not codes <= principal.scope:
+            raise Forbidden(f"kecamatan {kecamatan} is outside your scope", kind="out-of-scope")
+        codes = codes or principal.scope
+    filters = repository.RequestFilters(
+        status=status.value if status else None,
+        kecamatan_codes=codes,
+        reason=reason.value if reason else None,
+        channel=channel.value if channel else None,
+        priority=priority.value if priority else None,
+        nik=nik,
+        batch_id=batch_id,
+        submitted_by=principal.subject if principal.role is Role.PARTNER else None,
+    )
+    rows, total = await repository.list_requests(session, filters, limit=page.limit, offset=page.offset)
+    return Page[RequestOut](
+        items=[service.to_out(r, context) for r in rows], total=total, limit=page.limit, offset=page.offset
+    )
+
+
+@router.get("/{request_id}", response_model=RequestOut, summary="A request, with its queue position and date")
+async def get_request(
+    request_id: str, session: ReadSession, context: Context, principal: Annotated[Principal, Depends(reader)]
+) -> RequestOut:
+    found = await repository.get(session, request_id)
+    if found is None:
+        raise NotFound(f"no request {request_id}", kind="request-not-found")
+    service.readable(principal, found)
+    return service.to_out(found, context, await service.queue_view(session, context, found))
+
+
+@router.get(
+    "/{request_id}/queue",
+    response_model=QueueView,
+    summary="Position in the queue and estimated print date",
+    responses=problem_responses(404, 409),
+)
+async def get_queue_position(
+    request_id: str, session: ReadSession, context: Context, principal: Annotated[Principal, Depends(reader)]
+) -> QueueView:
+    found = await repository.get(session, request_id)
+    if found is None:
+        raise NotFound(f"no request {request_id}", kind="request-not-found")
+    service.readable(principal, found)
+    view = await service.queue_view(session, context, found)
+    if view is None:
+        raise Conflict(f"the request is {found.status}, not queued", kind="not-queued")
+    return view
+
+
+@router.post("/{request_id}/cancel", response_model=RequestOut, summary="Cancel a queued request")
+async def cancel_request(
+    request_id: str,
+    session: DbSession,
+    context: Context,
+    principal: Annotated[Principal, Depends(canceller)],
+    body: Annotated[CancelIn | None, Body()] = None,
+) -> RequestOut:
+    changed = await service.cancel(session, context, principal, request_id, body.note if body else None)
+    return service.to_out(changed, context)
+
+
+@router.post("/{request_id}/resolve", response_model=RequestOut, summary="Resolve a needs_review request")
+async def resolve_request(
+    request_id: str,
+    body: ResolveIn,
+    session: DbSession,
+    context: Context,
+    principal: Annotated[Principal, Depends(desk)],
+) -> RequestOut:
+    changed = await service.resolve(session, context, principal, request_id, body)
+    return service.to_out(changed, context, await service.queue_view(session, context, changed))
+
+
+@router.post("/{request_id}/activate", response_model=RequestOut, summary="Activate a printed card")
+async def activate_request(
+    request_id: str,
+    body: ActivateIn,
+    session: DbSession,
+    context: Context,
+    principal: Annotated[Principal, Depends(desk)],
+) -> RequestOut:
+    return service.to_out(await service.activate(session, context, principal, request_id, body), context)
+
+
+@router.post("/{request_id}/handover", response_model=RequestOut, summary="Record the card's handover")
+async def handover_request(
+    request_id: str,
+    body: HandoverIn,
+    session: DbSession,
+    context: Context,
+    principal: Annotated[Principal, Depends(desk)],
+) -> RequestOut:
+    return service.to_out(await service.handover(session, context, principal, request_id, body), context)

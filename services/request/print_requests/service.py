@@ -1,0 +1,332 @@
+"""Rules of print requests: who may submit what, one active request per NIK, the queue view, the review,
+activation and handover steps. Functions flush, never commit (the session dependency owns the transaction)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.auth import Principal, Role
+from services.common.problems import Conflict, FieldError, Forbidden, NotFound, Unprocessable
+from services.request.context import ServiceContext
+from services.request.models import PrintRequest
+from services.request.print_requests import repository
+from services.request.print_requests.schemas import (
+    ActivateIn,
+    CardData,
+    Channel,
+    HandoverIn,
+    Priority,
+    QueueView,
+    RequestIn,
+    RequestOut,
+    ResolveIn,
+    ResolveOutcome,
+)
+from services.request.print_requests.states import RequestStatus, check_transition
+from services.request.print_requests.validation import check_request
+from services.request.queue import repository as queue_repository
+from services.request.queue.policy import QueuePolicy
+
+__all__ = [
+    "activate",
+    "audit_state",
+    "cancel",
+    "card_data",
+    "create",
+    "daily_capacity",
+    "duplicate_nik",
+    "handover",
+    "readable",
+    "resolve",
+    "set_status",
+    "to_out",
+]
+
+
+# --- presentation -------------------------------------------------------------------------------------------
+
+
+def card_data(request: PrintRequest, context: ServiceContext, *, images: bool = False) -> CardData:
+    import base64
+
+    catalog = context.catalog
+    village = catalog.villages.get(request.village_code)
+    kecamatan = catalog.kecamatan.get(request.kecamatan_code)
+    return CardData(
+        nik=request.nik,
+        name=request.name,
+        birth_place=request.birth_place,
+        birth_date=request.birth_date,
+        sex=request.sex,  # type: ignore[arg-type]
+        blood_type=request.blood_type,
+        address=request.address,
+        rt=request.rt,
+        rw=request.rw,
+        village=village.name if village else "",
+        village_code=request.village_code,
+        kecamatan=kecamatan.name if kecamatan else "",
+        kecamatan_code=request.kecamatan_code,
+        regency=catalog.regency_name,
+        province=catalog.province_name,
+        religion=request.religion,
+        marital_status=request.marital_status,
+        occupation=request.occupation,
+        citizenship=request.citizenship,
+        valid_until=request.valid_until,
+        photo=base64.b64encode(request.photo).decode() if images else None,
+        signature=base64.b64encode(request.signature).decode() if images else None,
+    )
+
+
+def to_out(request: PrintRequest, context: ServiceContext, queue: QueueView | None = None) -> RequestOut:
+    return RequestOut.model_validate(
+        {
+            "id": request.id,
+            "status": request.status,
+            "status_note": request.status_note,
+            "priority": request.priority,
+            "reason": request.reason,
+            "reason_note": request.reason_note,
+            "channel": request.channel,
+            "old_ktp_seen": request.old_ktp_seen,
+            "kk_copy_seen": request.kk_copy_seen,
+            "card": card_data(request, context),
+            "attempts": request.attempts,
+            "job_id": request.job_id,
+            "printer_id": request.printer_id,
+            "lease_expires_at": request.lease_expires_at,
+            "card_serial": request.card_serial,
+            "received_by": request.received_by,
+            "batch_id": request.batch_id,
+            "submitted_by": request.submitted_by,
+            "created_at": request.created_at,
+            "updated_at": request.updated_at,
+            "printed_at": request.printed_at,
+            "activated_at": request.activated_at,
+            "collected_at": request.collected_at,
+            "queue": queue,
+        }
+    )
+
+
+def audit_state(request: PrintRequest) -> dict[str, Any]:
+    """What an audit row records of a request: never the NIK or images, only where the request is."""
+    return {
+        "status": request.status,
+        "attempts": request.attempts,
+        "job_id": request.job_id,
+        "card_serial": request.card_serial,
+    }
+
+
+async def daily_capacity(session: AsyncSession, context: ServiceContext) -> int:
+    """Cards a day: the capacity last reported (``PUT /v1/queue/capacity``), else the configured default."""
+    row = await queue_repository.get_capacity(session)
+    if row is None:
+        return context.settings.daily_capacity
+    return max(1, round(row.cards_per_hour * row.printers * context.settings.working_hours_per_day))
+
+
+async def queue_view(session: AsyncSession, context: ServiceContext, request: PrintRequest) -> QueueView | None:
+    if request.status != RequestStatus.QUEUED.value:
+        return None
+    ahead = await queue_repository.count_ahead(session, request)
+    capacity = await daily_capacity(session, context)
+    return QueueView(
+        position=ahead + 1,
+        ahead=ahead,
+        daily_capacity=capacity,
+        estimated_print_date=context.today() + dt.timedelta(days=ahead // capacity),
+    )
+
+
+# --- who may do what ----------------------------------------------------------------------------------------
+
+
+def readable(principal: Principal, request: PrintRequest) -> None:
+    """403 unless the caller may see this request (clerk: its kecamatan; partner: its own)."""
+    if principal.role is Role.CLERK and request.kecamatan_code not in principal.scope:
+        raise Forbidden("this request belongs to a kecamatan outside your scope", kind="out-of-scope")
+    if principal.role is Role.PARTNER and request.submitted_by != principal.subject:
+        raise Forbidden("a partner reads only the requests it submitted", kind="out-of-scope")
+
+
+def _may_submit(principal: Principal, data: RequestIn) -> None:
+    if principal.role is Role.PARTNER:
+        if data.priority is not Priority.URGENT:
+            raise Forbidden("a partner submits urgent requests only", kind="partner-urgent-only")
+        if data.channel is not Channel.PARTNER:
+            raise Forbidden("a partner submits through channel partner only", kind="partner-channel")
+    elif data.channel is Channel.PARTNER:
+        raise Unprocessable.field("channel", "channel partner is for partner systems")
+    if not principal.may_act_for(data.kecamatan_code):
+        raise Forbidden(f"kecamatan {data.kecamatan_code} is outside your scope", kind="out-of-scope")
+
+
+def duplicate_nik(existing_id: str) -> Conflict:
+    url = f"/v1/requests/{existing_id}"
+    return Conflict(
+        "this NIK already has an active request",
+        kind="duplicate-nik",
+        errors=[FieldError(field="nik", reason="already has an active request")],
+        headers={"Link": f'<{url}>; rel="duplicate"'},
+        existing_request_id=existing_id,
+        existing_request=url,
+    )
+
+
+# --- changes ------------------------------------------------------------------------------------------------
+
+
+async def create(
+    session: AsyncSession, context: ServiceContext, principal: Principal, data: RequestIn
+) -> PrintRequest:
+    """Validate, refuse a second active request for the NIK, give the queue key and store as ``queued``."""
+    _may_submit(principal, data)
+    checked, errors = check_request(
+        data, catalog=context.catalog, settings=context.settings, today=context.today()
+    )
+    if checked is None:
+        raise Unprocessable("; ".join(f"{e.field}: {e.reason}" for e in errors), kind="validation", errors=errors)
+    existing = await repository.active_by_nik(session, data.nik)
+    if existing is not None:
+        raise duplicate_nik(existing)
+
+    now = context.clock()
+    policy = QueuePolicy.from_settings(context.settings)
+    urgent = data.priority is Priority.URGENT
+    key = await queue_repository.take_keys(
+        session,
+        priority=data.priority.value,
+        kecamatan_code=data.kecamatan_code,
+        count=1,
+        base=policy.base_key(urgent=urgent, now=now),
+        spacing=policy.spacing_ms,
+    )
+    fields = data.model_dump(exclude={"photo", "signature"})
+    request = PrintRequest(
+        **fields,
+        photo=checked.photo,
+        signature=checked.signature,
+        priority=data.priority.value,
+        status=RequestStatus.QUEUED.value,
+        queue_key=key,
+        attempts=0,
+        submitted_by=principal.subject,
+        submitter_role=principal.role.value,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(request)
+    try:
+        await session.flush()
+    except IntegrityError:
+        # Another submission for the same NIK won the race (the partial unique index): link to it.
+        await session.rollback()
+        winner = await repository.active_by_nik(session, data.nik)
+        raise duplicate_nik(winner or "unknown") from None
+    context.auditor.record(
+        session,
+        principal,
+        "request.created",
+        "print_request",
+        request.id,
+        before={"status": RequestStatus.RECEIVED.value},
+        after={**audit_state(request), "priority": request.priority, "channel": request.channel},
+    )
+    return request
+
+
+def set_status(request: PrintRequest, target: RequestStatus, now: dt.datetime, note: str | None = None) -> None:
+    """Move ``request`` to ``target`` if the table allows it (409 otherwise)."""
+    check_transition(request.status, target)
+    request.status = target.value
+    request.updated_at = now
+    if note is not None:
+        request.status_note = note[:300]
+
+
+async def _load(session: AsyncSession, principal: Principal, request_id: str) -> PrintRequest:
+    request = await repository.get(session, request_id, for_update=True)
+    if request is None:
+        raise NotFound(f"no request {request_id}", kind="request-not-found")
+    readable(principal, request)
+    return request
+
+
+async def _change(
+    session: AsyncSession,
+    context: ServiceContext,
+    principal: Principal,
+    request: PrintRequest,
+    action: str,
+    target: RequestStatus,
+    *,
+    note: str | None = None,
+    **changes: Any,
+) -> PrintRequest:
+    before = audit_state(request)
+    set_status(request, target, context.clock(), note)
+    for name, value in changes.items():
+        setattr(request, name, value)
+    await session.flush()
+    context.auditor.record(session, principal, action, "print_request", request.id, before=before, after=audit_state(request))
+    return request
+
+
+async def cancel(
+    session: AsyncSession, context: ServiceContext, principal: Principal, request_id: str, note: str | None
+) -> PrintRequest:
+    request = await _load(session, principal, request_id)
+    return await _change(session, context, principal, request, "request.cancelled", RequestStatus.CANCELLED, note=note)
+
+
+async def resolve(
+    session: AsyncSession, context: ServiceContext, principal: Principal, request_id: str, body: ResolveIn
+) -> PrintRequest:
+    """An operator looked at the output tray: the card came out (with its serial) or it did not."""
+    request = await _load(session, principal, request_id)
+    if request.status != RequestStatus.NEEDS_REVIEW.value:
+        raise Conflict(f"the request is {request.status}, not needs_review", kind="not-needs-review")
+    if body.outcome is ResolveOutcome.PRINTED:
+        if not body.card_serial:
+            raise Unprocessable.field("card_serial", "required when the outcome is printed")
+        return await _change(
+            session, context, principal, request, "request.resolved_printed", RequestStatus.PRINTED,
+            note=body.note, card_serial=body.card_serial, printed_at=context.clock(),
+        )  # fmt: skip
+    return await _change(
+        session, context, principal, request, "request.resolved_not_printed", RequestStatus.QUEUED,
+        note=body.note, lease_expires_at=None,
+    )  # fmt: skip
+
+
+async def activate(
+    session: AsyncSession, context: ServiceContext, principal: Principal, request_id: str, body: ActivateIn
+) -> PrintRequest:
+    """Activate a printed card after checking that its serial is the one printed for this request."""
+    request = await _load(session, principal, request_id)
+    if request.status == RequestStatus.PRINTED.value and body.card_serial != request.card_serial:
+        raise Conflict(
+            "the card's serial is not the one printed for this request",
+            kind="serial-mismatch",
+            errors=[FieldError(field="card_serial", reason="does not match the printed card")],
+        )
+    return await _change(
+        session, context, principal, request, "request.activated", RequestStatus.ACTIVATED, activated_at=context.clock()
+    )
+
+
+async def handover(
+    session: AsyncSession, context: ServiceContext, principal: Principal, request_id: str, body: HandoverIn
+) -> PrintRequest:
+    """Record that the resident (or the named person) received the activated card."""
+    request = await _load(session, principal, request_id)
+    return await _change(
+        session, context, principal, request, "request.collected", RequestStatus.COLLECTED,
+        note=body.note, received_by=body.received_by, collected_at=context.clock(),
+    )  # fmt: skip
