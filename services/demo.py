@@ -143,14 +143,14 @@ def residents(count: int, *, seed: int = 2015, today: dt.date | None = None) -> 
 
 def request_body(resident: Resident, rng: random.Random, *, channel: str, reason: str) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "card": resident.card(rng),
+        **resident.card(rng),
         "photo": _image(hash(resident.nik) & 0xFFFF, (240, 320), "JPEG"),
         "signature": _image(hash(resident.nik) & 0xFFF, (300, 100), "PNG"),
         "reason": reason,
         "channel": channel,
     }
     if channel == "walk_in":
-        body["documents"] = {"old_ktp_seen": True, "kk_copy_seen": True}
+        body |= {"old_ktp_seen": True, "kk_copy_seen": True}
     return body
 
 

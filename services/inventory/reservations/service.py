@@ -36,7 +36,7 @@ from services.inventory.states import (
     check_transition,
 )
 
-__all__ = ["consume", "expire_overdue", "hold", "release", "reserve", "sweeper", "spoil"]
+__all__ = ["consume", "expire_overdue", "hold", "release", "reserve", "spoil", "sweeper"]
 
 log = logging.getLogger(__name__)
 

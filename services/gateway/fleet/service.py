@@ -1,0 +1,154 @@
+"""Rules for printers in the database: register, change state (checked), record what a poll found.
+
+Endpoint-facing functions take the endpoint's session and only flush; the ``Fleet*`` helpers at the bottom
+open their own short transactions for the background workers.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from drivers import Identity, PrinterStatus
+from services.common.db import Database
+from services.common.models import utcnow
+from services.common.problems import Conflict, NotFound
+from services.gateway.fleet import repository
+from services.gateway.fleet.schemas import PrinterIn
+from services.gateway.fleet.states import PrinterLifecycle, WrongState, check_transition
+from services.gateway.models import Printer
+
+__all__ = ["FleetStore", "new_printer_id", "register", "require", "snapshot", "transition"]
+
+
+def new_printer_id() -> str:
+    return f"prn_{uuid.uuid4().hex[:16]}"
+
+
+def snapshot(printer: Printer) -> dict[str, Any]:
+    """What the audit trail keeps of a printer."""
+    return {"name": printer.name, "url": printer.url, "state": printer.state, "reasons": list(printer.reasons)}
+
+
+async def require(session: AsyncSession, printer_id: str) -> Printer:
+    printer = await repository.get_printer(session, printer_id)
+    if printer is None:
+        raise NotFound(f"no printer {printer_id}", kind="printer-not-found")
+    return printer
+
+
+async def register(session: AsyncSession, body: PrinterIn) -> Printer:
+    existing = await repository.by_name(session, body.name)
+    if existing is not None and existing.state != PrinterLifecycle.REMOVED:
+        raise Conflict(f"a printer named {body.name!r} is registered", kind="printer-name-taken")
+    if existing is not None:
+        existing.name = f"{existing.name}~removed~{existing.id}"
+        await session.flush()
+    printer = Printer(
+        id=new_printer_id(),
+        name=body.name,
+        driver=body.driver,
+        url=body.url,
+        ribbon=body.ribbon,
+        state=PrinterLifecycle.REGISTERED,
+        reasons=[],
+        supplies={},
+        cards_printed=0,
+    )
+    session.add(printer)
+    await session.flush()
+    return printer
+
+
+def transition(printer: Printer, to: PrinterLifecycle) -> None:
+    try:
+        check_transition(PrinterLifecycle(printer.state), to)
+    except WrongState as exc:
+        raise Conflict(str(exc), kind="printer-state") from None
+    printer.state = to
+
+
+class FleetStore:
+    """Short transactions on printers for the background workers (poller, commissioning, dispatch)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def get(self, printer_id: str) -> Printer | None:
+        async with self.db.read_sessions() as session:
+            return await repository.get_printer(session, printer_id)
+
+    async def running(self, states: Sequence[PrinterLifecycle]) -> Sequence[Printer]:
+        async with self.db.read_sessions() as session:
+            return await repository.list_printers(session, states=states)
+
+    async def set_state(
+        self,
+        printer_id: str,
+        to: PrinterLifecycle,
+        *,
+        only_from: Sequence[PrinterLifecycle] | None = None,
+        **fields: Any,
+    ) -> Printer | None:
+        """Move to ``to`` if allowed (and, with ``only_from``, only from those states); None if not."""
+        async with self.db.sessions.begin() as session:
+            printer = await repository.get_printer(session, printer_id)
+            if printer is None:
+                return None
+            current = PrinterLifecycle(printer.state)
+            if only_from is not None and current not in only_from:
+                return None
+            try:
+                check_transition(current, to)
+            except WrongState:
+                return None
+            printer.state = to
+            for name, value in fields.items():
+                setattr(printer, name, value)
+            return printer
+
+    async def identified(self, printer_id: str, identity: Identity) -> None:
+        async with self.db.sessions.begin() as session:
+            printer = await repository.get_printer(session, printer_id)
+            if printer is not None:
+                printer.model, printer.firmware, printer.serial = identity.model, identity.firmware, identity.serial
+                printer.print_time = identity.print_time
+
+    async def polled(self, printer_id: str, status: PrinterStatus) -> Printer | None:
+        """Record a poll: reasons and supplies always; ready ⇄ stopped follows whether it accepts work."""
+        async with self.db.sessions.begin() as session:
+            printer = await repository.get_printer(session, printer_id)
+            if printer is None:
+                return None
+            printer.reasons = [reason.value for reason in status.reasons]
+            supplies = {"ribbon_left": status.supplies.ribbon_left, "cards_counter": status.supplies.cards_printed}
+            printer.supplies = {k: v for k, v in supplies.items() if v is not None}
+            printer.polled_at = utcnow()
+            current = PrinterLifecycle(printer.state)
+            if current is PrinterLifecycle.READY and not status.accepts_work:
+                printer.state = PrinterLifecycle.STOPPED
+            elif current is PrinterLifecycle.STOPPED and status.accepts_work:
+                printer.state = PrinterLifecycle.READY
+            return printer
+
+    async def stopped_by(self, printer_id: str, reasons: Sequence[str], error: str | None = None) -> None:
+        """The printer refused a card: stopped with that reason until a poll finds it cleared."""
+        async with self.db.sessions.begin() as session:
+            printer = await repository.get_printer(session, printer_id)
+            if printer is None:
+                return
+            printer.reasons = sorted(set(printer.reasons) | set(reasons))
+            printer.last_error = error
+            if printer.state == PrinterLifecycle.READY:
+                printer.state = PrinterLifecycle.STOPPED
+
+    async def card_done(self, printer_id: str, cards_per_hour: float | None) -> None:
+        async with self.db.sessions.begin() as session:
+            printer = await repository.get_printer(session, printer_id)
+            if printer is not None:
+                printer.cards_printed += 1
+                if cards_per_hour is not None:
+                    printer.cards_per_hour = cards_per_hour
