@@ -44,7 +44,7 @@ class PrivatePostgres:
     as_user: list[str]
 
     def _run(self, *argv: str) -> None:
-        subprocess.run([*self.as_user, *argv], check=True, capture_output=True, timeout=60)  # noqa: S603
+        subprocess.run([*self.as_user, *argv], check=True, capture_output=True, timeout=60)
 
     def pg_ctl(self, action: str) -> None:
         self._run(

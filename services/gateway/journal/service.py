@@ -12,7 +12,7 @@ from services.gateway.journal import repository
 from services.gateway.journal.steps import JobState, Step, check_transition
 from services.gateway.models import Job, JournalEntry
 
-__all__ = ["Journal", "JobNotFound", "new_job_id"]
+__all__ = ["JobNotFound", "Journal", "new_job_id"]
 
 _TERMINAL_STATE = {Step.RELEASED: JobState.HANDED_BACK, Step.REVIEW: JobState.NEEDS_REVIEW}
 
