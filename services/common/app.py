@@ -12,6 +12,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from services.common.auth import TokenVerifier
 from services.common.db import Database
@@ -57,6 +58,14 @@ def build_app(
     app.state.service = service
     app.state.token_verifier = TokenVerifier(settings.public_key_pem(), audience=settings.jwt_audience)
     install_problem_handlers(app)
+    if settings.cors_origins:
+        # The office console (served by the request service) calls all three APIs from the browser.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+        )
     install_observability(app, service)
     for router in routers:
         app.include_router(router)

@@ -33,6 +33,10 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
     db_pool_size: int = Field(default=10, ge=1, le=200)
+    cors_origins: list[str] = Field(
+        default=["http://127.0.0.1:8001", "http://localhost:8001"],
+        description="Origins whose pages may call this API from a browser: the office console's.",
+    )
 
     def public_key_pem(self) -> str:
         """The PEM of the key that verifies tokens: inline text first, then the file."""
