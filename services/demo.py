@@ -121,12 +121,14 @@ def nik_for(kecamatan_code: str, birth: dt.date, sex: str, serial: int) -> str:
     return f"{region}{day:02d}{birth:%m%y}{serial:04d}"
 
 
-def residents(count: int, *, seed: int = 2015, today: dt.date | None = None) -> Iterator[Resident]:
-    """``count`` distinct adult residents spread over the regency's kecamatan."""
+def residents(
+    count: int, *, seed: int = 2015, today: dt.date | None = None, kecamatan: str | None = None, first_serial: int = 1
+) -> Iterator[Resident]:
+    """``count`` distinct adult residents spread over the regency's kecamatan (or living in one of them)."""
     rng = random.Random(seed)
     today = today or dt.date.today()
-    places = villages()
-    for serial in range(1, count + 1):
+    places = [v for v in villages() if kecamatan in (None, v.kecamatan_code)]
+    for serial in range(first_serial, first_serial + count):
         village = rng.choice(places)
         sex = rng.choice("MF")
         age_days = rng.randrange(17 * 366, 70 * 365)

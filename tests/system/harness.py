@@ -217,5 +217,6 @@ class SystemUnderTest:
         )
 
 
-def people(count: int, *, seed: int) -> list[Resident]:
-    return list(residents(count, seed=seed, today=dt.date(2026, 11, 1)))
+def people(count: int, *, seed: int, kecamatan: str | None = None, first_serial: int = 1) -> list[Resident]:
+    """Made-up adult residents with well-formed NIKs; distinct ``first_serial`` ranges never share a NIK."""
+    return list(residents(count, seed=seed, today=dt.date(2026, 11, 1), kecamatan=kecamatan, first_serial=first_serial))
