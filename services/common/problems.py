@@ -21,6 +21,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -170,6 +171,15 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         body = ProblemBody(title=str(exc.detail), status=exc.status_code, instance=request.url.path)
         return _response(exc.status_code, body.model_dump(exclude_none=True), dict(exc.headers or {}))
+
+    @app.exception_handler(sqlalchemy.exc.OperationalError)
+    @app.exception_handler(sqlalchemy.exc.InterfaceError)
+    @app.exception_handler(ConnectionError)
+    async def _database_down(request: Request, exc: Exception) -> JSONResponse:
+        # The database is restarting or unreachable: a passing failure that callers retry, not a bug.
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc.__class__.__name__)
+        problem = ServiceUnavailable("the database does not answer; retry shortly", kind="database-unavailable")
+        return _response(503, problem.body(request.url.path), {"Retry-After": "1"})
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -195,3 +195,21 @@ async def test_idempotency_keys_are_scoped_by_caller(call: httpx.AsyncClient, ma
         headers = bearer(make_token("operator", subject=subject)) | {"Idempotency-Key": "shared"}
         assert (await call.post("/v1/notes", json={"text": subject, "count": 1}, headers=headers)).status_code == 201
     assert (await call.get("/v1/audit", headers=bearer(make_token("admin")))).json()["total"] == 2
+
+
+async def test_a_database_that_does_not_answer_gives_503_problems_not_500(
+    keys: KeyPair, make_token: Callable[..., str], client_for: Callable[..., httpx.AsyncClient]
+) -> None:
+    settings = Settings(
+        database_url="postgresql+asyncpg://postgres@127.0.0.1:1/nowhere", jwt_public_key=keys.public_pem.decode()
+    )
+    app = build_app(
+        settings, service="t", title="t", description="", database_url=settings.database_url, routers=[_notes_router()]
+    )
+    async with running(app), client_for(app) as call:
+        created = await call.post("/v1/notes", json={"text": "a", "count": 1}, headers=bearer(make_token("operator")))
+        ready = await call.get("/readyz")
+    assert created.status_code == 503
+    assert created.headers["content-type"] == "application/problem+json"
+    assert created.json()["type"].endswith("database-unavailable")
+    assert ready.status_code == 503

@@ -1,0 +1,124 @@
+"""Fixtures of the inventory's tests: a running app on a fresh migrated database (SQLite and PostgreSQL), one
+client per role, and helpers that speak the HTTP contract. Every scenario ends by checking the invariant."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from services.common.auth import KeyPair
+from services.inventory.app import create_app
+from services.inventory.config import Settings
+from tests.support import running
+
+
+class Inventory:
+    """A running inventory app and a client per role, with the contract's calls as methods."""
+
+    def __init__(self, app: FastAPI, client_for: Callable[..., httpx.AsyncClient], make_token: Callable[..., str]):
+        self.app = app
+        self.admin = client_for(app, make_token("admin", subject="admin-1"))
+        self.operator = client_for(app, make_token("operator", subject="desk-1"))
+        self.service = client_for(app, make_token("service", subject="gateway-1"))
+        self.clerk = client_for(app, make_token("clerk", scope=["18.09.01"], subject="clerk-1"))
+
+    async def aclose(self) -> None:
+        for client in (self.admin, self.operator, self.service, self.clerk):
+            await client.aclose()
+
+    async def receive(self, reference: str, first: str, last: str, **extra: Any) -> dict[str, Any]:
+        body = {
+            "reference": reference,
+            "received_on": "2026-11-02",
+            "ranges": [{"first": first, "last": last}],
+            "received_by": "Siti (gudang)",
+        } | extra
+        response = await self.operator.post("/v1/tranches", json=body)
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
+    async def reserve(self, job_id: str, *, urgent: bool = False, ttl: float = 600) -> httpx.Response:
+        return await self.service.post("/v1/reservations", json={"job_id": job_id, "urgent": urgent, "ttl_seconds": ttl})
+
+    async def consume(self, job_id: str, serial: str, *, request_id: str = "req-1") -> httpx.Response:
+        return await self.service.post(
+            f"/v1/reservations/{job_id}/consume",
+            json={"serial": serial, "request_id": request_id, "printer_id": "printer-1"},
+        )
+
+    async def spoil(self, job_id: str, serial: str, reason: str = "failed_print") -> httpx.Response:
+        return await self.service.post(
+            f"/v1/reservations/{job_id}/spoil",
+            json={"serial": serial, "reason": reason, "witness": "Budi", "printer_id": "printer-1"},
+        )
+
+    async def stock(self) -> dict[str, Any]:
+        response = await self.operator.get("/v1/stock")
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    async def invariant(self) -> dict[str, Any]:
+        response = await self.operator.get("/v1/stock/invariant")
+        assert response.status_code == 200, response.text
+        body = dict(response.json())
+        assert body["holds"], body["problems"]
+        assert body["received"] == (
+            body["available"] + body["reserved"] + body["consumed"] + body["spoiled"] + body["written_off"]
+        )
+        return body
+
+
+StartInventory = Callable[..., contextlib.AbstractAsyncContextManager[Inventory]]
+
+
+@pytest.fixture
+def inventory_settings(migrated_db: Callable[[str], str], keys: KeyPair) -> Callable[..., Settings]:
+    url: list[str] = []
+
+    def make(**overrides: Any) -> Settings:
+        if not url:
+            url.append(migrated_db("inventory"))
+        values: dict[str, Any] = {
+            "database_url": url[0],
+            "jwt_public_key": keys.public_pem.decode(),
+            "urgent_reserve_count": 0,
+            "start_sweeper": False,
+            "request_url": "http://127.0.0.1:9",  # nothing listens: the backlog is unknown unless a test mounts one
+            "peer_timeout_seconds": 0.5,
+        } | overrides
+        return Settings(**values)
+
+    return make
+
+
+@pytest.fixture
+def start_inventory(
+    inventory_settings: Callable[..., Settings],
+    client_for: Callable[..., httpx.AsyncClient],
+    make_token: Callable[..., str],
+) -> StartInventory:
+    """``async with start_inventory(urgent_reserve_count=2) as inv:`` — checks the invariant on the way out."""
+
+    @contextlib.asynccontextmanager
+    async def start(*, request_transport: httpx.AsyncBaseTransport | None = None, **overrides: Any) -> AsyncIterator[Inventory]:
+        app = create_app(inventory_settings(**overrides), request_transport=request_transport)
+        async with running(app):
+            inv = Inventory(app, client_for, make_token)
+            try:
+                yield inv
+                await inv.invariant()
+            finally:
+                await inv.aclose()
+
+    return start
+
+
+@pytest.fixture
+async def inv(start_inventory: StartInventory) -> AsyncIterator[Inventory]:
+    async with start_inventory() as inventory:
+        yield inventory

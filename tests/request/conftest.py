@@ -1,0 +1,86 @@
+"""The request service running in-process on a freshly migrated database (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from services.common.auth import KeyPair
+from services.request.app import create_app
+from services.request.config import Settings
+from tests.support import running
+
+
+class Office:
+    """The running service and a client per caller: ``office.as_("clerk", scope=["18.09.01"])``."""
+
+    def __init__(self, app: Any, make_token: Callable[..., str], client_for: Callable[..., httpx.AsyncClient]):
+        self.app = app
+        self._make_token = make_token
+        self._client_for = client_for
+        self._clients: list[httpx.AsyncClient] = []
+
+    def as_(self, role: str, *, scope: list[str] | tuple[str, ...] = (), subject: str | None = None) -> httpx.AsyncClient:
+        if role == "clerk" and not scope:
+            scope = ["18.09.01"]
+        client = self._client_for(self.app, self._make_token(role, scope=scope, subject=subject))
+        self._clients.append(client)
+        return client
+
+    def anonymous(self) -> httpx.AsyncClient:
+        client = self._client_for(self.app, None)
+        self._clients.append(client)
+        return client
+
+    async def close(self) -> None:
+        for client in self._clients:
+            await client.aclose()
+
+
+@pytest.fixture
+def request_settings(migrated_db: Callable[[str], str], keys: KeyPair) -> Callable[..., Settings]:
+    """``request_settings(max_attempts=2)`` → settings for a fresh database (one per fixture use)."""
+    url = migrated_db("request")
+
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "database_url": url,
+            "jwt_public_key": keys.public_pem.decode(),
+            "log_json": True,
+            "sweep_interval_seconds": 0.1,
+        }
+        values.update(overrides)
+        return Settings(**values)
+
+    return make
+
+
+@pytest.fixture
+def open_office(
+    request_settings: Callable[..., Settings],
+    make_token: Callable[..., str],
+    client_for: Callable[..., httpx.AsyncClient],
+) -> Callable[..., Any]:
+    """``async with open_office(**settings) as office`` → the running service (for tests that tune settings)."""
+    import contextlib
+
+    @contextlib.asynccontextmanager
+    async def make(**overrides: Any) -> AsyncIterator[Office]:
+        app = create_app(request_settings(**overrides))
+        office = Office(app, make_token, client_for)
+        async with running(app):
+            try:
+                yield office
+            finally:
+                await office.close()
+
+    return make
+
+
+@pytest.fixture
+async def office(open_office: Callable[..., Any]) -> AsyncIterator[Office]:
+    async with open_office() as running_office:
+        yield running_office
