@@ -194,7 +194,8 @@ def test_the_status_command_shows_printers_queue_and_stock(system: SystemUnderTe
         capture_output=True, text=True, timeout=60, env={"COLUMNS": "160", "PATH": "/usr/bin:/bin"},
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert "printer-1" in result.stdout and "printer-2" in result.stdout
+    assert "printer-1" in result.stdout
+    assert "printer-2" in result.stdout
     assert "consumed" in result.stdout
 
 

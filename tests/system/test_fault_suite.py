@@ -66,7 +66,7 @@ def _wait_drained(sut: SystemUnderTest, *, timeout: float) -> None:
         try:
             with sut.client("request") as operator:
                 stats = operator.get("/v1/queue/stats", timeout=5).json()
-        except Exception:  # noqa: BLE001 - a service may be restarting: ask again
+        except Exception:
             return False
         return stats.get("queued") == 0 and stats.get("printing") == 0
 
