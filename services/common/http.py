@@ -16,7 +16,8 @@ from tenacity import (
     retry_if_exception,
     stop_after_attempt,
     stop_after_delay,
-    wait_exponential_jitter,
+    wait_exponential,
+    wait_random,
 )
 
 __all__ = ["PeerUnavailable", "retrying", "service_client"]
@@ -67,7 +68,8 @@ async def retrying(
     async for attempt in AsyncRetrying(
         retry=retry_if_exception(_passing),
         stop=stop_after_attempt(attempts) | stop_after_delay(max_seconds),
-        wait=wait_exponential_jitter(initial=initial_wait, max=max_wait),
+        # Not wait_exponential_jitter(initial=...): tenacity 9 deprecates ``initial`` (a warning, an error in tests).
+        wait=wait_exponential(multiplier=initial_wait, max=max_wait) + wait_random(0, initial_wait),
         reraise=True,
     ):
         with attempt:

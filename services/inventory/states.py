@@ -1,7 +1,8 @@
 """The inventory's state machines: each enum with its allowed transitions, checked in one function.
 
 A blank:        available ─▶ consumed | spoiled | written_off;  written_off ─▶ available (found again)
-A reservation:  reserved ─▶ held | consumed | spoiled | released | expired;  held ─▶ consumed | spoiled | released
+A reservation:  reserved ─▶ held | consumed | spoiled | released | expired;  held ─▶ consumed | spoiled | released;
+                expired ─▶ consumed | spoiled (a late report, while an unreserved blank is left)
 A proposal:     draft ─▶ submitted ─▶ approved ─▶ shipped ─▶ closed; draft, submitted, approved ─▶ cancelled
 """
 
@@ -105,7 +106,8 @@ RESERVATION_TRANSITIONS: Mapping[ReservationStatus, frozenset[ReservationStatus]
     ReservationStatus.CONSUMED: frozenset(),
     ReservationStatus.SPOILED: frozenset(),
     ReservationStatus.RELEASED: frozenset(),
-    ReservationStatus.EXPIRED: frozenset(),
+    # A late report after expiry: the card exists, so the ledger records it (if a blank is still free).
+    ReservationStatus.EXPIRED: frozenset({ReservationStatus.CONSUMED, ReservationStatus.SPOILED}),
 }
 
 PROPOSAL_TRANSITIONS: Mapping[ProposalState, frozenset[ProposalState]] = {

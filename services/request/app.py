@@ -6,18 +6,36 @@ from fastapi import FastAPI
 
 from services.common.app import build_app
 from services.common.audit import audit_router
+from services.request.batches.endpoints import router as batches_router
 from services.request.config import Settings
+from services.request.context import ServiceContext
+from services.request.coverage.endpoints import router as coverage_router
 from services.request.models import AuditEvent
+from services.request.print_requests.endpoints import router as requests_router
+from services.request.queue.endpoints import router as queue_router
+from services.request.queue.sweeper import lease_sweeper
+from services.request.regions.endpoints import router as regions_router
 
 __all__ = ["create_app"]
 
 
 def create_app(settings: Settings) -> FastAPI:
-    return build_app(
+    """Residents' print requests, the priority queue the printer gateway drains, batches, activation, coverage."""
+    app = build_app(
         settings,
         service="request",
         title="ektp-print request service",
-        description=__doc__ or "",
+        description=create_app.__doc__ or "",
         database_url=settings.resolved_database_url(),
-        routers=[audit_router(AuditEvent)],
+        routers=[
+            requests_router,
+            queue_router,
+            batches_router,
+            coverage_router,
+            regions_router,
+            audit_router(AuditEvent),
+        ],
+        lifespan=lease_sweeper,
     )
+    app.state.context = ServiceContext.from_settings(settings)
+    return app

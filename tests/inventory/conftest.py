@@ -43,7 +43,9 @@ class Inventory:
         return dict(response.json())
 
     async def reserve(self, job_id: str, *, urgent: bool = False, ttl: float = 600) -> httpx.Response:
-        return await self.service.post("/v1/reservations", json={"job_id": job_id, "urgent": urgent, "ttl_seconds": ttl})
+        return await self.service.post(
+            "/v1/reservations", json={"job_id": job_id, "urgent": urgent, "ttl_seconds": ttl}
+        )
 
     async def consume(self, job_id: str, serial: str, *, request_id: str = "req-1") -> httpx.Response:
         return await self.service.post(
@@ -105,7 +107,9 @@ def start_inventory(
     """``async with start_inventory(urgent_reserve_count=2) as inv:`` — checks the invariant on the way out."""
 
     @contextlib.asynccontextmanager
-    async def start(*, request_transport: httpx.AsyncBaseTransport | None = None, **overrides: Any) -> AsyncIterator[Inventory]:
+    async def start(
+        *, request_transport: httpx.AsyncBaseTransport | None = None, **overrides: Any
+    ) -> AsyncIterator[Inventory]:
         app = create_app(inventory_settings(**overrides), request_transport=request_transport)
         async with running(app):
             inv = Inventory(app, client_for, make_token)

@@ -10,7 +10,12 @@ from fastapi import FastAPI
 from tests.inventory.conftest import Inventory, StartInventory
 
 # rate = used / 10 days; reorder point = rate x (5 + 5) days = the blanks used so far.
-REORDER = {"reorder_window_days": 10, "reorder_lead_time_days": 5, "reorder_safety_days": 5, "reorder_min_quantity": 500}
+REORDER = {
+    "reorder_window_days": 10,
+    "reorder_lead_time_days": 5,
+    "reorder_safety_days": 5,
+    "reorder_min_quantity": 500,
+}
 
 
 async def _print_cards(inv: Inventory, first: int, last: int) -> None:
@@ -48,8 +53,13 @@ async def test_a_proposal_moves_draft_submitted_approved_shipped_closed(inv: Inv
     pid = proposal["id"]
     early = await inv.operator.post(
         "/v1/tranches",
-        json={"reference": "T-early", "proposal_id": pid, "received_on": "2026-11-20", "received_by": "Siti",
-              "ranges": [{"first": "KTP00000001", "last": "KTP00000002"}]},
+        json={
+            "reference": "T-early",
+            "proposal_id": pid,
+            "received_on": "2026-11-20",
+            "received_by": "Siti",
+            "ranges": [{"first": "KTP00000001", "last": "KTP00000002"}],
+        },
     )
     assert early.status_code == 409
     assert early.json()["type"].endswith("/proposal-not-approved")
@@ -73,8 +83,15 @@ def _request_service(queued: int) -> FastAPI:
 
     @app.get("/v1/queue/stats")
     async def stats() -> dict[str, int]:
-        return {"queued": queued, "urgent_queued": 1, "regular_queued": queued - 1, "printing": 0,
-                "needs_review": 0, "printed_today": 0, "daily_capacity": 100}
+        return {
+            "queued": queued,
+            "urgent_queued": 1,
+            "regular_queued": queued - 1,
+            "printing": 0,
+            "needs_review": 0,
+            "printed_today": 0,
+            "daily_capacity": 100,
+        }
 
     return app
 

@@ -29,7 +29,9 @@ async def test_the_months_spoilage_lists_serials_reasons_and_witnesses(inv: Inve
 
 async def test_the_destruction_minutes_download_as_a_document(inv: Inventory) -> None:
     await inv.receive("TR-1", "KTP00000001", "KTP00000002")
-    await inv.operator.post("/v1/spoilage", json={"serial": "KTP00000002", "reason": "damaged", "witness": "Ani <saksi>"})
+    await inv.operator.post(
+        "/v1/spoilage", json={"serial": "KTP00000002", "reason": "damaged", "witness": "Ani <saksi>"}
+    )
     month = dt.datetime.now(dt.UTC).strftime("%Y-%m")
 
     minutes = await inv.admin.get("/v1/reports/spoilage/minutes", params={"month": month})

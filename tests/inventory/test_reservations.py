@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 from tests.inventory.conftest import Inventory, StartInventory
 from tests.support import wait_for
@@ -190,3 +191,36 @@ async def test_each_reservation_change_writes_an_audit_row(inv: Inventory) -> No
     assert {e["actor"] for e in audit["items"]} == {"gateway-1"}
     blank = (await inv.admin.get("/v1/audit", params={"object_type": "blank", "object_id": "KTP00000001"})).json()
     assert blank["items"][0]["after"]["state"] == "consumed"
+
+
+async def test_a_late_consume_after_expiry_is_still_recorded_while_a_blank_is_free(inv: Inventory) -> None:
+    await inv.receive("TR-1", "KTP00000001", "KTP00000002")
+    await inv.reserve("job_late", ttl=0.05)
+
+    probes = itertools.count()
+
+    async def expired() -> bool:
+        probe = f"job_probe{next(probes)}"  # reserving expires overdue reservations
+        if (await inv.reserve(probe)).status_code == 201:
+            await inv.service.post(f"/v1/reservations/{probe}/release", json={})
+        return (await inv.service.get("/v1/reservations/job_late")).json()["status"] == "expired"
+
+    await wait_for(expired, timeout=5, what="job_late to expire")
+    late = await inv.consume("job_late", "KTP00000001")
+    assert late.status_code == 200, late.text
+    assert late.json()["status"] == "consumed"
+    stock = await inv.stock()
+    assert (stock["consumed"], stock["reserved"], stock["available"]) == (1, 0, 1)
+
+
+async def test_a_late_consume_after_expiry_is_refused_when_every_blank_is_reserved(inv: Inventory) -> None:
+    await inv.receive("TR-1", "KTP00000001", "KTP00000001")
+    await inv.reserve("job_late", ttl=0.05)
+
+    async def taken() -> bool:
+        return (await inv.reserve("job_next")).status_code in (200, 201)
+
+    await wait_for(taken, timeout=5, what="job_next to take the expired blank")
+    late = await inv.consume("job_late", "KTP00000001")
+    assert late.status_code == 409
+    assert late.json()["type"].endswith("/reservation-closed")

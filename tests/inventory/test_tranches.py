@@ -36,7 +36,9 @@ async def test_the_same_tranche_posted_again_returns_the_one_on_record(inv: Inve
 
 async def test_the_same_reference_with_other_ranges_is_a_conflict(inv: Inventory) -> None:
     await inv.operator.post("/v1/tranches", json=BODY)
-    other = await inv.operator.post("/v1/tranches", json=BODY | {"ranges": [{"first": "KTP00000200", "last": "KTP00000201"}]})
+    other = await inv.operator.post(
+        "/v1/tranches", json=BODY | {"ranges": [{"first": "KTP00000200", "last": "KTP00000201"}]}
+    )
     assert other.status_code == 409
     assert other.json()["type"].endswith("/tranche-reference-conflict")
 

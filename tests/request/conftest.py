@@ -23,7 +23,9 @@ class Office:
         self._client_for = client_for
         self._clients: list[httpx.AsyncClient] = []
 
-    def as_(self, role: str, *, scope: list[str] | tuple[str, ...] = (), subject: str | None = None) -> httpx.AsyncClient:
+    def as_(
+        self, role: str, *, scope: list[str] | tuple[str, ...] = (), subject: str | None = None
+    ) -> httpx.AsyncClient:
         if role == "clerk" and not scope:
             scope = ["18.09.01"]
         client = self._client_for(self.app, self._make_token(role, scope=scope, subject=subject))

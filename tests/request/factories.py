@@ -32,7 +32,9 @@ PHOTO = _image("JPEG", (8, 10), (200, 180, 160))
 SIGNATURE = _image("PNG", (12, 4), (0, 0, 0))
 
 
-def make_nik(kecamatan: str = "18.09.01", birth: dt.date = dt.date(1990, 5, 17), sex: str = "M", serial: int = 1) -> str:
+def make_nik(
+    kecamatan: str = "18.09.01", birth: dt.date = dt.date(1990, 5, 17), sex: str = "M", serial: int = 1
+) -> str:
     day = birth.day + (40 if sex == "F" else 0)
     nik = f"{kecamatan.replace('.', '')}{day:02d}{birth.month:02d}{birth.year % 100:02d}{serial:04d}"
     assert stdnum_nik.is_valid(nik), nik

@@ -55,7 +55,7 @@ class InventoryClient(PeerClient):
         return await self._step(job_id, "release", {})
 
     async def hold(self, job_id: str, reason: str) -> dict[str, Any]:
-        return await self._step(job_id, "hold", {"reason": reason})
+        return await self._step(job_id, "hold", {"reason": (reason or "outcome unknown")[:200]})
 
     async def _step(self, job_id: str, what: str, body: dict[str, Any]) -> dict[str, Any]:
         response = await self.call("POST", f"/v1/reservations/{job_id}/{what}", body=body, key=f"{job_id}:{what}")

@@ -15,6 +15,9 @@ from services.gateway.clients.base import PeerAnswer, PeerClient, PeerPolicy
 
 __all__ = ["CardData", "Claim", "LeaseLost", "RequestClient", "StaleJob"]
 
+MAX_REASON = 300
+MAX_CARDS_PER_HOUR = 10_000
+
 
 class CardData(BaseModel):
     """The printed fields of an e-KTP, plus photo and signature (base64 JPEG/PNG)."""
@@ -76,6 +79,10 @@ def _conflict(exc: PeerAnswer) -> Exception:
     return exc
 
 
+def _reason(text: str) -> str:
+    return (text or "unspecified")[:MAX_REASON]
+
+
 class RequestClient(PeerClient):
     """``/v1/queue/...`` and ``/v1/requests/{id}`` of the request service (role service)."""
 
@@ -112,16 +119,18 @@ class RequestClient(PeerClient):
         return await self._report(job_id, "printed", {"card_serial": card_serial, "printer_id": printer_id})
 
     async def failed(self, job_id: str, reason: str, *, card_used: bool) -> dict[str, Any]:
-        return await self._report(job_id, "failed", {"reason": reason, "card_used": card_used})
+        return await self._report(job_id, "failed", {"reason": _reason(reason), "card_used": card_used})
 
     async def needs_review(self, job_id: str, reason: str) -> dict[str, Any]:
-        return await self._report(job_id, "needs-review", {"reason": reason})
+        return await self._report(job_id, "needs-review", {"reason": _reason(reason)})
 
     async def put_capacity(self, cards_per_hour: float, printers: int) -> None:
+        if cards_per_hour <= 0 or printers < 1:
+            return  # nothing measured or rated yet: the request service keeps its figure
         await self.call(
             "PUT",
             "/v1/queue/capacity",
-            body={"cards_per_hour": cards_per_hour, "printers": printers},
+            body={"cards_per_hour": round(min(cards_per_hour, MAX_CARDS_PER_HOUR), 1), "printers": printers},
             policy=PeerPolicy(attempts=3, max_seconds=10.0),
         )
 

@@ -6,15 +6,21 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import insert, update
+
 from services.common.db import Database
 from services.common.models import utcnow
 from services.gateway.journal import repository
-from services.gateway.journal.steps import JobState, Step, check_transition
+from services.gateway.journal.steps import TRANSITIONS, JobState, Step, WrongStep, check_transition
 from services.gateway.models import Job, JournalEntry
 
 __all__ = ["JobNotFound", "Journal", "new_job_id"]
 
 _TERMINAL_STATE = {Step.RELEASED: JobState.HANDED_BACK, Step.REVIEW: JobState.NEEDS_REVIEW}
+# For each step, the steps a job may be at just before it.
+_BEFORE: dict[Step, frozenset[Step]] = {
+    step: frozenset(before for before, after in TRANSITIONS.items() if step in after) for step in Step
+}
 
 
 def new_job_id() -> str:
@@ -53,24 +59,34 @@ class Journal:
         detail: dict[str, Any] | None = None,
         state: JobState | None = None,
         **fields: Any,
-    ) -> Job:
-        """Move ``job_id`` to ``step`` (checked against the table), set ``fields``, and journal it."""
+    ) -> None:
+        """Move ``job_id`` to ``step`` (checked against the table), set ``fields``, and journal it.
+
+        One UPDATE guarded by the steps the table allows before ``step`` (two writers cannot both move a
+        job), one INSERT, one commit.
+        """
+        values: dict[str, Any] = {"step": step.value, "updated_at": utcnow(), **fields}
+        new_state = state or _TERMINAL_STATE.get(step)
+        if new_state is not None:
+            values["status"] = new_state.value
+            if new_state is not JobState.ACTIVE:
+                values["finished_at"] = values["updated_at"]
         async with self.db.sessions.begin() as session:
-            job = await repository.get_job(session, job_id)
-            if job is None:
-                raise JobNotFound(job_id)
-            check_transition(Step(job.step), step)
-            job.step = step
-            for name, value in fields.items():
-                setattr(job, name, value)
-            new_state = state or _TERMINAL_STATE.get(step)
-            if new_state is not None:
-                job.status = new_state
-                if new_state is not JobState.ACTIVE:
-                    job.finished_at = utcnow()
-            session.add(JournalEntry(job_id=job_id, step=step, detail=detail))
-            await session.flush()
-        return job
+            result = await session.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.step.in_([s.value for s in _BEFORE[step]]))
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                job = await repository.get_job(session, job_id)
+                if job is None:
+                    raise JobNotFound(job_id)
+                check_transition(Step(job.step), step)
+                raise WrongStep(f"job {job_id} moved meanwhile (at {job.step})")  # pragma: no cover
+            await session.execute(
+                insert(JournalEntry).values(job_id=job_id, step=step.value, detail=detail, at=utcnow())
+            )
 
     async def get(self, job_id: str) -> Job | None:
         async with self.db.read_sessions() as session:

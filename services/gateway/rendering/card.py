@@ -138,7 +138,10 @@ def draw_card(card: Mapping[str, Any], *, issued_on: dt.date | None = None) -> C
 
     paint.rectangle((0, 0, WIDTH, 92), fill=HEADER_BAND)
     header = _font(32)
-    for y, line in ((10, f"PROVINSI {_upper(card.get('province'))}".strip()), (50, _regency_line(card.get("regency", "")))):
+    for y, line in (
+        (10, f"PROVINSI {_upper(card.get('province'))}".strip()),
+        (50, _regency_line(card.get("regency", ""))),
+    ):
         ink.text((WIDTH // 2, y), line, font=header, fill=255, anchor="ma")
 
     nik_label, nik_value = _font(38), _font(42)

@@ -57,8 +57,7 @@ def urgent_reserve(settings: Settings, unused: int) -> int:
 
 async def available_now(session: AsyncSession) -> tuple[int, int, int]:
     """``(available, unused, reserved)``: available = unused blanks not counted by an open reservation."""
-    unused = await repository.count_unused(session)
-    reserved = await repository.count_open_reservations(session)
+    unused, reserved = await repository.count_unused_and_reserved(session)
     return unused - reserved, unused, reserved
 
 

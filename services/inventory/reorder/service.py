@@ -65,9 +65,9 @@ async def maybe_draft(session: AsyncSession, settings: Settings, principal: Prin
     await session.flush()
     if await repository.open_proposal(session) is not None:
         return None
-    rate = await measure(session, settings)
-    unused = await ledger.count_unused(session)
-    reserved = await ledger.count_open_reservations(session)
+    since = utcnow() - dt.timedelta(days=settings.reorder_window_days)
+    unused, reserved, used = await ledger.reorder_figures(session, since)
+    rate = Rate(settings, used)
     available = unused - reserved
     if rate.used == 0 or available > rate.reorder_point:
         return None

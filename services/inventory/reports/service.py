@@ -14,6 +14,12 @@ from services.inventory.reports.schemas import SpoilageReport, SpoiledBlank
 
 __all__ = ["destruction_minutes", "month_bounds", "spoilage"]
 
+_STYLE = (
+    "body{font-family:serif;margin:2em} table{border-collapse:collapse;width:100%} "
+    "td,th{border:1px solid #000;padding:4px;font-size:11pt} "
+    ".sign td{border:none;height:6em;vertical-align:bottom}"
+)
+
 REASON_LABELS = {
     "failed_print": "Gagal cetak",
     "failed_encode": "Gagal encode chip",
@@ -68,8 +74,7 @@ def destruction_minutes(report: SpoilageReport, *, office: str = "Dinas Kependud
     return f"""<!doctype html>
 <html lang="id"><head><meta charset="utf-8">
 <title>Berita Acara Pemusnahan Blangko KTP-el {e(report.month)}</title>
-<style>body{{font-family:serif;margin:2em}}table{{border-collapse:collapse;width:100%}}
-td,th{{border:1px solid #000;padding:4px;font-size:11pt}}.sign td{{border:none;height:6em;vertical-align:bottom}}</style>
+<style>{_STYLE}</style>
 </head><body>
 <h1>Berita Acara Pemusnahan Blangko KTP-el Rusak</h1>
 <p>{e(office)} — periode {e(report.month)}</p>

@@ -68,8 +68,9 @@ async def expire_overdue(session: AsyncSession, now: dt.datetime | None = None) 
         ledger.add_movement(
             session, kind=MovementKind.RELEASED, actor=SYSTEM.subject, job_id=r.job_id, reason="expired"
         )
-        auditor.record(session, SYSTEM, "reservation.expired", "reservation", r.job_id, before=before,
-                       after=_snapshot(r))
+        auditor.record(
+            session, SYSTEM, "reservation.expired", "reservation", r.job_id, before=before, after=_snapshot(r)
+        )
         expired.append(r.job_id)
     return expired
 
@@ -78,14 +79,14 @@ async def reserve(
     session: AsyncSession, settings: Settings, principal: Principal, body: ReserveIn
 ) -> tuple[Reservation, bool]:
     """The job's reservation, and whether it was made now (False: the same job asked again)."""
-    await ledger.lock_stock(session)
-    existing = await repository.get(session, body.job_id)
-    if existing is not None:
-        return existing, False
     now = utcnow()
+    # Expiring only gives blanks back, so it needs no stock lock; the lock is held from here to the commit.
     await expire_overdue(session, now)
     await session.flush()
-    available, unused, reserved = await ledger_service.available_now(session)
+    await ledger.lock_stock(session)
+    if (existing := await repository.get(session, body.job_id)) is not None:
+        return existing, False
+    available, unused, _ = await ledger_service.available_now(session)
     floor = 0 if body.urgent else ledger_service.urgent_reserve(settings, unused)
     if available - 1 < floor:
         who = "urgent jobs" if body.urgent else "regular jobs (the urgent reserve is kept)"
@@ -108,7 +109,10 @@ async def reserve(
     )
     session.add(reservation)
     ledger.add_movement(
-        session, kind=MovementKind.RESERVED, actor=principal.subject, job_id=body.job_id,
+        session,
+        kind=MovementKind.RESERVED,
+        actor=principal.subject,
+        job_id=body.job_id,
         reason="urgent" if body.urgent else None,
     )
     auditor.record(session, principal, "reservation.reserved", "reservation", body.job_id, after=_snapshot(reservation))
@@ -130,6 +134,20 @@ def _closed(r: Reservation, asked: str) -> Conflict:
     return Conflict(f"{detail}; cannot {asked}", kind="reservation-closed", status=r.status, serial=r.serial)
 
 
+_USABLE = frozenset({ReservationStatus.RESERVED, ReservationStatus.HELD, ReservationStatus.EXPIRED})
+
+
+async def _reinstate_if_expired(session: AsyncSession, r: Reservation, asked: str) -> None:
+    """A report after the reservation expired still names a card that exists: record it if a blank that no open
+    reservation counts is left (the urgent reserve does not apply: the blank is already used); else 409."""
+    if r.status != ReservationStatus.EXPIRED.value:
+        return
+    await ledger.lock_stock(session)
+    available, _, _ = await ledger_service.available_now(session)
+    if available < 1:
+        raise _closed(r, f"{asked}: it expired and every unused blank is reserved by another job")
+
+
 async def consume(
     session: AsyncSession, settings: Settings, principal: Principal, job_id: str, body: ConsumeIn
 ) -> Reservation:
@@ -137,11 +155,18 @@ async def consume(
     r = await _open(session, job_id)
     if r.status == ReservationStatus.CONSUMED.value and r.serial == body.serial:
         return r
-    if ReservationStatus(r.status) not in {ReservationStatus.RESERVED, ReservationStatus.HELD}:
+    if ReservationStatus(r.status) not in _USABLE:
         raise _closed(r, f"consume {body.serial}")
+    await _reinstate_if_expired(session, r, f"consume {body.serial}")
     await ledger_service.take_blank(
-        session, principal, body.serial, BlankState.CONSUMED, kind=MovementKind.CONSUMED, job_id=job_id,
-        request_id=body.request_id, printer_id=body.printer_id,
+        session,
+        principal,
+        body.serial,
+        BlankState.CONSUMED,
+        kind=MovementKind.CONSUMED,
+        job_id=job_id,
+        request_id=body.request_id,
+        printer_id=body.printer_id,
     )
     before = _move(session, principal, r, ReservationStatus.CONSUMED)
     r.serial, r.request_id, r.printer_id, r.expires_at = body.serial, body.request_id, body.printer_id, None
@@ -157,15 +182,27 @@ async def spoil(
     r = await _open(session, job_id)
     if r.status == ReservationStatus.SPOILED.value and r.serial == body.serial:
         return r
-    if ReservationStatus(r.status) not in {ReservationStatus.RESERVED, ReservationStatus.HELD}:
+    if ReservationStatus(r.status) not in _USABLE:
         raise _closed(r, f"spoil {body.serial}")
+    await _reinstate_if_expired(session, r, f"spoil {body.serial}")
     await ledger_service.take_blank(
-        session, principal, body.serial, BlankState.SPOILED, kind=MovementKind.SPOILED, job_id=job_id,
-        printer_id=body.printer_id, reason=body.reason.value, witness=body.witness,
+        session,
+        principal,
+        body.serial,
+        BlankState.SPOILED,
+        kind=MovementKind.SPOILED,
+        job_id=job_id,
+        printer_id=body.printer_id,
+        reason=body.reason.value,
+        witness=body.witness,
     )
     before = _move(session, principal, r, ReservationStatus.SPOILED)
     r.serial, r.printer_id, r.reason, r.witness, r.expires_at = (
-        body.serial, body.printer_id, body.reason.value, body.witness, None,
+        body.serial,
+        body.printer_id,
+        body.reason.value,
+        body.witness,
+        None,
     )
     auditor.record(session, principal, "reservation.spoiled", "reservation", job_id, before=before, after=_snapshot(r))
     await reorder.maybe_draft(session, settings, principal)

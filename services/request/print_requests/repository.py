@@ -6,15 +6,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.request.models import PrintRequest
-from services.request.print_requests.states import ACTIVE
 
 __all__ = ["RequestFilters", "active_by_nik", "active_niks", "bulk_insert", "get", "list_requests"]
 
-_ACTIVE = [s.value for s in ACTIVE]
+# Written exactly as the partial unique index's predicate (models.py), so both databases use that index.
+ACTIVE_SQL = text("print_requests.status NOT IN ('collected', 'cancelled', 'rejected')")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +39,7 @@ async def get(session: AsyncSession, request_id: str, *, for_update: bool = Fals
 
 async def active_by_nik(session: AsyncSession, nik: str) -> str | None:
     """The id of the NIK's active request, if there is one."""
-    query = select(PrintRequest.id).where(PrintRequest.nik == nik, PrintRequest.status.in_(_ACTIVE))
+    query = select(PrintRequest.id).where(PrintRequest.nik == nik, ACTIVE_SQL)
     found: str | None = await session.scalar(query)
     return found
 
@@ -50,9 +50,7 @@ async def active_niks(session: AsyncSession, niks: Iterable[str], *, chunk: int 
     found: dict[str, str] = {}
     for start in range(0, len(wanted), chunk):
         part = wanted[start : start + chunk]
-        query = select(PrintRequest.nik, PrintRequest.id).where(
-            PrintRequest.nik.in_(part), PrintRequest.status.in_(_ACTIVE)
-        )
+        query = select(PrintRequest.nik, PrintRequest.id).where(PrintRequest.nik.in_(part), ACTIVE_SQL)
         found.update({nik: rid for nik, rid in (await session.execute(query)).all()})
     return found
 

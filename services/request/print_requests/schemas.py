@@ -41,7 +41,7 @@ class BloodType(enum.StrEnum):
     A = "A"
     B = "B"
     AB = "AB"
-    O = "O"
+    O = "O"  # noqa: E741 - the blood type
     A_POS = "A+"
     A_NEG = "A-"
     B_POS = "B+"

@@ -3,6 +3,7 @@ activation and handover steps. Functions flush, never commit (the session depend
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 from typing import Any
 
@@ -25,6 +26,7 @@ from services.request.print_requests.schemas import (
     RequestOut,
     ResolveIn,
     ResolveOutcome,
+    Sex,
 )
 from services.request.print_requests.states import RequestStatus, check_transition
 from services.request.print_requests.validation import check_request
@@ -51,8 +53,6 @@ __all__ = [
 
 
 def card_data(request: PrintRequest, context: ServiceContext, *, images: bool = False) -> CardData:
-    import base64
-
     catalog = context.catalog
     village = catalog.villages.get(request.village_code)
     kecamatan = catalog.kecamatan.get(request.kecamatan_code)
@@ -61,7 +61,7 @@ def card_data(request: PrintRequest, context: ServiceContext, *, images: bool = 
         name=request.name,
         birth_place=request.birth_place,
         birth_date=request.birth_date,
-        sex=request.sex,  # type: ignore[arg-type]
+        sex=Sex(request.sex),
         blood_type=request.blood_type,
         address=request.address,
         rt=request.rt,
@@ -182,14 +182,10 @@ def duplicate_nik(existing_id: str) -> Conflict:
 # --- changes ------------------------------------------------------------------------------------------------
 
 
-async def create(
-    session: AsyncSession, context: ServiceContext, principal: Principal, data: RequestIn
-) -> PrintRequest:
+async def create(session: AsyncSession, context: ServiceContext, principal: Principal, data: RequestIn) -> PrintRequest:
     """Validate, refuse a second active request for the NIK, give the queue key and store as ``queued``."""
     _may_submit(principal, data)
-    checked, errors = check_request(
-        data, catalog=context.catalog, settings=context.settings, today=context.today()
-    )
+    checked, errors = check_request(data, catalog=context.catalog, settings=context.settings, today=context.today())
     if checked is None:
         raise Unprocessable("; ".join(f"{e.field}: {e.reason}" for e in errors), kind="validation", errors=errors)
     existing = await repository.active_by_nik(session, data.nik)
@@ -274,7 +270,9 @@ async def _change(
     for name, value in changes.items():
         setattr(request, name, value)
     await session.flush()
-    context.auditor.record(session, principal, action, "print_request", request.id, before=before, after=audit_state(request))
+    context.auditor.record(
+        session, principal, action, "print_request", request.id, before=before, after=audit_state(request)
+    )
     return request
 
 

@@ -78,7 +78,7 @@ def check_request(
     try:
         stdnum_nik.validate(nik)
     except StdnumError as exc:
-        errors.append(FieldError(field="nik", reason=f"not a valid NIK ({exc.message})"))
+        errors.append(FieldError(field="nik", reason=f"not a valid NIK ({exc})"))
     else:
         kecamatan = catalog.by_nik_prefix.get(nik[:6])
         if kecamatan is None:

@@ -5,13 +5,17 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, case, func, literal_column, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.request.models import PrintRequest, QueueCapacity, QueueJob, QueueLane
 from services.request.print_requests.states import RequestStatus
+
+# Literal constants, not bound parameters: a partial index is used only when the query repeats its predicate.
+QUEUED = PrintRequest.status == literal_column("'queued'")
+PRINTING = PrintRequest.status == literal_column("'printing'")
 
 __all__ = [
     "count_ahead",
@@ -66,7 +70,7 @@ async def next_queued_for_update(session: AsyncSession) -> PrintRequest | None:
     """
     query = (
         select(PrintRequest)
-        .where(PrintRequest.status == RequestStatus.QUEUED.value)
+        .where(QUEUED)
         .order_by(PrintRequest.queue_key, PrintRequest.id)
         .limit(1)
         .with_for_update(skip_locked=True)
@@ -86,7 +90,7 @@ async def get_job(session: AsyncSession, job_id: str, *, for_update: bool = Fals
 async def expired_leases(session: AsyncSession, now: dt.datetime, *, limit: int = 500) -> Sequence[PrintRequest]:
     query = (
         select(PrintRequest)
-        .where(PrintRequest.status == RequestStatus.PRINTING.value, PrintRequest.lease_expires_at < now)
+        .where(PRINTING, PrintRequest.lease_expires_at < now)
         .order_by(PrintRequest.lease_expires_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -97,7 +101,7 @@ async def expired_leases(session: AsyncSession, now: dt.datetime, *, limit: int 
 async def count_ahead(session: AsyncSession, request: PrintRequest) -> int:
     """Queued requests a claim would take before this one."""
     query = select(func.count()).where(
-        PrintRequest.status == RequestStatus.QUEUED.value,
+        QUEUED,
         or_(
             PrintRequest.queue_key < request.queue_key,
             and_(PrintRequest.queue_key == request.queue_key, PrintRequest.id < request.id),

@@ -1,0 +1,420 @@
+"""Request-service benchmarks on PostgreSQL: submissions against a bare insert, a 41,000-row batch, claim latency.
+
+    .venv/bin/python bench/bench_request.py [--quick] [--pg-host 127.0.0.1] [--pg-port 5432] [--pg-user postgres]
+
+What runs: the real request service (``create_app`` under uvicorn, one worker, in a child process) on a
+fresh database migrated by alembic, and, in a second child process, a bare FastAPI app that inserts the same
+JSON body into the same table with one INSERT and no auth, validation, idempotency, queue key or audit. The
+bench creates and drops its own databases.
+
+1. ``POST /v1/requests`` vs the bare insert: 16 concurrent clients, rps, p50, p99, errors, ratio
+   (goals: ≥ 0.8× the bare rps, p99 ≤ 250 ms, 0 errors).
+2. One 41,000-row kecamatan batch as text/csv (goal ≤ 10 s).
+3. Claim latency (``POST /v1/queue/claims`` one after another) with 10k, 100k and 1M requests queued,
+   seeded by ``INSERT … SELECT generate_series`` (goal p99 ≤ 10 ms).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import csv
+import datetime as dt
+import io
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+from PIL import Image
+from rich.console import Console
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from services.common.auth import generate_key_pair, issue_token  # noqa: E402
+from services.common.migrate import upgrade  # noqa: E402
+from services.request.regions.service import load_catalog  # noqa: E402
+
+CATALOG = load_catalog("18.09")
+KECAMATAN = list(CATALOG.kecamatan)
+
+
+def _image(kind: str, size: tuple[int, int]) -> str:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (180, 160, 150)).save(buffer, format=kind)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+# A small but real passport-style photo and signature (a few kB each).
+PHOTO = _image("JPEG", (120, 160))
+SIGNATURE = _image("PNG", (160, 60))
+
+
+def resident(number: int) -> dict[str, Any]:
+    """A valid request body, unique by ``number`` (0 … 11 × 366 × 9999)."""
+    kecamatan = KECAMATAN[number % len(KECAMATAN)]
+    rest = number // len(KECAMATAN)
+    born = dt.date(1970, 1, 1) + dt.timedelta(days=rest % 7000)
+    serial = rest // 7000 + 1
+    female = number % 2 == 1
+    day = born.day + (40 if female else 0)
+    nik = f"{kecamatan.replace('.', '')}{day:02d}{born.month:02d}{born.year % 100:02d}{serial:04d}"
+    return {
+        "nik": nik,
+        "name": "SITI RAHMAWATI" if female else "BUDI SANTOSO",
+        "birth_place": "PESAWARAN",
+        "birth_date": born.isoformat(),
+        "sex": "F" if female else "M",
+        "blood_type": "O",
+        "address": "JL. RAYA GEDONG TATAAN NO. 5",
+        "rt": "001",
+        "rw": "002",
+        "village_code": CATALOG.kecamatan[kecamatan].villages[0],
+        "kecamatan_code": kecamatan,
+        "religion": "ISLAM",
+        "marital_status": "KAWIN",
+        "occupation": "PETANI/PEKEBUN",
+        "citizenship": "WNI",
+        "valid_until": "SEUMUR HIDUP",
+        "photo": PHOTO,
+        "signature": SIGNATURE,
+        "reason": "first_card",
+        "channel": "walk_in",
+        "old_ktp_seen": True,
+        "kk_copy_seen": True,
+    }
+
+
+# --- the bare baseline app (run in a child process) ---------------------------------------------------------
+
+
+def bare_app(url: str) -> Any:
+    """One INSERT of the posted JSON into the same table, nothing else."""
+    from fastapi import FastAPI, Request
+    from fastapi.responses import JSONResponse
+    from sqlalchemy import insert
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from services.request.models import PrintRequest
+
+    app = FastAPI()
+    engine = create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+    @app.post("/bare")
+    async def bare(request: Request) -> JSONResponse:
+        body = await request.json()
+        now = dt.datetime.now(dt.UTC)
+        body["photo"] = base64.b64decode(body["photo"])
+        body["signature"] = base64.b64decode(body["signature"])
+        body["birth_date"] = dt.date.fromisoformat(body["birth_date"])
+        values = dict(
+            body,
+            id=str(uuid.uuid4()),
+            priority="regular",
+            status="queued",
+            queue_key=0,
+            attempts=0,
+            submitted_by="bench",
+            submitter_role="operator",
+            created_at=now,
+            updated_at=now,
+        )
+        async with engine.begin() as connection:
+            await connection.execute(insert(PrintRequest), values)
+        return JSONResponse({"id": values["id"], "status": "queued"}, status_code=201)
+
+    return app
+
+
+def serve(kind: str, url: str, port: int) -> None:
+    import uvicorn
+
+    if kind == "bare":
+        app = bare_app(url)
+    else:
+        from services.request.app import create_app
+        from services.request.config import Settings
+
+        app = create_app(Settings(database_url=url, log_level="WARNING"))
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, log_config=None)
+
+
+# --- helpers ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Pg:
+    host: str
+    port: int
+    user: str
+
+    def url(self, database: str) -> str:
+        return f"postgresql+asyncpg://{self.user}@{self.host}:{self.port}/{database}"
+
+    async def admin(self, sql: str) -> None:
+        connection = await asyncpg.connect(host=self.host, port=self.port, user=self.user, database="postgres")
+        try:
+            await connection.execute(sql)
+        finally:
+            await connection.close()
+
+    async def connect(self, database: str) -> asyncpg.Connection:
+        return await asyncpg.connect(host=self.host, port=self.port, user=self.user, database=database)
+
+
+def start(kind: str, url: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        [sys.executable, __file__, "--serve", kind, "--url", url, "--port", str(port)], env=env, cwd=ROOT
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the {kind} server exited with {process.returncode}")
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=1)
+            return process
+        except httpx.TransportError:
+            time.sleep(0.1)
+    process.kill()
+    raise TimeoutError(f"the {kind} server did not start")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+@dataclass
+class Load:
+    rps: float
+    p50: float
+    p99: float
+    errors: int
+    count: int
+
+
+async def load(url: str, bodies: Iterator[dict[str, Any]], total: int, clients: int, token: str | None) -> Load:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    latencies: list[float] = []
+    errors = 0
+    lock = asyncio.Lock()
+
+    async def client(http: httpx.AsyncClient) -> None:
+        nonlocal errors
+        while True:
+            async with lock:
+                body = next(bodies, None)
+            if body is None:
+                return
+            started = time.perf_counter()
+            try:
+                response = await http.post(url, json=body)
+                ok = response.status_code == 201
+            except httpx.HTTPError:
+                ok = False
+            latencies.append(time.perf_counter() - started)
+            if not ok:
+                errors += 1
+
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(headers=headers, limits=limits, timeout=30) as http:
+        started = time.perf_counter()
+        await asyncio.gather(*(client(http) for _ in range(clients)))
+        wall = time.perf_counter() - started
+    return Load(
+        rps=len(latencies) / wall,
+        p50=percentile(latencies, 0.5) * 1000,
+        p99=percentile(latencies, 0.99) * 1000,
+        errors=errors,
+        count=len(latencies),
+    )
+
+
+SEED_SQL = """
+INSERT INTO print_requests (
+    id, nik, name, birth_place, birth_date, sex, blood_type, address, rt, rw, village_code, kecamatan_code,
+    religion, marital_status, occupation, citizenship, valid_until, photo, signature, priority, reason, channel,
+    old_ktp_seen, kk_copy_seen, status, queue_key, attempts, submitted_by, submitter_role, created_at, updated_at)
+SELECT
+    gen_random_uuid()::text, lpad(($1::bigint + g)::text, 16, '0'), 'BUDI SANTOSO', 'PESAWARAN', DATE '1990-05-17',
+    'M', 'O', 'JL. RAYA', '001', '002', '18.09.01.2001', '18.09.01', 'ISLAM', 'KAWIN', 'PETANI', 'WNI',
+    'SEUMUR HIDUP', $2::bytea, $3::bytea,
+    CASE WHEN g % 10 = 0 THEN 'urgent' ELSE 'regular' END, 'first_card', 'kecamatan_batch', true, true, 'queued',
+    (extract(epoch FROM now()) * 1000)::bigint + (random() * 86400000 * 100)::bigint
+        - CASE WHEN g % 10 = 0 THEN 2592000000 ELSE 0 END,
+    0, 'bench', 'operator', now(), now()
+FROM generate_series(1, $4::bigint) AS g
+"""
+
+
+async def seed(pg: Pg, database: str, start_at: int, count: int) -> float:
+    connection = await pg.connect(database)
+    try:
+        started = time.perf_counter()
+        await connection.execute(
+            SEED_SQL, start_at, base64.b64decode(PHOTO), base64.b64decode(SIGNATURE), count, timeout=600
+        )
+        await connection.execute("ANALYZE print_requests")
+        return time.perf_counter() - started
+    finally:
+        await connection.close()
+
+
+async def claim_latency(base: str, token: str, claims: int, tag: str) -> tuple[float, float, int]:
+    latencies: list[float] = []
+    errors = 0
+    async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30) as http:
+        for n in range(claims + 20):
+            started = time.perf_counter()
+            response = await http.post("/v1/queue/claims", json={"job_id": f"job_{tag}_{n}", "printer_id": "bench"})
+            if n >= 20:  # warm-up
+                latencies.append(time.perf_counter() - started)
+                errors += response.status_code != 201
+    return percentile(latencies, 0.5) * 1000, percentile(latencies, 0.99) * 1000, errors
+
+
+def batch_csv(first: int, rows: int) -> bytes:
+    buffer = io.StringIO()
+    writer: Any = None
+    for number in range(first, first + rows):
+        row = resident(number)
+        row.update(channel="kecamatan_batch", reason="status_change")
+        if writer is None:
+            writer = csv.DictWriter(buffer, fieldnames=list(row))
+            writer.writeheader()
+        writer.writerow({k: ("true" if v is True else v) for k, v in row.items()})
+    return buffer.getvalue().encode()
+
+
+# --- the run ------------------------------------------------------------------------------------------------
+
+
+async def run(args: argparse.Namespace) -> int:
+    console = Console()
+    pg = Pg(args.pg_host, args.pg_port, args.pg_user)
+    tag = uuid.uuid4().hex[:8]
+    app_db, bare_db = f"ektp_bench_request_{tag}", f"ektp_bench_bare_{tag}"
+    keys = generate_key_pair()
+    operator = issue_token(keys.private_pem, role="operator", subject="bench-desk")
+    gateway = issue_token(keys.private_pem, role="service", subject="bench-gateway")
+    env = dict(os.environ, EKTP_REQUEST_JWT_PUBLIC_KEY=keys.public_pem.decode())
+    posts = 600 if args.quick else 4000
+    sizes = [10_000, 100_000] if args.quick else [10_000, 100_000, 1_000_000]
+    batch_rows = 41_000
+    table = Table(title="request service on PostgreSQL")
+    for column in ("what", "measure", "value", "goal", "ok"):
+        table.add_column(column)
+
+    processes: list[subprocess.Popen[bytes]] = []
+    for database in (app_db, bare_db):
+        await pg.admin(f'CREATE DATABASE "{database}"')
+    try:
+        await asyncio.to_thread(upgrade, "request", pg.url(app_db))
+        await asyncio.to_thread(upgrade, "request", pg.url(bare_db))
+        processes.append(start("request", pg.url(app_db), args.port, env))
+        processes.append(start("bare", pg.url(bare_db), args.port + 1, env))
+        app_url, bare_url = f"http://127.0.0.1:{args.port}", f"http://127.0.0.1:{args.port + 1}"
+
+        # 1. submissions: warm both up, then measure
+        console.print(f"[bold]1.[/] {posts} submissions, 16 clients …")
+        numbers = iter(range(10**6))
+        await load(f"{bare_url}/bare", (resident(next(numbers)) for _ in range(200)), 200, 16, None)
+        await load(f"{app_url}/v1/requests", (resident(next(numbers)) for _ in range(200)), 200, 16, operator)
+        bare = await load(f"{bare_url}/bare", (resident(next(numbers)) for _ in range(posts)), posts, 16, None)
+        real = await load(
+            f"{app_url}/v1/requests", (resident(next(numbers)) for _ in range(posts)), posts, 16, operator
+        )
+        ratio = real.rps / bare.rps
+        table.add_row("bare insert", "rps / p50 / p99", f"{bare.rps:.0f} / {bare.p50:.1f} / {bare.p99:.1f} ms", "", "")
+        table.add_row(
+            "POST /v1/requests",
+            "rps / p50 / p99",
+            f"{real.rps:.0f} / {real.p50:.1f} / {real.p99:.1f} ms",
+            "p99 ≤ 250 ms",
+            "✓" if real.p99 <= 250 else "✗",
+        )
+        table.add_row("POST /v1/requests", "ratio to bare", f"{ratio:.2f}×", "≥ 0.8×", "✓" if ratio >= 0.8 else "✗")
+        table.add_row(
+            "POST /v1/requests", "errors", f"{real.errors} of {real.count}", "0", "✓" if real.errors == 0 else "✗"
+        )
+
+        console.print(table)
+
+        # 2. the 41,000-row batch
+        console.print(f"[bold]2.[/] a {batch_rows}-row batch …")
+        content = batch_csv(500_000, batch_rows)
+        async with httpx.AsyncClient(base_url=app_url, headers={"Authorization": f"Bearer {operator}"}) as http:
+            started = time.perf_counter()
+            response = await http.post(
+                "/v1/batches", content=content, headers={"Content-Type": "text/csv"}, timeout=300
+            )
+            took = time.perf_counter() - started
+        accepted = response.json().get("accepted_rows") if response.status_code == 201 else response.text[:200]
+        table.add_row(
+            f"batch of {batch_rows} rows ({len(content) / 1e6:.0f} MB CSV)",
+            "time (accepted)",
+            f"{took:.1f} s ({accepted})",
+            "≤ 10 s",
+            "✓" if took <= 10 and accepted == batch_rows else "✗",
+        )
+
+        console.print(table)
+
+        # 3. claim latency with a growing queue
+        connection = await pg.connect(app_db)
+        await connection.execute("TRUNCATE queue_jobs, print_requests, audit_events, batch_errors CASCADE")
+        await connection.close()
+        queued = made = 0
+        for size in sizes:
+            console.print(f"[bold]3.[/] claims with {size:,} queued (seeding …)")
+            seeded = await seed(pg, app_db, 10**15 + made, size - queued)
+            made += size - queued
+            queued = size
+            p50, p99, errors = await claim_latency(app_url, gateway, 200 if args.quick else 500, f"{size}")
+            queued -= (200 if args.quick else 500) + 20
+            table.add_row(
+                f"claim, {size:,} queued (seeded in {seeded:.0f} s)",
+                "p50 / p99",
+                f"{p50:.1f} / {p99:.1f} ms" + (f", {errors} errors" if errors else ""),
+                "p99 ≤ 10 ms",
+                "✓" if p99 <= 10 and not errors else "✗",
+            )
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(10)
+        for database in (app_db, bare_db):
+            await pg.admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    console.print(table)
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer submissions; queues of 10k and 100k only")
+    parser.add_argument("--pg-host", default="127.0.0.1")
+    parser.add_argument("--pg-port", type=int, default=5432)
+    parser.add_argument("--pg-user", default="postgres")
+    parser.add_argument("--port", type=int, default=18701, help="the request service's port (bare: port + 1)")
+    parser.add_argument("--serve", choices=["request", "bare"], help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve, args.url, args.port)
+        return 0
+    return asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,44 @@
+"""``LeaseKeeper``: renews a claim's lease at a third of its length while the job runs."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import httpx
+
+from services.common.http import PeerUnavailable
+from services.gateway.clients import LeaseLost, RequestClient, StaleJob
+from services.gateway.clients.base import PeerAnswer
+
+__all__ = ["LeaseKeeper"]
+
+log = logging.getLogger(__name__)
+
+
+class LeaseKeeper:
+    def __init__(self, requests: RequestClient, job_id: str, lease_seconds: float) -> None:
+        self.requests, self.job_id, self.lease_seconds = requests, job_id, lease_seconds
+        self.lost = False
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> LeaseKeeper:
+        self._task = asyncio.create_task(self._renew(), name=f"lease {self.job_id}")
+        return self
+
+    async def _renew(self) -> None:
+        while True:
+            await asyncio.sleep(self.lease_seconds / 3)
+            try:
+                await self.requests.renew(self.job_id, self.lease_seconds)
+            except (LeaseLost, StaleJob):
+                log.warning("lease lost", extra={"job_id": self.job_id})
+                self.lost = True
+                return
+            except (PeerAnswer, PeerUnavailable, httpx.TransportError) as exc:
+                log.warning("lease renewal failed: %s", exc, extra={"job_id": self.job_id})
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None

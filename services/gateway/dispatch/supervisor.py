@@ -1,0 +1,206 @@
+"""``Dispatcher``: starts a worker per running printer, recovers the journal at start, commissions
+printers, and publishes the fleet's measured capacity to the request service."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import httpx
+
+from drivers import CardPrinter, DriverError, Timeouts
+from services.common.http import PeerUnavailable
+from services.common.models import utcnow
+from services.gateway.clients import NoBlanks
+from services.gateway.clients.base import PeerAnswer, PeerPolicy
+from services.gateway.dispatch.card import CardSteps
+from services.gateway.dispatch.context import Gateway
+from services.gateway.dispatch.worker import PrinterWorker
+from services.gateway.fleet.states import RUNNING, PrinterLifecycle
+from services.gateway.journal.service import new_job_id
+from services.gateway.journal.steps import PRE_SEND, Step
+
+__all__ = ["Dispatcher"]
+
+log = logging.getLogger(__name__)
+
+SHORT = PeerPolicy(attempts=3, max_seconds=5.0)
+
+
+class Dispatcher:
+    def __init__(self, gw: Gateway) -> None:
+        self.gw = gw
+        self.steps = CardSteps(gw)
+        self.workers: dict[str, PrinterWorker] = {}
+        self.cancels: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        """Recover the journal and start the workers in the background (a peer may be down)."""
+        self._spawn(self._start())
+        self._spawn(self._publish_capacity())
+
+    async def _start(self) -> None:
+        await self.recover_journal()
+        for printer in await self.gw.fleet.running(list(RUNNING)):
+            self.ensure_worker(printer.id)
+        # Printers caught mid-commissioning by a crash go back to registered.
+        for printer in await self.gw.fleet.running([PrinterLifecycle.COMMISSIONING]):
+            await self.gw.fleet.set_state(printer.id, PrinterLifecycle.REGISTERED, last_error="interrupted")
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await asyncio.gather(*(worker.stop() for worker in self.workers.values()))
+        self.workers.clear()
+
+    def _spawn(self, coro: object) -> asyncio.Task[None]:
+        task: asyncio.Task[None] = asyncio.create_task(coro)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # -- recovery ------------------------------------------------------------------------------------
+
+    async def recover_journal(self) -> None:
+        """Jobs a crash left unfinished: hand back what was not sent, finish reporting what was decided.
+
+        Jobs at ``printing`` wait for their printer's worker, which asks the printer (``Rjs``).
+        """
+        steps = self.steps
+        for job in await self.gw.journal.unfinished():
+            step = Step(job.step)
+            log.info("recovering job %s at %s", job.id, step)
+            if step in PRE_SEND or step is Step.RELEASING:
+                await steps.hand_back(job.id, "gateway restarted before sending")
+            elif step is Step.SENT:
+                # Written before the card went to the printer: nothing was printed for it.
+                await steps.report_failed(job, "gateway restarted before printing", serial=None)
+            elif step is Step.PRINTED:
+                await steps.report_printed(job, job.card_serial or "")
+            elif step is Step.FAILED:
+                await steps.report_failed(job, job.reason or "failed", serial=job.card_serial)
+            elif step is Step.UNKNOWN:
+                await steps.report_unknown(job, job.reason or "outcome unknown")
+
+    # -- workers -------------------------------------------------------------------------------------
+
+    def ensure_worker(self, printer_id: str) -> PrinterWorker:
+        worker = self.workers.get(printer_id)
+        if worker is None or worker.task is None or worker.task.done():
+            worker = PrinterWorker(self.gw, self.steps, printer_id, self.cancels)
+            self.workers[printer_id] = worker
+            worker.start()
+        return worker
+
+    def nudge(self, printer_id: str) -> None:
+        worker = self.workers.get(printer_id)
+        if worker is not None:
+            worker.nudge()
+
+    async def stop_worker(self, printer_id: str) -> None:
+        worker = self.workers.pop(printer_id, None)
+        if worker is not None:
+            await worker.stop()
+
+    def cancel(self, job_id: str) -> None:
+        self.cancels.add(job_id)
+
+    # -- commissioning -------------------------------------------------------------------------------
+
+    def commission_later(self, printer_id: str) -> asyncio.Task[None]:
+        return self._spawn(self.commission(printer_id))
+
+    async def commission(self, printer_id: str) -> None:
+        """Handshake, identify, status, a self-test card, status OK → ready; else back to registered."""
+        gw = self.gw
+        await self.stop_worker(printer_id)
+        row = await gw.fleet.get(printer_id)
+        if row is None:
+            return
+        settings = gw.settings
+        try:
+            timeouts = Timeouts(card=settings.card_timeout, margin=settings.card_margin)
+            async with CardPrinter.open(row.url, timeouts=timeouts, ribbon=row.ribbon) as printer:
+                await gw.fleet.identified(printer_id, printer.identity)
+                before = await printer.status()
+                if not before.accepts_work:
+                    raise RuntimeError("printer not ready: " + ", ".join(r.value for r in before.reasons))
+                serial = await printer.self_test()
+                if serial:
+                    await self._account_test_card(printer_id, serial)
+                after = await printer.status()
+                await gw.fleet.polled(printer_id, after)
+                if not after.accepts_work:
+                    raise RuntimeError(
+                        "printer stopped after the test card: " + ", ".join(r.value for r in after.reasons)
+                    )
+        except (DriverError, RuntimeError, OSError) as exc:
+            log.warning("commissioning %s failed: %s", printer_id, exc)
+            await gw.fleet.set_state(printer_id, PrinterLifecycle.REGISTERED, last_error=f"commissioning failed: {exc}")
+            return
+        done = await gw.fleet.set_state(
+            printer_id,
+            PrinterLifecycle.READY,
+            only_from=[PrinterLifecycle.COMMISSIONING],
+            commissioned_at=utcnow(),
+            last_error=None,
+        )
+        if done is not None:
+            self.ensure_worker(printer_id)
+
+    async def _account_test_card(self, printer_id: str, serial: str) -> None:
+        """The self-test used a blank from the hopper: record it at the inventory as spoiled (best effort)."""
+        inventory = self.gw.inventory
+        job_id = new_job_id()
+        try:
+            await inventory.call(
+                "POST",
+                "/v1/reservations",
+                body={"job_id": job_id, "urgent": False, "ttl_seconds": 60},
+                key=f"{job_id}:reserve",
+                policy=SHORT,
+            )
+            await inventory.call(
+                "POST",
+                f"/v1/reservations/{job_id}/spoil",
+                body={
+                    "serial": serial,
+                    "reason": "damaged",
+                    "witness": "gateway-commissioning",
+                    "printer_id": printer_id,
+                },
+                key=f"{job_id}:spoil",
+                policy=SHORT,
+            )
+        except (PeerAnswer, PeerUnavailable, httpx.TransportError, NoBlanks) as exc:
+            log.warning("test card %s not recorded at the inventory: %s", serial, exc)
+
+    # -- capacity ------------------------------------------------------------------------------------
+
+    async def capacity(self) -> tuple[float, int]:
+        """Cards an hour the ready printers make (measured, else rated by their print time), and how many."""
+        total, count = 0.0, 0
+        for printer in await self.gw.fleet.running([PrinterLifecycle.READY]):
+            count += 1
+            measured = self.gw.meter.cards_per_hour(printer.id) or printer.cards_per_hour
+            if measured:
+                total += measured
+            elif printer.print_time:
+                total += 3600.0 / printer.print_time
+        return total, count
+
+    async def _publish_capacity(self) -> None:
+        while True:
+            try:
+                cards_per_hour, printers = await self.capacity()
+                await self.gw.requests.put_capacity(cards_per_hour, printers)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.info("capacity not published: %s", exc)
+            await asyncio.sleep(self.gw.settings.capacity_publish_interval)

@@ -1,0 +1,251 @@
+"""``PrinterWorker``: one printer's link, status poll, crash recovery and dispatch loop.
+
+The loop prints one card at a time; the next card is claimed, reserved and rendered while the current one
+prints, starting shortly before it is due to finish (so an urgent request that arrives meanwhile is still
+taken next), and reports go out in the background while the next card prints.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from drivers import CardPrinter, JobStatus, LinkError, PrinterStatus, Reason, Timeouts
+from services.gateway.dispatch.card import CardSteps, Ending, NoWork, Outcome, Prepared
+from services.gateway.dispatch.context import Gateway
+from services.gateway.fleet.states import RUNNING, PrinterLifecycle
+from services.gateway.journal.steps import Step
+
+__all__ = ["PrinterWorker"]
+
+log = logging.getLogger(__name__)
+
+KEEPALIVE_S = 10.0
+
+
+class _Prefetch:
+    """The next card, being prepared while the current one prints."""
+
+    def __init__(self, worker: PrinterWorker, ribbon: str, delay: float) -> None:
+        self.started = False
+        self.task = asyncio.create_task(self._run(worker, ribbon, delay))
+
+    async def _run(self, worker: PrinterWorker, ribbon: str, delay: float) -> Prepared | NoWork:
+        if delay > 0:
+            await asyncio.sleep(delay)
+        self.started = True
+        return await worker.prepare(ribbon)
+
+    async def take(self) -> Prepared | NoWork | None:
+        """The prepared card; None if preparing had not begun (it is called off)."""
+        if not self.started:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+            if not self.started:
+                return None
+        return await self.task
+
+
+class PrinterWorker:
+    def __init__(self, gw: Gateway, steps: CardSteps, printer_id: str, cancels: set[str]) -> None:
+        self.gw, self.steps, self.printer_id = gw, steps, printer_id
+        self.cancels = cancels
+        self.wake = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+        self.reports: set[asyncio.Task[None]] = set()
+        self.prepare_seconds = 0.05
+        self.link: CardPrinter | None = None
+        self._last_seen: object = None
+        self._last_written = 0.0
+
+    def start(self) -> None:
+        self.task = asyncio.create_task(self.run(), name=f"printer {self.printer_id}")
+
+    def nudge(self) -> None:
+        self.wake.set()
+
+    async def stop(self) -> None:
+        tasks = [t for t in (self.task, *self.reports) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self.task = None
+
+    async def _wait(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.wake.wait(), seconds)
+        self.wake.clear()
+
+    def _timeouts(self) -> Timeouts:
+        settings = self.gw.settings
+        return Timeouts(card=settings.card_timeout, margin=settings.card_margin)
+
+    # -- the link ------------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        gw = self.gw
+        while True:
+            row = await gw.fleet.get(self.printer_id)
+            if row is None or PrinterLifecycle(row.state) not in RUNNING:
+                return
+            try:
+                async with CardPrinter.open(row.url, timeouts=self._timeouts(), ribbon=row.ribbon) as printer:
+                    self.link = printer
+                    await gw.fleet.identified(self.printer_id, printer.identity)
+                    await self._poll_once(printer)
+                    await self.recover(printer)
+                    poller = asyncio.create_task(self._poll(printer))
+                    try:
+                        await self._dispatch(printer, row.ribbon)
+                        return
+                    finally:
+                        poller.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await poller
+            except LinkError as exc:
+                await gw.fleet.stopped_by(self.printer_id, [Reason.OFFLINE.value], str(exc))
+                await self._wait(gw.settings.poll_interval)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # keep the printer's worker alive through a bug or a database hiccup
+                log.exception("printer worker failed; starting again", extra={"printer_id": self.printer_id})
+                await self._wait(gw.settings.poll_interval)
+            finally:
+                self.link = None
+
+    async def _poll_once(self, printer: CardPrinter, *, force: bool = True) -> PrinterStatus:
+        status = await printer.status()
+        seen = (status.accepts_work, status.reasons, status.supplies)
+        now = time.monotonic()
+        # Write only what changed (and now and then, so polled_at shows the poll is alive).
+        if force or seen != self._last_seen or now - self._last_written > KEEPALIVE_S:
+            self._last_seen, self._last_written = seen, now
+            row = await self.gw.fleet.polled(self.printer_id, status)
+            if row is not None and row.state == PrinterLifecycle.READY:
+                self.wake.set()
+        return status
+
+    async def _poll(self, printer: CardPrinter) -> None:
+        while True:
+            await asyncio.sleep(self.gw.settings.poll_interval)
+            try:
+                await self._poll_once(printer, force=False)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("status poll failed", extra={"printer_id": self.printer_id})
+
+    # -- recovery ------------------------------------------------------------------------------------
+
+    async def recover(self, printer: CardPrinter) -> None:
+        """Settle this printer's jobs left at ``printing`` by a crash: ask the printer what happened."""
+        for job in await self.gw.journal.unfinished(self.printer_id):
+            if job.step != Step.PRINTING:
+                continue
+            while True:
+                outcome = await self.steps.ask(printer, job.id, attempts=1)
+                if outcome.status is not JobStatus.PRINTING:
+                    break
+                await asyncio.sleep(max(0.05, (printer.identity.print_time or 1.0) / 4))
+            log.info("recovered job %s: the printer says %s", job.id, outcome.status)
+            detail = {"recovered": True, "printer_says": outcome.status.value}
+            if outcome.status is JobStatus.DONE and outcome.serial:
+                await self.steps.report_printed(job, outcome.serial, detail=detail)
+            elif outcome.status is JobStatus.FAILED:
+                await self.steps.report_failed(job, outcome.reason or "failed", serial=outcome.serial, detail=detail)
+            else:
+                await self.steps.report_unknown(job, "gateway restarted; the printer cannot tell what came out")
+
+    # -- dispatch ------------------------------------------------------------------------------------
+
+    async def prepare(self, ribbon: str) -> Prepared | NoWork:
+        started = time.monotonic()
+        try:
+            return await self.steps.prepare(self.printer_id, ribbon)
+        finally:
+            self.prepare_seconds = 0.7 * self.prepare_seconds + 0.3 * (time.monotonic() - started)
+
+    async def _hand_back(self, prefetch: _Prefetch | None, reason: str) -> None:
+        if prefetch is None:
+            return
+        prepared = await prefetch.take()
+        if isinstance(prepared, Prepared):
+            prepared.lease.stop()
+            await self.steps.hand_back(prepared.job_id, reason)
+
+    async def _dispatch(self, printer: CardPrinter, ribbon: str) -> None:
+        gw = self.gw
+        prefetch: _Prefetch | None = None
+        try:
+            while True:
+                row = await gw.fleet.get(self.printer_id)
+                if row is None or row.state == PrinterLifecycle.REMOVED:
+                    await self._hand_back(prefetch, "printer removed")
+                    prefetch = None
+                    return
+                if row.state != PrinterLifecycle.READY or not gw.settings.start_loops:
+                    await self._hand_back(prefetch, f"printer {row.state}")
+                    prefetch = None
+                    await self._wait(gw.settings.poll_interval)
+                    continue
+                status = await printer.status()
+                if not status.accepts_work:
+                    await self._poll_once(printer)
+                    await self._hand_back(prefetch, "printer stopped: " + ",".join(r.value for r in status.reasons))
+                    prefetch = None
+                    continue
+                if Reason.OTHER_WARNING in status.reasons and gw.settings.clean_between_cards:
+                    log.info("cleaning cycle", extra={"printer_id": self.printer_id})
+                    await printer.clean()
+                    continue
+                prepared = await prefetch.take() if prefetch is not None else await self.prepare(ribbon)
+                prefetch = None
+                if prepared is None:
+                    continue
+                if isinstance(prepared, NoWork):
+                    await self._wait(gw.settings.idle_claim_interval)
+                    continue
+                if prepared.lease.lost or prepared.job_id in self.cancels:
+                    prepared.lease.stop()
+                    cancelled = prepared.job_id in self.cancels
+                    self.cancels.discard(prepared.job_id)
+                    await self.steps.hand_back(
+                        prepared.job_id, "cancelled" if cancelled else "lease lost", cancelled=cancelled
+                    )
+                    continue
+                print_time = printer.identity.print_time or 0.0
+                lead = max(0.05, 3 * self.prepare_seconds)
+                prefetch = _Prefetch(self, ribbon, max(0.0, print_time - lead))
+                outcome = await self.steps.send_and_print(printer, self.printer_id, prepared)
+                self._report(prepared, outcome)
+                if outcome.stop_reasons:
+                    await gw.fleet.stopped_by(self.printer_id, outcome.stop_reasons, outcome.reason)
+                    self._last_seen = None  # the next poll writes, and brings it back when the printer is fine
+        finally:
+            if prefetch is not None:
+                # Leaving (removed, shut down): the card not sent yet goes back to the queue.
+                prefetch.task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await prefetch.task
+
+    def _report(self, prepared: Prepared, outcome: Outcome) -> None:
+        async def report() -> None:
+            try:
+                await self.steps.settle(prepared.job_id, outcome)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the journal keeps the step: recovery reports it at the next start
+                log.exception("reporting failed", extra={"job_id": prepared.job_id})
+            finally:
+                prepared.lease.stop()
+
+        task = asyncio.create_task(report(), name=f"report {prepared.job_id}")
+        self.reports.add(task)
+        task.add_done_callback(self.reports.discard)
+        if outcome.ending is not Ending.PRINTED:
+            log.warning("card %s: %s (%s)", prepared.job_id, outcome.ending, outcome.reason)

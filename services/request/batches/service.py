@@ -1,0 +1,358 @@
+"""Rules of batches: the file is spooled and hashed (same file again → the same batch), then read row by row
+in chunks; each chunk is validated off the event loop, checked against active NIKs, and inserted in bulk with
+its audit rows. Row numbers count data rows from 1 (the CSV header is row 0).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import csv
+import hashlib
+import io
+import json
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.auth import Principal
+from services.common.models import new_id
+from services.common.problems import BadRequest, Conflict, FieldError, Forbidden, NotFound, Unprocessable
+from services.request.batches import repository
+from services.request.batches.schemas import BatchOut, BatchStatus
+from services.request.context import ServiceContext
+from services.request.models import Batch
+from services.request.print_requests import repository as request_repository
+from services.request.print_requests.schemas import Channel, Priority, RequestIn
+from services.request.print_requests.states import RequestStatus
+from services.request.print_requests.validation import CheckedRequest, check_request
+from services.request.queue import repository as queue_repository
+from services.request.queue.policy import QueuePolicy
+
+__all__ = ["BATCH_CHANNELS", "Upload", "batch_out", "process", "readable", "spool"]
+
+BATCH_CHANNELS = frozenset({Channel.KECAMATAN_BATCH, Channel.MOBILE_UNIT})
+COLUMNS = frozenset(RequestIn.model_fields)
+REQUIRED = frozenset(name for name, info in RequestIn.model_fields.items() if info.is_required() and name != "channel")
+SPOOL_IN_MEMORY = 8 * 1024 * 1024
+READ_CHUNK = 1024 * 1024
+
+
+@dataclass
+class Upload:
+    """A spooled upload with its SHA-256: small files stay in memory, big ones go to a temporary file."""
+
+    file: IO[bytes]
+    content_hash: str
+    size: int
+    format: str
+    filename: str | None = None
+
+
+async def spool(chunks: AsyncIterator[bytes], *, format: str, filename: str | None, max_bytes: int) -> Upload:
+    file = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115 - closed by the caller
+    digest = hashlib.sha256(format.encode() + b"\n")
+    size = 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > max_bytes:
+            file.close()
+            raise Unprocessable.field("file", f"larger than {max_bytes} bytes")
+        digest.update(chunk)
+        file.write(chunk)
+    file.seek(0)
+    if size == 0:
+        file.close()
+        raise Unprocessable.field("file", "empty")
+    return Upload(file=file, content_hash=digest.hexdigest(), size=size, format=format, filename=filename)
+
+
+def batch_out(batch: Batch) -> BatchOut:
+    return BatchOut(
+        id=batch.id,
+        status=BatchStatus(batch.status),
+        format=batch.format,
+        filename=batch.filename,
+        content_hash=batch.content_hash,
+        total_rows=batch.total_rows,
+        accepted_rows=batch.accepted_rows,
+        rejected_rows=batch.rejected_rows,
+        submitted_by=batch.submitted_by,
+        created_at=batch.created_at,
+        finished_at=batch.finished_at,
+        report=f"/v1/batches/{batch.id}/report",
+    )
+
+
+def readable(principal: Principal, batch: Batch) -> None:
+    """Clerks read the batches they submitted; operators and admins read all."""
+    if principal.role.value == "clerk" and batch.submitted_by != principal.subject:
+        raise Forbidden("a clerk reads only the batches it submitted", kind="out-of-scope")
+
+
+# --- reading rows -------------------------------------------------------------------------------------------
+
+
+def _csv_rows(file: IO[bytes]) -> Iterator[tuple[int, dict[str, Any]]]:
+    text = codecs.getreader("utf-8-sig")(file)
+    reader = csv.reader(text)
+    try:
+        header = [h.strip() for h in next(reader)]
+    except StopIteration:
+        raise Unprocessable.field("file", "no header row") from None
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise Unprocessable.field("file", f"not a UTF-8 CSV file ({exc})") from None
+    unknown = [h for h in header if h not in COLUMNS]
+    if unknown:
+        raise Unprocessable(
+            f"unknown columns: {', '.join(unknown)}",
+            kind="validation",
+            errors=[FieldError(field=h, reason="not a column of a print request", row=0) for h in unknown],
+        )
+    missing = sorted(REQUIRED - set(header))
+    if missing:
+        raise Unprocessable(
+            f"missing columns: {', '.join(missing)}",
+            kind="validation",
+            errors=[FieldError(field=m, reason="required column missing", row=0) for m in missing],
+        )
+    number = 0
+    try:
+        for values in reader:
+            if not any(v.strip() for v in values):
+                continue
+            number += 1
+            if len(values) != len(header):
+                yield number, {"__row__": f"has {len(values)} values, the header has {len(header)}"}
+                continue
+            yield number, {k: v for k, v in zip(header, values, strict=True) if v != ""}
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise Unprocessable.field("file", f"unreadable after row {number} ({exc})") from None
+
+
+def _json_rows(file: IO[bytes]) -> Iterator[tuple[int, dict[str, Any]]]:
+    try:
+        document = json.load(io.TextIOWrapper(file, encoding="utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise Unprocessable.field("file", f"not a JSON document ({exc})") from None
+    rows = document.get("rows") if isinstance(document, dict) else document
+    if not isinstance(rows, list):
+        raise Unprocessable.field("rows", 'a JSON list of requests (or {"rows": [...]}) is expected')
+    for number, row in enumerate(rows, start=1):
+        yield number, row if isinstance(row, dict) else {"__row__": "not a JSON object"}
+
+
+@dataclass
+class _Chunk:
+    seen: int = 0
+    valid: list[tuple[int, CheckedRequest]] = field(default_factory=list)
+    errors: list[FieldError] = field(default_factory=list)
+
+
+class _Validator:
+    """Validates rows chunk by chunk (in a worker thread); remembers NIKs seen earlier in the file."""
+
+    def __init__(self, rows: Iterator[tuple[int, dict[str, Any]]], context: ServiceContext, principal: Principal):
+        self.rows = rows
+        self.context = context
+        self.principal = principal
+        self.today = context.today()
+        self.seen_niks: dict[str, int] = {}
+
+    def next_chunk(self, size: int) -> _Chunk:
+        chunk = _Chunk()
+        for number, raw in self.rows:
+            chunk.seen += 1
+            errors = self._check(number, raw, chunk)
+            chunk.errors.extend(errors)
+            if chunk.seen >= size:
+                break
+        return chunk
+
+    def _check(self, number: int, raw: dict[str, Any], chunk: _Chunk) -> list[FieldError]:
+        if "__row__" in raw:
+            return [FieldError(row=number, field="row", reason=str(raw["__row__"]))]
+        raw.setdefault("channel", Channel.KECAMATAN_BATCH.value)
+        try:
+            data = RequestIn.model_validate(raw)
+        except ValidationError as exc:
+            return [
+                FieldError(row=number, field=".".join(str(p) for p in e["loc"]) or "row", reason=e["msg"])
+                for e in exc.errors()
+            ]
+        if data.channel not in BATCH_CHANNELS:
+            return [FieldError(row=number, field="channel", reason="a batch row is kecamatan_batch or mobile_unit")]
+        if not self.principal.may_act_for(data.kecamatan_code):
+            return [FieldError(row=number, field="kecamatan_code", reason="outside your scope")]
+        checked, errors = check_request(
+            data, catalog=self.context.catalog, settings=self.context.settings, today=self.today
+        )
+        if checked is None:
+            return [FieldError(row=number, field=e.field, reason=e.reason) for e in errors]
+        first = self.seen_niks.setdefault(data.nik, number)
+        if first != number:
+            return [FieldError(row=number, field="nik", reason=f"already in this batch at row {first}")]
+        chunk.valid.append((number, checked))
+        return []
+
+
+# --- processing ---------------------------------------------------------------------------------------------
+
+
+async def _insert_chunk(
+    session: AsyncSession, context: ServiceContext, principal: Principal, batch: Batch, chunk: _Chunk
+) -> int:
+    active = await request_repository.active_niks(session, [c.data.nik for _, c in chunk.valid])
+    accepted: list[tuple[int, CheckedRequest]] = []
+    for number, checked in chunk.valid:
+        if checked.data.nik in active:
+            chunk.errors.append(
+                FieldError(
+                    row=number,
+                    field="nik",
+                    reason=f"already has an active request /v1/requests/{active[checked.data.nik]}",
+                )
+            )
+        else:
+            accepted.append((number, checked))
+
+    now = context.clock()
+    policy = QueuePolicy.from_settings(context.settings)
+    lanes: dict[tuple[str, str], list[int]] = {}
+    for index, (_, checked) in enumerate(accepted):
+        lanes.setdefault((checked.data.priority.value, checked.data.kecamatan_code), []).append(index)
+    keys: dict[int, int] = {}
+    for (priority, kecamatan), members in sorted(lanes.items()):
+        first = await queue_repository.take_keys(
+            session,
+            priority=priority,
+            kecamatan_code=kecamatan,
+            count=len(members),
+            base=policy.base_key(urgent=priority == Priority.URGENT.value, now=now),
+            spacing=policy.spacing_ms,
+        )
+        for offset, index in enumerate(members):
+            keys[index] = first + offset * policy.spacing_ms
+
+    requests: list[dict[str, Any]] = []
+    audits: list[dict[str, Any]] = []
+    for index, (_, checked) in enumerate(accepted):
+        data = checked.data
+        request_id = new_id()
+        values = data.model_dump(exclude={"photo", "signature"})
+        values.update(
+            id=request_id,
+            photo=checked.photo,
+            signature=checked.signature,
+            priority=data.priority.value,
+            status=RequestStatus.QUEUED.value,
+            status_note=None,
+            queue_key=keys[index],
+            attempts=0,
+            batch_id=batch.id,
+            submitted_by=principal.subject,
+            submitter_role=principal.role.value,
+            created_at=now,
+            updated_at=now,
+        )
+        requests.append(values)
+        audits.append(
+            {
+                "at": now,
+                "actor": principal.subject,
+                "actor_role": principal.role.value,
+                "action": "request.created",
+                "object_type": "print_request",
+                "object_id": request_id,
+                "before": {"status": RequestStatus.RECEIVED.value},
+                "after": {"status": RequestStatus.QUEUED.value, "batch_id": batch.id, "priority": data.priority.value},
+            }
+        )
+    try:
+        await request_repository.bulk_insert(session, requests)
+    except IntegrityError:
+        raise Conflict(
+            "a request for one of this batch's NIKs arrived meanwhile; upload the batch again",
+            kind="batch-raced",
+        ) from None
+    await repository.insert_audit_rows(session, audits)
+    await repository.insert_errors(
+        session,
+        [{"batch_id": batch.id, "row": e.row, "field": e.field[:60], "reason": e.reason[:300]} for e in chunk.errors],
+    )
+    return len(accepted)
+
+
+async def process(
+    session: AsyncSession, context: ServiceContext, principal: Principal, upload: Upload
+) -> tuple[Batch, bool]:
+    """``(batch, created)``: the same content again returns the batch made the first time."""
+    existing = await repository.by_hash(session, upload.content_hash)
+    if existing is not None:
+        readable(principal, existing)
+        return existing, False
+    if upload.format not in ("csv", "json"):
+        raise BadRequest(f"unsupported format {upload.format}", kind="unsupported-format")
+    now = context.clock()
+    batch = Batch(
+        id=new_id(),
+        content_hash=upload.content_hash,
+        format=upload.format,
+        filename=upload.filename,
+        status=BatchStatus.PROCESSING.value,
+        total_rows=0,
+        accepted_rows=0,
+        rejected_rows=0,
+        submitted_by=principal.subject,
+        submitter_role=principal.role.value,
+        scope=",".join(sorted(principal.scope))[:400],
+        created_at=now,
+    )
+    session.add(batch)
+    try:
+        await session.flush()
+    except IntegrityError:
+        raise Conflict("the same file is being processed; retry", kind="batch-in-progress") from None
+
+    rows = _csv_rows(upload.file) if upload.format == "csv" else _json_rows(upload.file)
+    validator = _Validator(rows, context, principal)
+    size = context.settings.batch_chunk_rows
+    total = accepted = rejected = 0
+    while True:
+        chunk = await asyncio.to_thread(validator.next_chunk, size)
+        if chunk.seen == 0:
+            break
+        total += chunk.seen
+        chunk_accepted = await _insert_chunk(session, context, principal, batch, chunk)
+        accepted += chunk_accepted
+        rejected += chunk.seen - chunk_accepted
+    if total == 0:
+        raise Unprocessable.field("file", "no data rows")
+
+    batch.total_rows, batch.accepted_rows, batch.rejected_rows = total, accepted, rejected
+    if rejected == 0:
+        batch.status = BatchStatus.COMPLETED.value
+    elif accepted == 0:
+        batch.status = BatchStatus.REJECTED.value
+    else:
+        batch.status = BatchStatus.COMPLETED_WITH_ERRORS.value
+    batch.finished_at = context.clock()
+    await session.flush()
+    context.auditor.record(
+        session, principal, "batch.processed", "batch", batch.id,
+        before=None, after={"status": batch.status, "total": total, "accepted": accepted, "rejected": rejected},
+    )  # fmt: skip
+    return batch, True
+
+
+async def get_readable(session: AsyncSession, principal: Principal, batch_id: str) -> Batch:
+    batch = await repository.get(session, batch_id)
+    if batch is None:
+        raise NotFound(f"no batch {batch_id}", kind="batch-not-found")
+    readable(principal, batch)
+    return batch

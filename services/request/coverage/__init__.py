@@ -1,0 +1,1 @@
+"""Coverage per kecamatan and for the regency: obliged, recorded, printed, activated, backlog."""

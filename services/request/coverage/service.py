@@ -1,0 +1,69 @@
+"""Coverage: the office's obliged/recorded figures next to what the requests say was printed and activated."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.auth import Principal
+from services.common.problems import NotFound
+from services.request.context import ServiceContext
+from services.request.coverage import repository
+from services.request.coverage.schemas import CoverageIn, CoverageOut, CoverageRow
+from services.request.models import CoverageFigure
+from services.request.print_requests.states import RequestStatus as S
+
+__all__ = ["coverage", "set_figures"]
+
+PRINTED = (S.PRINTED, S.ACTIVATED, S.COLLECTED)
+ACTIVATED = (S.ACTIVATED, S.COLLECTED)
+BACKLOG = (S.RECEIVED, S.QUEUED, S.PRINTING, S.NEEDS_REVIEW)
+
+
+async def coverage(session: AsyncSession, context: ServiceContext) -> CoverageOut:
+    figures = {f.kecamatan_code: f for f in await repository.figures(session)}
+    counts = await repository.counts_by_kecamatan(session)
+    rows: list[CoverageRow] = []
+    for code, kecamatan in context.catalog.kecamatan.items():
+        by_status = counts.get(code, {})
+        figure = figures.get(code)
+        rows.append(
+            CoverageRow(
+                code=code,
+                name=kecamatan.name,
+                obliged=figure.obliged if figure else 0,
+                recorded=figure.recorded if figure else 0,
+                printed=sum(by_status.get(s.value, 0) for s in PRINTED),
+                activated=sum(by_status.get(s.value, 0) for s in ACTIVATED),
+                backlog=sum(by_status.get(s.value, 0) for s in BACKLOG),
+                updated_at=figure.updated_at if figure else None,
+            )
+        )
+    catalog = context.catalog
+    total = CoverageRow(
+        code=catalog.regency_code,
+        name=catalog.regency_name,
+        obliged=sum(r.obliged for r in rows),
+        recorded=sum(r.recorded for r in rows),
+        printed=sum(r.printed for r in rows),
+        activated=sum(r.activated for r in rows),
+        backlog=sum(r.backlog for r in rows),
+    )
+    return CoverageOut(regency=total, kecamatan=rows)
+
+
+async def set_figures(
+    session: AsyncSession, context: ServiceContext, principal: Principal, code: str, body: CoverageIn
+) -> None:
+    if code not in context.catalog.kecamatan:
+        raise NotFound(f"{code} is not a kecamatan of regency {context.catalog.regency_code}", kind="unknown-kecamatan")
+    figure = await repository.get_figure(session, code)
+    before = None if figure is None else {"obliged": figure.obliged, "recorded": figure.recorded}
+    if figure is None:
+        figure = CoverageFigure(kecamatan_code=code, updated_by=principal.subject)
+        session.add(figure)
+    figure.obliged, figure.recorded = body.obliged, body.recorded
+    figure.updated_at, figure.updated_by = context.clock(), principal.subject
+    await session.flush()
+    context.auditor.record(
+        session, principal, "coverage.set", "kecamatan", code, before=before, after=body.model_dump()
+    )

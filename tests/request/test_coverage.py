@@ -1,0 +1,32 @@
+"""Coverage per kecamatan and for the regency."""
+
+from __future__ import annotations
+
+from tests.request.conftest import Office
+from tests.request.factories import request_body
+
+
+async def test_coverage_counts_printed_activated_and_backlog_beside_the_offices_figures(office: Office) -> None:
+    operator, gateway = office.as_("operator"), office.as_("service")
+    put = await operator.put("/v1/coverage/18.09.01", json={"obliged": 1200, "recorded": 1100})
+    assert put.status_code == 200, put.text
+    printed_id = (await operator.post("/v1/requests", json=request_body(1))).json()["id"]
+    await operator.post("/v1/requests", json=request_body(2))
+    await operator.post("/v1/requests", json=request_body(3, kecamatan="18.09.07"))
+    claim = (await gateway.post("/v1/queue/claims", json={"job_id": "job_1", "printer_id": "p1"})).json()
+    assert claim["request_id"] == printed_id
+    await gateway.post("/v1/queue/claims/job_1/printed", json={"card_serial": "KTP00000001"})
+    await operator.post(f"/v1/requests/{printed_id}/activate", json={"card_serial": "KTP00000001"})
+
+    coverage = (await office.as_("clerk", scope=["18.09.01"]).get("/v1/coverage")).json()
+    rows = {r["code"]: r for r in coverage["kecamatan"]}
+    assert len(rows) == 11
+    gedong = rows["18.09.01"]
+    assert (gedong["name"], gedong["obliged"], gedong["recorded"]) == ("Gedong Tataan", 1200, 1100)
+    assert (gedong["printed"], gedong["activated"], gedong["backlog"]) == (1, 1, 1)
+    assert rows["18.09.07"]["backlog"] == 1
+    regency = coverage["regency"]
+    assert (regency["code"], regency["obliged"], regency["printed"], regency["backlog"]) == ("18.09", 1200, 1, 2)
+
+    unknown = await operator.put("/v1/coverage/18.09.42", json={"obliged": 1, "recorded": 1})
+    assert unknown.status_code == 404

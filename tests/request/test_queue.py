@@ -1,0 +1,241 @@
+"""The queue the printer gateway drains, through HTTP: order, claims and leases, reports, expiry, capacity."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import httpx
+
+from tests.request.conftest import Office
+from tests.request.factories import batch_row, request_body
+from tests.support import wait_for
+
+
+async def submit(client: httpx.AsyncClient, serial: int, **kw: Any) -> str:
+    response = await client.post("/v1/requests", json=request_body(serial, **kw))
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+async def claim(gateway: httpx.AsyncClient, job: str, *, lease: float | None = None) -> httpx.Response:
+    body: dict[str, Any] = {"job_id": job, "printer_id": "printer-1"}
+    if lease is not None:
+        body["lease_seconds"] = lease
+    return await gateway.post("/v1/queue/claims", json=body)
+
+
+async def drain(gateway: httpx.AsyncClient, prefix: str = "job") -> list[dict[str, Any]]:
+    """Claim until 204 and report each printed; the claims in order."""
+    claims: list[dict[str, Any]] = []
+    while True:
+        response = await claim(gateway, f"{prefix}_{len(claims)}")
+        if response.status_code == 204:
+            return claims
+        assert response.status_code == 201, response.text
+        claims.append(response.json())
+
+
+async def test_urgent_requests_are_printed_before_regular_ones_queued_earlier(office: Office) -> None:
+    operator, gateway = office.as_("operator"), office.as_("service")
+    regular = [await submit(operator, n) for n in range(1, 4)]
+    urgent = [await submit(operator, 10, reason="health"), await submit(operator, 11, reason="other")]
+    order = [c["request_id"] for c in await drain(gateway)]
+    assert order == urgent + regular
+    first = (await operator.get(f"/v1/requests/{urgent[0]}")).json()
+    assert first["priority"] == "urgent"
+    assert first["status"] == "printing"
+
+
+async def test_a_big_kecamatan_batch_does_not_starve_another_kecamatan(office: Office) -> None:
+    operator, gateway = office.as_("operator"), office.as_("service")
+    rows = [batch_row(n, kecamatan="18.09.05") for n in range(1, 41)]
+    uploaded = await operator.post("/v1/batches", json={"rows": rows})
+    assert uploaded.status_code == 201, uploaded.text
+    assert uploaded.json()["accepted_rows"] == 40
+    late = await submit(operator, 500, kecamatan="18.09.02")  # queued after the whole batch
+
+    position = (await operator.get(f"/v1/requests/{late}")).json()["queue"]["position"]
+    assert position <= 2, position
+    order = [c["request_id"] for c in await drain(gateway)]
+    assert order.index(late) <= 1
+
+
+async def test_a_regular_request_that_waited_past_the_urgent_head_start_is_not_passed(open_office: Any) -> None:
+    async with open_office(urgent_head_start_hours=24, fair_spacing_seconds=0) as office:
+        operator, gateway = office.as_("operator"), office.as_("service")
+        context = office.app.state.context
+        start = dt.datetime.now(dt.UTC)
+        context.clock = lambda: start
+        old = await submit(operator, 1)
+        context.clock = lambda: start + dt.timedelta(hours=25)  # it has waited longer than the head start
+        urgent = await submit(operator, 2, reason="disaster")
+        newer = await submit(operator, 3)
+        order = [c["request_id"] for c in await drain(gateway)]
+        assert order == [old, urgent, newer]
+
+
+async def test_a_claim_carries_the_card_and_the_same_job_id_gets_the_same_claim(office: Office) -> None:
+    operator, gateway = office.as_("operator"), office.as_("service")
+    assert (await claim(gateway, "job_empty")).status_code == 204
+    request_id = await submit(operator, 1)
+
+    first = await claim(gateway, "job_a")
+    assert first.status_code == 201
+    body = first.json()
+    assert body["request_id"] == request_id
+    assert body["card"]["photo"]
+    assert body["card"]["signature"]
+    assert body["card"]["village"] == "Padang Ratu"
+    assert body["card"]["regency"] == "Kabupaten Pesawaran"
+    assert body["priority"] == "regular"
+    assert body["attempts"] == 0
+
+    again = await claim(gateway, "job_a")
+    assert again.status_code == 200
+    assert again.json()["request_id"] == request_id
+    assert (await claim(gateway, "job_b")).status_code == 204
+
+
+async def test_printed_reports_are_idempotent_and_the_card_is_activated_and_handed_over(office: Office) -> None:
+    operator, gateway = office.as_("operator"), office.as_("service")
+    request_id = await submit(operator, 1)
+    await claim(gateway, "job_1")
+    assert (await gateway.post("/v1/queue/claims/job_1/sent", json={"printer_id": "printer-1"})).status_code == 200
+    report = {"card_serial": "KTP00000001", "printer_id": "printer-1"}
+    first = await gateway.post("/v1/queue/claims/job_1/printed", json=report)
+    again = await gateway.post("/v1/queue/claims/job_1/printed", json=report)
+    assert first.status_code == again.status_code == 200
+    assert again.json()["status"] == "printed"
+    assert again.json()["card_serial"] == "KTP00000001"
+
+    wrong = await operator.post(f"/v1/requests/{request_id}/activate", json={"card_serial": "KTP00000002"})
+    assert wrong.status_code == 409
+    assert wrong.json()["errors"][0]["field"] == "card_serial"
+    activated = await operator.post(f"/v1/requests/{request_id}/activate", json={"card_serial": "KTP00000001"})
+    assert activated.json()["status"] == "activated"
+    handed = await operator.post(f"/v1/requests/{request_id}/handover", json={"received_by": "BUDI SANTOSO"})
+    assert handed.json()["status"] == "collected"
+    assert handed.json()["received_by"] == "BUDI SANTOSO"
+    # the NIK may ask again after collecting its card (e.g. lost later)
+    assert (await operator.post("/v1/requests", json=request_body(1, reason="lost_card"))).status_code == 201
+
+
+async def test_failed_prints_go_back_to_the_queue_until_max_attempts_then_need_review(open_office: Any) -> None:
+    async with open_office(max_attempts=2) as office:
+        operator, gateway = office.as_("operator"), office.as_("service")
+        request_id = await submit(operator, 1)
+        await claim(gateway, "job_1")
+        failed = await gateway.post("/v1/queue/claims/job_1/failed", json={"reason": "ribbon out", "card_used": True})
+        assert failed.json()["status"] == "queued"
+        assert failed.json()["attempts"] == 1
+        again = await gateway.post("/v1/queue/claims/job_1/failed", json={"reason": "ribbon out", "card_used": True})
+        assert again.json()["attempts"] == 1  # the same report twice counts once
+
+        await claim(gateway, "job_2")
+        second = await gateway.post("/v1/queue/claims/job_2/failed", json={"reason": "jam", "card_used": False})
+        assert second.json()["status"] == "needs_review"
+        assert second.json()["attempts"] == 2
+        assert (await claim(gateway, "job_3")).status_code == 204
+
+        stale = await gateway.post("/v1/queue/claims/job_1/printed", json={"card_serial": "KTP00000009"})
+        assert stale.status_code == 409
+        assert stale.json()["type"].endswith("stale-job")
+
+        resolved = await operator.post(f"/v1/requests/{request_id}/resolve", json={"outcome": "not_printed"})
+        assert resolved.json()["status"] == "queued"
+        assert (await claim(gateway, "job_4")).json()["request_id"] == request_id
+
+
+async def test_the_gateways_crash_recovery_resolves_a_request_in_review_by_its_last_job(office: Office) -> None:
+    operator, gateway = office.as_("operator"), office.as_("service")
+    request_id = await submit(operator, 1)
+    await claim(gateway, "job_1")
+    await gateway.post("/v1/queue/claims/job_1/sent", json={})
+    review = await gateway.post("/v1/queue/claims/job_1/needs-review", json={"reason": "power lost mid-card"})
+    assert review.json()["status"] == "needs_review"
+    printed = await gateway.post("/v1/queue/claims/job_1/printed", json={"card_serial": "KTP00000007"})
+    assert printed.status_code == 200
+    assert printed.json()["status"] == "printed"
+
+    other = await submit(operator, 2)
+    await claim(gateway, "job_2")
+    await gateway.post("/v1/queue/claims/job_2/needs-review", json={"reason": "unknown"})
+    by_operator = await operator.post(
+        f"/v1/requests/{other}/resolve", json={"outcome": "printed", "card_serial": "KTP00000008"}
+    )
+    assert by_operator.json()["status"] == "printed"
+    assert by_operator.json()["card_serial"] == "KTP00000008"
+    assert request_id != other
+
+
+async def test_release_puts_the_request_back_in_its_place_without_counting_an_attempt(office: Office) -> None:
+    operator, gateway = office.as_("operator"), office.as_("service")
+    first = await submit(operator, 1)
+    await submit(operator, 2)
+    await claim(gateway, "job_1")
+    released = await gateway.post("/v1/queue/claims/job_1/release", json={})
+    assert released.json()["status"] == "queued"
+    assert released.json()["attempts"] == 0
+    assert (await gateway.post("/v1/queue/claims/job_1/release", json={})).status_code == 200
+    assert (await claim(gateway, "job_2")).json()["request_id"] == first
+    renew = await gateway.post("/v1/queue/claims/job_1/renew", json={"lease_seconds": 60})
+    assert renew.status_code == 409
+    assert renew.json()["type"].endswith("lease-lost")
+
+
+async def test_an_expired_lease_goes_back_to_the_queue_and_renewal_reports_lease_lost(office: Office) -> None:
+    operator, gateway = office.as_("operator"), office.as_("service")
+    request_id = await submit(operator, 1)
+    assert (await claim(gateway, "job_1", lease=0.3)).status_code == 201
+    renewed = await gateway.post("/v1/queue/claims/job_1/renew", json={"lease_seconds": 0.3})
+    assert renewed.status_code == 200
+
+    async def back_in_queue() -> bool:
+        return (await operator.get(f"/v1/requests/{request_id}")).json()["status"] == "queued"
+
+    await wait_for(back_in_queue, timeout=10, what="the expired lease to go back to the queue")
+    lost = await gateway.post("/v1/queue/claims/job_1/renew", json={})
+    assert lost.status_code == 409
+    assert lost.json()["type"].endswith("lease-lost")
+    assert (await claim(gateway, "job_2")).json()["request_id"] == request_id
+    late = await gateway.post("/v1/queue/claims/job_1/printed", json={"card_serial": "KTP00000001"})
+    assert late.status_code == 409
+
+
+async def test_an_expired_lease_after_the_card_was_sent_needs_review_not_a_reprint(office: Office) -> None:
+    operator, gateway = office.as_("operator"), office.as_("service")
+    request_id = await submit(operator, 1)
+    await claim(gateway, "job_1", lease=0.3)
+    await gateway.post("/v1/queue/claims/job_1/sent", json={"printer_id": "printer-1"})
+
+    async def in_review() -> bool:
+        return (await operator.get(f"/v1/requests/{request_id}")).json()["status"] == "needs_review"
+
+    await wait_for(in_review, timeout=10, what="the sent job's expired lease to need review")
+    assert (await claim(gateway, "job_2")).status_code == 204
+
+
+async def test_stats_count_the_backlog_and_capacity_moves_the_estimated_date(office: Office) -> None:
+    operator, gateway = office.as_("operator"), office.as_("service")
+    for n in range(1, 6):
+        await submit(operator, n)
+    last = await submit(operator, 6, reason="travel")
+    await claim(gateway, "job_1")
+    stats = (await gateway.get("/v1/queue/stats")).json()
+    assert stats == {
+        "queued": 5,
+        "urgent_queued": 0,
+        "regular_queued": 5,
+        "printing": 1,
+        "needs_review": 0,
+        "printed_today": 0,
+        "daily_capacity": 400,
+    }
+    set_capacity = await gateway.put("/v1/queue/capacity", json={"cards_per_hour": 0.25, "printers": 1})
+    assert set_capacity.json()["daily_capacity"] == 2
+    tail = [r for r in (await operator.get("/v1/requests", params={"status": "queued"})).json()["items"]]
+    views = [(await operator.get(f"/v1/requests/{r['id']}/queue")).json() for r in tail]
+    dates = sorted(dt.date.fromisoformat(v["estimated_print_date"]) for v in views)
+    assert dates[-1] - dates[0] == dt.timedelta(days=2)  # 5 queued at 2 a day: today, +1, +2
+    assert last
