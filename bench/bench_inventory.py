@@ -28,6 +28,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+import psutil
 from rich.console import Console
 from rich.table import Table
 
@@ -99,8 +100,13 @@ async def bench_api(
     base = f"http://127.0.0.1:{port}"
     operator = {"Authorization": "Bearer " + issue_token(keys.private_pem, role="operator", subject="bench")}
     gateway = {"Authorization": "Bearer " + issue_token(keys.private_pem, role="service", subject="bench-gw")}
+    # TCP_NODELAY on the client's sockets: small request writes are never held back waiting for an ACK.
+    transport = httpx.AsyncHTTPTransport(
+        socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+        limits=httpx.Limits(max_connections=clients + 4),
+    )
     try:
-        async with httpx.AsyncClient(base_url=base, timeout=30, limits=httpx.Limits(max_connections=clients + 4)) as c:
+        async with httpx.AsyncClient(base_url=base, timeout=30, transport=transport) as c:
             for _ in range(200):
                 try:
                     if (await c.get("/readyz")).status_code == 200:
@@ -131,12 +137,19 @@ async def bench_api(
                 r = await c.post(f"/v1/reservations/{job}/consume", json=body, headers=gateway)
                 assert r.status_code == 200, r.text
 
+            process = psutil.Process(server.pid)
+            cpu_before = sum(process.cpu_times()[:2])
             done, latencies = await run_for(seconds, clients, one)
+            server_cpu = sum(process.cpu_times()[:2]) - cpu_before
             invariant = (await c.get("/v1/stock/invariant", headers=operator)).json()
     finally:
         server.terminate()
         server.wait(10)
-    extra: dict[str, object] = {"receive_seconds": receive_seconds, "invariant": invariant}
+    extra: dict[str, object] = {
+        "receive_seconds": receive_seconds,
+        "invariant": invariant,
+        "server_cpu_ms_per_pair": server_cpu / max(done, 1) * 1000,
+    }
     return done / seconds, latencies, extra
 
 
@@ -224,7 +237,9 @@ async def main() -> None:
         f"tranche of {args.blanks} received in {extra['receive_seconds']:.2f} s; "
         f"invariant holds: {invariant['holds']} "
         f"(consumed {invariant['consumed']}, available {invariant['available']}); "
-        f"mean API pair {statistics.fmean(api_lat) * 1000:.1f} ms"
+        f"mean API pair {statistics.fmean(api_lat) * 1000:.1f} ms; "
+        f"server CPU {extra['server_cpu_ms_per_pair']:.1f} ms per pair (one uvicorn process); "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
     )
 
 

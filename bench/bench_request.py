@@ -23,7 +23,6 @@ import csv
 import datetime as dt
 import io
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -35,6 +34,8 @@ from typing import Any
 
 import asyncpg
 import httpx
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 from PIL import Image
 from rich.console import Console
 from rich.table import Table
@@ -42,8 +43,12 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from sqlalchemy import insert  # noqa: E402
+from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
+
 from services.common.auth import generate_key_pair, issue_token  # noqa: E402
 from services.common.migrate import upgrade  # noqa: E402
+from services.request.models import PrintRequest  # noqa: E402
 from services.request.regions.service import load_catalog  # noqa: E402
 
 CATALOG = load_catalog("18.09")
@@ -99,17 +104,14 @@ def resident(number: int) -> dict[str, Any]:
 # --- the bare baseline app (run in a child process) ---------------------------------------------------------
 
 
-def bare_app(url: str) -> Any:
+def bare_app(url: str) -> FastAPI:
     """One INSERT of the posted JSON into the same table, nothing else."""
-    from fastapi import FastAPI, Request
-    from fastapi.responses import JSONResponse
-    from sqlalchemy import insert
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    from services.request.models import PrintRequest
-
     app = FastAPI()
     engine = create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
 
     @app.post("/bare")
     async def bare(request: Request) -> JSONResponse:
@@ -182,8 +184,8 @@ def start(kind: str, url: str, port: int, env: dict[str, str]) -> subprocess.Pop
         if process.poll() is not None:
             raise RuntimeError(f"the {kind} server exited with {process.returncode}")
         try:
-            httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=1)
-            return process
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return process
         except httpx.TransportError:
             time.sleep(0.1)
     process.kill()

@@ -156,7 +156,7 @@ class Stack:
             env.setdefault(prefix + "INVENTORY_URL", self._service("inventory").url)
             env.setdefault(prefix + "SERVICE_TOKEN", self.token("service", "gateway"))
         log = service.log.open("ab")
-        service.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        service.process = subprocess.Popen(
             [sys.executable, "-m", "services.cli", "serve", name, "--port", str(service.port)],
             cwd=PROJECT,
             env=env,
@@ -174,7 +174,9 @@ class Stack:
         async with httpx.AsyncClient(timeout=1.0) as client:
             while loop.time() < until:
                 if service.process is not None and service.process.poll() is not None:
-                    raise RuntimeError(f"{name} exited with {service.process.returncode}: {service.log.read_text()[-3000:]}")
+                    raise RuntimeError(
+                        f"{name} exited with {service.process.returncode}: {service.log.read_text()[-3000:]}"
+                    )
                 with contextlib.suppress(httpx.TransportError):
                     if (await client.get(f"{service.url}/healthz")).status_code == 200:
                         return

@@ -103,7 +103,9 @@ async def printer_state(client: httpx.AsyncClient, printer_id: str) -> dict[str,
     return body
 
 
-async def wait_state(client: httpx.AsyncClient, printer_id: str, state: str, *, timeout: float = 10.0) -> dict[str, Any]:
+async def wait_state(
+    client: httpx.AsyncClient, printer_id: str, state: str, *, timeout: float = 10.0
+) -> dict[str, Any]:
     seen: dict[str, Any] = {}
 
     async def reached() -> bool:

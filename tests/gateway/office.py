@@ -76,7 +76,9 @@ class Office:
         ids = []
         for _ in range(count):
             self._serial += 1
-            response = await client.post("/v1/requests", json=request_body(self._serial, urgent=urgent, village=VILLAGE))
+            response = await client.post(
+                "/v1/requests", json=request_body(self._serial, urgent=urgent, village=VILLAGE)
+            )
             assert response.status_code == 201, response.text
             ids.append(response.json()["id"])
         return ids
@@ -123,7 +125,9 @@ class Office:
                 return False
             return seen.get("state") == state
 
-        await wait_for(reached, timeout=timeout, what=f"printer {state} (last {seen.get('state')} {seen.get('reasons')})")
+        await wait_for(
+            reached, timeout=timeout, what=f"printer {state} (last {seen.get('state')} {seen.get('reasons')})"
+        )
         return seen
 
     # -- outcomes -------------------------------------------------------------------------------------
@@ -157,14 +161,16 @@ class Office:
 
     async def jobs(self, **filters: Any) -> list[dict[str, Any]]:
         gateway = self.client("gateway")
-        items: list[dict[str, Any]] = []
+        # Idle claims come and go (a job row each): read everything, newest first, in pages of 500, and key
+        # by id so a shifted page repeats rather than loses.
+        items: dict[str, dict[str, Any]] = {}
         offset = 0
         while True:
-            page = (await gateway.get("/v1/jobs", params={**filters, "limit": 100, "offset": offset})).json()
-            items.extend(page["items"])
-            offset += 100
+            page = (await gateway.get("/v1/jobs", params={**filters, "limit": 500, "offset": offset})).json()
+            items.update((job["id"], job) for job in page["items"])
+            offset += 450
             if offset >= page["total"]:
-                return items
+                return list(items.values())
 
     async def invariant(self) -> dict[str, Any]:
         body: dict[str, Any] = (await self.client("inventory").get("/v1/stock/invariant")).json()

@@ -3,6 +3,7 @@ printers on real TCP ports: every card printed exactly once, in priority order, 
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 
 from services.common.auth import KeyPair
 from tests.gateway.office import office
+from tests.support import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -60,3 +62,175 @@ async def test_200_requests_are_printed_once_each_in_priority_order_and_the_blan
         printers = [await it.printer_view(p) for p in it.printer_ids.values()]
         assert all(p["cards_printed"] > 40 for p in printers), printers
         assert all(p["cards_per_hour"] for p in printers)
+
+
+FAULTS = [
+    # fault, the reason the gateway shows, the operator's action that clears it (besides the fault itself)
+    ("card_jam", "media-jam-error", "clear_jam"),
+    ("ribbon_out", "marker-supply-empty-error", None),
+    ("cover_open", "cover-open-error", None),
+    ("feeder_empty", "media-empty-error", None),
+    ("output_full", "output-area-full-error", None),
+]
+
+
+async def test_each_printer_fault_shows_its_reason_pauses_the_printer_and_printing_resumes_when_cleared(
+    tmp_path: Path, keys: KeyPair, _templates: Any
+) -> None:
+    async with office(tmp_path, keys, _templates) as it:
+        it.stack.configure("request", max_attempts=10)
+        await it.start_services()
+        await it.receive_blanks("KTP00000001", "KTP00000200")
+        emulator = await it.printer("p1", "KTP00000001-KTP00000200", time_scale=120)  # 0.25 s a card
+        printer_id = await it.commission("p1")
+        ids = await it.submit(30)
+        for fault, reason, action in FAULTS:
+            before = await it.count("printed")
+            await it.wait_count("printed", before + 1, timeout=30)  # printing goes on
+            await emulator.inject(fault, at_card=1)
+            stopped = await it.wait_printer(printer_id, "stopped")
+            assert reason in stopped["reasons"], (fault, stopped)
+            # Stopped: no card comes out while the reason stands.
+            cards = len(await it.printed_cards())
+            assert (await it.printer_view(printer_id))["state"] == "stopped"
+            assert len(await it.printed_cards()) == cards
+            if action is not None:
+                await emulator.act(action)
+            await emulator.clear(fault)
+            ready = await it.wait_printer(printer_id, "ready")
+            assert reason not in ready["reasons"]
+        await it.wait_count("printed", 30, timeout=60)
+        await it.assert_exactly_once(ids)
+        invariant = await it.assert_blanks_reconciled()
+        assert invariant["reserved"] == 0
+        failed = await it.jobs(status="failed")
+        assert len(failed) >= len(FAULTS)
+
+
+async def test_while_the_inventory_is_down_nothing_is_consumed_and_printing_resumes_when_it_returns(
+    tmp_path: Path, keys: KeyPair, _templates: Any
+) -> None:
+    async with office(tmp_path, keys, _templates) as it:
+        await it.start_services()
+        await it.receive_blanks("KTP00000001", "KTP00000100")
+        await it.printer("p1", "KTP00000001-KTP00000100", time_scale=120)
+        await it.commission("p1")
+        ids = await it.submit(12)
+        await it.wait_count("printed", 3, timeout=30)
+        it.stack.kill("inventory")
+
+        waiting: list[dict[str, Any]] = []
+
+        async def blocked_at_reservation() -> bool:
+            # The next card waits at its reservation, and the card that was printing has come out.
+            waiting[:] = await it.jobs(status="active", step="reserved")
+            busy = [job for job in await it.jobs(status="active") if job["step"] in ("sent", "printing")]
+            return bool(waiting) and not busy
+
+        await wait_for(blocked_at_reservation, timeout=20, what="the printer waiting on the inventory")
+        cards = len(await it.printed_cards())
+        printed = await it.count("printed")
+        # An observation window: with the inventory down the printer waits, card after card.
+        for _ in range(10):
+            await asyncio.sleep(0.1)
+            assert len(await it.printed_cards()) == cards
+            assert await it.count("printed") == printed
+        # The job waiting on the inventory can be cancelled; it is handed back once the inventory answers.
+        cancel = await it.client("gateway").post(f"/v1/jobs/{waiting[0]['id']}/cancel")
+        assert cancel.status_code == 202, cancel.text
+
+        await it.stack.start("inventory")
+        await it.wait_count("printed", 12, timeout=60)
+        await it.assert_exactly_once(ids)
+        invariant = await it.assert_blanks_reconciled()
+        assert invariant["reserved"] == 0 and invariant["consumed"] == 12
+        cancelled = await it.jobs(status="cancelled")
+        assert [job["id"] for job in cancelled] == [waiting[0]["id"]]
+
+
+async def test_sigkill_at_several_points_of_a_card_loses_and_duplicates_nothing_and_a_power_cut_goes_to_review(
+    tmp_path: Path, keys: KeyPair, _templates: Any
+) -> None:
+    async with office(tmp_path, keys, _templates) as it:
+        await it.start_services()
+        await it.receive_blanks("KTP00000001", "KTP00000400")
+        emulators = {
+            "p1": await it.printer("p1", "KTP00000001-KTP00000200", time_scale=60),  # 0.5 s a card
+            "p2": await it.printer("p2", "KTP00000201-KTP00000400", time_scale=60),
+        }
+        for name in emulators:
+            await it.commission(name)
+        ids = await it.submit(40)
+
+        async def job_at(step: str) -> dict[str, Any] | None:
+            found: list[dict[str, Any]] = []
+
+            async def seen() -> bool:
+                found[:] = await it.jobs(status="active", step=step)
+                return bool(found)
+
+            await wait_for(seen, timeout=30, interval=0.01, what=f"a job at {step}")
+            return found[0]
+
+        # 1-2: killed while a card is printing, twice.
+        for _ in range(2):
+            await job_at("printing")
+            it.stack.kill("gateway")
+            await it.stack.start("gateway")
+        # 3: killed while a card is being prepared (claim/reserve/render), before it is sent.
+        await job_at("reserved")
+        it.stack.kill("gateway")
+        await it.stack.start("gateway")
+        # 4: killed mid-card, and the printer loses power while the gateway is down: nobody can say
+        # whether that card came out, so its request goes to review and its blank stays held.
+        job = await job_at("printing")
+        assert job is not None
+        it.stack.kill("gateway")
+        printer_name = next(n for n, pid in it.printer_ids.items() if pid == job["printer_id"])
+        emulator = emulators[printer_name]
+        await emulator.inject("power_loss")
+        await emulator.act("power_on")
+        await it.stack.start("gateway")
+
+        reviewed: dict[str, Any] = {}
+
+        async def in_review() -> bool:
+            reviewed.update((await it.client("gateway").get(f"/v1/jobs/{job['id']}")).json())
+            request = await it.request(job["request_id"])
+            return reviewed["status"] == "needs_review" and request["status"] == "needs_review"
+
+        await wait_for(in_review, timeout=30, what="the power-cut card's job and request in review")
+        assert [e["step"] for e in reviewed["journal"]][-2:] == ["unknown", "review"]
+        # Everything else ends printed or in review: a kill between the journal's "printing" and the card
+        # being fed also leaves the printer unable to tell (Rjs UNKNOWN), and review is the safe answer.
+        async def settled() -> bool:
+            return await it.count("printed") + await it.count("needs_review") == 40
+
+        await wait_for(settled, timeout=90, interval=0.2, what="every request printed or in review")
+        in_review = await it.jobs(status="needs_review")
+        assert job["id"] in [j["id"] for j in in_review]
+        assert (await it.invariant())["reserved"] == len(in_review)  # their blanks are held
+
+        # The operator looks in the output hopper and the reject box for each job in review.
+        cards = await it.card_logs()
+        lost = [c for c in cards if c["job"] == job["id"]]
+        assert len(lost) == 1
+        assert (lost[0]["outcome"], lost[0]["reason"]) == ("rejected", "POWER LOSS")
+        for reviewed_job in in_review:
+            found = [c for c in cards if c["job"] == reviewed_job["id"]]
+            if found and found[0]["outcome"] == "printed":
+                body = {"outcome": "printed", "card_serial": found[0]["serial"]}
+            elif found:
+                body = {"outcome": "not_printed", "card_serial": found[0]["serial"]}
+            else:
+                body = {"outcome": "not_printed"}
+            resolved = await it.client("gateway").post(f"/v1/jobs/{reviewed_job['id']}/resolve", json=body)
+            assert resolved.status_code == 200, resolved.text
+            assert resolved.json()["status"] == ("printed" if body["outcome"] == "printed" else "failed")
+        await it.wait_count("printed", 40, timeout=60)
+
+        await it.assert_exactly_once(ids)
+        invariant = await it.assert_blanks_reconciled()
+        assert invariant["reserved"] == 0 and invariant["consumed"] == 40
+        log = (tmp_path / "gateway.log").read_text()
+        assert "recovered job" in log

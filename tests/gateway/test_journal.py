@@ -36,8 +36,17 @@ async def _journal_with_printer(url: str) -> tuple[Database, Journal]:
     db = Database(url)
     async with db.sessions.begin() as session:
         session.add(
-            Printer(id="prn_1", name="p1", driver="evolis", url="socket://x:1", ribbon="ymcko", state="ready",
-                    reasons=[], supplies={}, cards_printed=0)
+            Printer(
+                id="prn_1",
+                name="p1",
+                driver="evolis",
+                url="socket://x:1",
+                ribbon="ymcko",
+                state="ready",
+                reasons=[],
+                supplies={},
+                cards_printed=0,
+            )
         )
     return db, Journal(db)
 
@@ -60,7 +69,13 @@ async def test_a_card_walks_the_happy_path_and_the_journal_keeps_each_step_in_or
             job = await get_job(session, job_id, with_journal=True)
             assert job is not None
             assert [e.step for e in job.journal] == [
-                "claimed", "reserved", "rendered", "sent", "printing", "printed", "reported",
+                "claimed",
+                "reserved",
+                "rendered",
+                "sent",
+                "printing",
+                "printed",
+                "reported",
             ]
             assert job.status == "printed" and job.finished_at is not None
     finally:

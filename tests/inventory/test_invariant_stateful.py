@@ -200,7 +200,7 @@ def test_the_invariant_holds_after_random_sequences_of_operations(
             assert checked["reserved"] == self.base["reserved"] + self.delta["reserved"]
             assert checked["available"] == self.available()
 
-    examples, steps = (12, 25) if backend == "sqlite" else (3, 15)
+    examples, steps = (10, 20) if backend == "sqlite" else (3, 15)
     try:
         run_state_machine_as_test(
             LedgerMachine,

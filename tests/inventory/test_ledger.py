@@ -83,6 +83,10 @@ async def test_movements_are_listed_newest_first_with_filters(inv: Inventory) ->
     assert [m["kind"] for m in everything["items"]] == ["consumed", "reserved"]
     consumed = (await inv.operator.get("/v1/movements", params={"kind": "consumed"})).json()
     assert [m["serial"] for m in consumed["items"]] == ["KTP00000001"]
+    for since, total in (("2020-01-01T00:00:00", 3), ("2999-01-01T00:00:00+07:00", 0)):
+        page = await inv.operator.get("/v1/movements", params={"since": since})
+        assert page.status_code == 200
+        assert page.json()["total"] == total
 
 
 async def test_clerks_and_partners_read_nothing_of_the_ledger(inv: Inventory) -> None:

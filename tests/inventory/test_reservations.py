@@ -124,9 +124,8 @@ async def test_a_released_reservation_gives_the_blank_back_and_cannot_be_consume
 async def test_expired_reservations_are_released_by_the_sweeper(start_inventory: StartInventory) -> None:
     async with start_inventory(start_sweeper=True, sweep_interval_seconds=0.05) as inv:
         await inv.receive("TR-1", "KTP00000001", "KTP00000002")
-        await inv.reserve("job_short", ttl=0.1)
-        await inv.reserve("job_long", ttl=600)
-        assert (await inv.stock())["reserved"] == 2
+        assert (await inv.reserve("job_short", ttl=0.1)).status_code == 201
+        assert (await inv.reserve("job_long", ttl=600)).status_code == 201
 
         async def released() -> bool:
             return (await inv.stock())["reserved"] == 1
@@ -153,8 +152,8 @@ async def test_an_expired_reservation_is_released_when_the_next_job_reserves(inv
 async def test_a_held_reservation_never_expires(start_inventory: StartInventory) -> None:
     async with start_inventory(start_sweeper=True, sweep_interval_seconds=0.05) as inv:
         await inv.receive("TR-1", "KTP00000001", "KTP00000002")
-        await inv.reserve("job_unknown", ttl=0.2)
-        await inv.reserve("job_probe", ttl=0.2)
+        await inv.reserve("job_unknown", ttl=1.0)
+        await inv.reserve("job_probe", ttl=1.5)
         held = await inv.service.post("/v1/reservations/job_unknown/hold", json={"reason": "power lost mid-card"})
         assert held.status_code == 200
         assert (held.json()["status"], held.json()["expires_at"]) == ("held", None)

@@ -80,7 +80,7 @@ async def test_a_full_tranche_of_8016_blanks_is_received_quickly(inv: Inventory)
     await inv.receive("PUSAT/2026/11/BIG", "KTP00010001", "KTP00018016")
     elapsed = time.perf_counter() - started
     assert (await inv.stock())["received"] == 8016
-    assert elapsed < 5, f"8016 blanks took {elapsed:.1f} s"
+    assert elapsed < 8, f"8016 blanks took {elapsed:.1f} s"
 
 
 async def test_only_operators_and_admins_receive_tranches(inv: Inventory) -> None:

@@ -52,7 +52,7 @@ def request_settings(migrated_db: Callable[[str], str], keys: KeyPair) -> Callab
             "database_url": url,
             "jwt_public_key": keys.public_pem.decode(),
             "log_json": True,
-            "sweep_interval_seconds": 0.1,
+            "sweep_interval_seconds": 0.2,
         }
         values.update(overrides)
         return Settings(**values)

@@ -38,6 +38,11 @@ async def test_a_csv_batch_queues_valid_rows_and_reports_each_invalid_row(office
     assert {r["channel"] for r in queued["items"]} == {"kecamatan_batch"}
     assert (await clerk.get(f"/v1/batches/{batch['id']}")).json()["status"] == "completed_with_errors"
 
+    trail = (await office.as_("admin").get("/v1/audit", params={"action": "request.created"})).json()
+    assert trail["total"] == 5
+    assert {e["actor"] for e in trail["items"]} == {"clerk-gedong-tataan"}
+    assert {e["after"]["batch_id"] for e in trail["items"]} == {batch["id"]}
+
 
 async def test_uploading_the_same_file_again_returns_the_same_batch_and_queues_nothing_twice(office: Office) -> None:
     operator = office.as_("operator")

@@ -26,6 +26,13 @@ __all__ = ["router"]
 router = APIRouter(prefix="/v1", tags=["ledger"])
 
 
+def _utc(moment: dt.datetime | None) -> dt.datetime | None:
+    """A time without a zone is read as UTC."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=dt.UTC)
+
+
 @router.get("/stock", response_model=Stock, summary="Balances office-wide and per tranche, and the urgent reserve")
 async def get_stock(session: ReadSession, settings: InventorySettings, _: Reader) -> Stock:
     return await service.stock(session, settings)
@@ -59,7 +66,7 @@ async def list_movements(
     until: dt.datetime | None = None,
 ) -> Page[MovementOut]:
     filters = repository.MovementFilters(
-        kind=kind, serial=serial, job_id=job_id, tranche_id=tranche_id, since=since, until=until
+        kind=kind, serial=serial, job_id=job_id, tranche_id=tranche_id, since=_utc(since), until=_utc(until)
     )
     rows, total = await repository.list_movements(session, filters, limit=page.limit, offset=page.offset)
     return Page[MovementOut](

@@ -25,12 +25,12 @@ __all__ = [
     "count_reservations",
     "count_unused",
     "count_unused_and_reserved",
-    "reorder_figures",
     "custody_movements",
     "get_blank",
     "ledger_counts",
     "list_movements",
     "lock_stock",
+    "reorder_figures",
     "tranche_totals",
     "usage_since",
 ]

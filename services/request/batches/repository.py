@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -9,6 +10,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.request.models import AuditEvent, Batch, BatchError
+from services.request.print_requests.repository import copy_rows
 
 __all__ = ["by_hash", "errors", "get", "insert_audit_rows", "insert_errors", "list_batches"]
 
@@ -30,7 +32,11 @@ async def insert_errors(session: AsyncSession, rows: Sequence[dict[str, Any]]) -
 
 async def insert_audit_rows(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     """Audit rows in bulk, in the batch's transaction (one per request created)."""
-    if rows:
+    if not rows:
+        return
+    # COPY takes JSON columns as text.
+    as_text = [dict(r, before=json.dumps(r["before"]), after=json.dumps(r["after"])) for r in rows]
+    if not await copy_rows(session, "audit_events", as_text):
         await session.execute(insert(AuditEvent), list(rows))
 
 

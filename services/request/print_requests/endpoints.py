@@ -55,18 +55,21 @@ async def create_request(
     principal: Annotated[Principal, Depends(submitter)],
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> JSONResponse:
-    """Validated on entry and queued at once; a replay with the same ``Idempotency-Key`` gets the first answer."""
-    fp = fingerprint("POST", request.url.path, body.model_dump(mode="json"))
-    if replay := await context.idempotency.replay(session, principal, idempotency_key, fp):
-        return replay
+    """Validated on entry and queued at once; a replay with the same ``Idempotency-Key`` gets the first answer.
+
+    The answer's ``queue`` is null here (counting the queue ahead is not free); ``GET /v1/requests/{id}`` has it.
+    """
+    fp = ""
+    if idempotency_key is not None:
+        fp = fingerprint("POST", request.url.path, body.model_dump(mode="json"))
+        if replay := await context.idempotency.replay(session, principal, idempotency_key, fp):
+            return replay
     created = await service.create(session, context, principal, body)
-    out = service.to_out(created, context, await service.queue_view(session, context, created))
-    location = f"/v1/requests/{created.id}"
-    response = await context.idempotency.remember(
-        session, principal, idempotency_key, fp, 201, out.model_dump(mode="json")
-    )
-    response.headers["Location"] = location
-    return response
+    content = service.to_out(created, context).model_dump(mode="json")
+    headers = {"Location": f"/v1/requests/{created.id}"}
+    if idempotency_key is None:
+        return JSONResponse(content, status_code=201, headers=headers)
+    return await context.idempotency.remember(session, principal, idempotency_key, fp, 201, content, headers=headers)
 
 
 @router.get("", response_model=Page[RequestOut], summary="List requests (filters; clerks see their kecamatan)")

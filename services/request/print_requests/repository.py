@@ -55,9 +55,24 @@ async def active_niks(session: AsyncSession, niks: Iterable[str], *, chunk: int 
     return found
 
 
+async def copy_rows(session: AsyncSession, table: str, rows: Sequence[dict[str, Any]]) -> bool:
+    """On PostgreSQL, COPY ``rows`` into ``table`` inside the session's transaction; False elsewhere.
+
+    COPY is several times faster than a multi-row INSERT for tens of thousands of rows with images.
+    """
+    connection = await session.connection()
+    if connection.dialect.name != "postgresql" or not rows:
+        return False
+    raw = await connection.get_raw_connection()
+    driver: Any = raw.driver_connection
+    columns = list(rows[0])
+    await driver.copy_records_to_table(table, records=[tuple(r[c] for c in columns) for r in rows], columns=columns)
+    return True
+
+
 async def bulk_insert(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    """One executemany INSERT for all ``rows`` (dicts of column values)."""
-    if rows:
+    """All ``rows`` (dicts of column values, the same keys in each): COPY on PostgreSQL, else executemany."""
+    if rows and not await copy_rows(session, "print_requests", rows):
         await session.execute(insert(PrintRequest), list(rows))
 
 

@@ -188,10 +188,7 @@ async def create(session: AsyncSession, context: ServiceContext, principal: Prin
     checked, errors = check_request(data, catalog=context.catalog, settings=context.settings, today=context.today())
     if checked is None:
         raise Unprocessable("; ".join(f"{e.field}: {e.reason}" for e in errors), kind="validation", errors=errors)
-    existing = await repository.active_by_nik(session, data.nik)
-    if existing is not None:
-        raise duplicate_nik(existing)
-
+    # No look-up first: the partial unique index refuses a second active request, then we find the first.
     now = context.clock()
     policy = QueuePolicy.from_settings(context.settings)
     urgent = data.priority is Priority.URGENT
@@ -221,7 +218,7 @@ async def create(session: AsyncSession, context: ServiceContext, principal: Prin
     try:
         await session.flush()
     except IntegrityError:
-        # Another submission for the same NIK won the race (the partial unique index): link to it.
+        # The NIK already has an active request (the partial unique index): roll back, link to it.
         await session.rollback()
         winner = await repository.active_by_nik(session, data.nik)
         raise duplicate_nik(winner or "unknown") from None

@@ -48,16 +48,17 @@ async def take_keys(
         )
         .returning(QueueLane.last_key)
     )
-    last = await session.scalar(statement)
+    # Core execution on the session's connection: no ORM bookkeeping for a one-row counter.
+    connection = await session.connection()
+    last = (await connection.execute(statement)).scalar()
     if last is None:
-        dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        await session.execute(
+        insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
+        await connection.execute(
             insert(QueueLane)
             .values(priority=priority, kecamatan_code=kecamatan_code, last_key=base + span)
             .on_conflict_do_nothing()
         )
-        last = await session.scalar(statement.execution_options())
+        last = (await connection.execute(statement)).scalar()
         if last is None:  # pragma: no cover - the row was just inserted
             raise RuntimeError("queue lane missing")
     return int(last) - span
