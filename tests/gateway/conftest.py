@@ -124,3 +124,9 @@ async def commissioned(client: httpx.AsyncClient, name: str, url: str) -> dict[s
     response = await client.post(f"/v1/printers/{printer_id}/commission")
     assert response.status_code == 202, response.text
     return await wait_state(client, printer_id, "ready")
+
+
+@pytest.fixture
+def templates(_templates: Any) -> Any:
+    """The session's migrated template databases (tests/conftest.py), for services started as processes."""
+    return _templates

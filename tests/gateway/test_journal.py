@@ -77,7 +77,8 @@ async def test_a_card_walks_the_happy_path_and_the_journal_keeps_each_step_in_or
                 "printed",
                 "reported",
             ]
-            assert job.status == "printed" and job.finished_at is not None
+            assert job.status == "printed"
+            assert job.finished_at is not None
     finally:
         await db.dispose()
 
@@ -90,11 +91,13 @@ async def test_a_wrong_step_changes_nothing(migrated_db: Callable[[str], str]) -
         with pytest.raises(WrongStep):
             await journal.advance(job_id, Step.PRINTED)
         job = await journal.get(job_id)
-        assert job is not None and job.step == "claimed"
+        assert job is not None
+        assert job.step == "claimed"
         await journal.advance(job_id, Step.RELEASING)
         await journal.advance(job_id, Step.RELEASED)
         done = await journal.get(job_id)
-        assert done is not None and done.status == JobState.HANDED_BACK
+        assert done is not None
+        assert done.status == JobState.HANDED_BACK
     finally:
         await db.dispose()
 

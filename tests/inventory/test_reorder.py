@@ -121,3 +121,16 @@ async def test_the_forecast_degrades_when_the_request_service_does_not_answer(in
     assert (body["backlog"], body["backlog_covered"]) == (None, None)
     assert body["backlog_note"].startswith("backlog unknown")
     assert (body["rate_per_day"], body["days_of_cover"], body["projected_stock_out_on"]) == (0.0, None, None)
+
+
+async def test_the_forecast_degrades_when_the_request_service_refuses_or_fails(start_inventory: StartInventory) -> None:
+    broken = FastAPI()
+
+    @broken.get("/v1/queue/stats")
+    async def stats() -> dict[str, str]:
+        return {"queued": "many"}
+
+    async with start_inventory(request_transport=httpx.ASGITransport(app=broken)) as inv:
+        body = (await inv.operator.get("/v1/forecast")).json()
+        assert body["backlog"] is None
+        assert "not readable" in body["backlog_note"]

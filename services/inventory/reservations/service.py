@@ -87,14 +87,15 @@ async def reserve(
     if (existing := await repository.get(session, body.job_id)) is not None:
         return existing, False
     available, unused, _ = await ledger_service.available_now(session)
-    floor = 0 if body.urgent else ledger_service.urgent_reserve(settings, unused)
+    kept = ledger_service.urgent_reserve(settings, unused)
+    floor = 0 if body.urgent else kept
     if available - 1 < floor:
-        who = "urgent jobs" if body.urgent else "regular jobs (the urgent reserve is kept)"
+        who = "an urgent job" if body.urgent else f"a regular job ({kept} are kept for urgent jobs)"
         raise Conflict(
-            f"no blanks available to {who}: {available} available, urgent reserve {floor if not body.urgent else 0}",
+            f"no blanks for {who}: {max(available, 0)} available",
             kind="no-blanks",
             available=max(available, 0),
-            urgent_reserve=ledger_service.urgent_reserve(settings, unused),
+            urgent_reserve=kept,
             urgent=body.urgent,
         )
     ttl = min(body.ttl_seconds or settings.default_ttl_seconds, settings.max_ttl_seconds)
