@@ -65,37 +65,49 @@ class Templates:
 
 
 class Fleet:
-    """``ektp emulator --count N`` in one process: N printers on consecutive free ports."""
+    """N ``ektp emulator`` processes on free ports, each with its own range of blank serials."""
+
+    next_block = 0  # blocks of 500 serials handed out so far (the tranche covers them all)
 
     def __init__(self, name: str, count: int, state_dir: Path, **options: Any) -> None:
         self.name, self.count, self.state_dir, self.options = name, count, state_dir, options
         self.printers: list[dict[str, Any]] = []
-        self.process: asyncio.subprocess.Process | None = None
+        self.processes: list[asyncio.subprocess.Process] = []
 
-    async def start(self) -> Fleet:
-        args = [sys.executable, "-m", "drivers.emulator", "--name", self.name, "--count", str(self.count),
-                "--port", "0", "--control-port", "0", "--state-dir", str(self.state_dir)]  # fmt: skip
+    async def _one(self, index: int) -> dict[str, Any]:
+        block = Fleet.next_block
+        Fleet.next_block += 1
+        serials = f"KTP{block * 500 + 1:08d}-KTP{block * 500 + 500:08d}"
+        args = [sys.executable, "-m", "drivers.emulator", "--name", f"{self.name}-{index}", "--port", "0",
+                "--control-port", "0", "--state-dir", str(self.state_dir / str(index)), "--serials", serials]  # fmt: skip
         for key, value in self.options.items():
             args += [f"--{key.replace('_', '-')}", str(value)]
-        self.process = await asyncio.create_subprocess_exec(
+        process = await asyncio.create_subprocess_exec(
             *args, cwd=PROJECT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL
         )
-        assert self.process.stdout is not None
-        while len(self.printers) < self.count:
-            line = await asyncio.wait_for(self.process.stdout.readline(), 30)
+        self.processes.append(process)
+        assert process.stdout is not None
+        while True:
+            line = await asyncio.wait_for(process.stdout.readline(), 30)
             if not line:
                 raise RuntimeError("the emulator exited")
             if line.startswith(b"{"):
-                self.printers.append(json.loads(line))
+                info: dict[str, Any] = json.loads(line)
+                return info
+
+    async def start(self) -> Fleet:
+        self.printers = list(await asyncio.gather(*(self._one(i + 1) for i in range(self.count))))
         return self
 
     async def logs(self, client: httpx.AsyncClient) -> dict[str, list[dict[str, Any]]]:
         return {p["name"]: (await client.get(f"{p['control']}/log")).json() for p in self.printers}
 
     async def stop(self) -> None:
-        if self.process is not None and self.process.returncode is None:
-            self.process.terminate()
-            await self.process.wait()
+        for process in self.processes:
+            if process.returncode is None:
+                process.terminate()
+        for process in self.processes:
+            await process.wait()
 
 
 class Office:
@@ -117,7 +129,7 @@ class Office:
         self.clients["gateway"] = self.stack.client("gateway", "operator")
         response = await self.clients["inventory"].post("/v1/tranches", json={
             "reference": "bench", "received_on": dt.date.today().isoformat(),
-            "ranges": [{"first": "KTP00000001", "last": "KTP00099999"}], "received_by": "bench"})  # fmt: skip
+            "ranges": [{"first": "KTP00000001", "last": "KTP00025000"}], "received_by": "bench"})  # fmt: skip
         assert response.status_code == 201, response.text
 
     async def submit(self, count: int, *, urgent: bool = False) -> list[str]:
@@ -190,8 +202,7 @@ def utilisation(logs: dict[str, list[dict[str, Any]]], print_time: float, since:
 
 async def utilisation_run(office: Office, tmp: Path, printers: int, print_time: float, seconds: float) -> dict[str, Any]:
     scale = 3600 / 120 / print_time
-    fleet = await Fleet(f"u{printers}", printers, tmp / f"u{printers}", speed=120, time_scale=scale,
-                        serials=f"KTP{printers:02d}000001-KTP{printers:02d}099999", ribbon=100000,
+    fleet = await Fleet(f"u{printers}", printers, tmp / f"u{printers}", speed=120, time_scale=scale, ribbon=100000,
                         output_capacity=100000).start()  # fmt: skip
     try:
         want = int(printers * (seconds / print_time + 4))
@@ -213,7 +224,7 @@ async def utilisation_run(office: Office, tmp: Path, printers: int, print_time: 
 async def urgent_run(office: Office, tmp: Path, printers: int, print_time: float, samples: int) -> dict[str, Any]:
     scale = 3600 / 120 / print_time
     fleet = await Fleet("g", printers, tmp / "urgent", speed=120, time_scale=scale,
-                        serials="KTP50000001-KTP50099999", ribbon=100000, output_capacity=100000).start()  # fmt: skip
+                        ribbon=100000, output_capacity=100000).start()  # fmt: skip
     gateway = office.clients["gateway"]
     try:
         want = int(printers * ((samples + 2) * print_time * 1.5 / print_time + 4))
@@ -245,7 +256,7 @@ async def urgent_run(office: Office, tmp: Path, printers: int, print_time: float
 
 
 async def capacity_run(office: Office, tmp: Path, printers: int, seconds: float) -> dict[str, Any]:
-    fleet = await Fleet("z", printers, tmp / "zero", speed=0, serials="KTP60000001-KTP60099999",
+    fleet = await Fleet("z", printers, tmp / "zero", speed=0,
                         ribbon=1000000, output_capacity=1000000).start()  # fmt: skip
     try:
         want = int(seconds * 40)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from tests.inventory.conftest import Inventory
 
 BODY = {
@@ -75,12 +73,13 @@ async def test_invalid_ranges_get_422_naming_the_range(inv: Inventory) -> None:
     assert lower.status_code == 422
 
 
-async def test_a_full_tranche_of_8016_blanks_is_received_quickly(inv: Inventory) -> None:
-    started = time.perf_counter()
+async def test_a_full_tranche_of_8016_blanks_is_received_serial_by_serial(inv: Inventory) -> None:
+    # Its speed is measured in bench/bench_inventory.py, not asserted here.
     await inv.receive("PUSAT/2026/11/BIG", "KTP00010001", "KTP00018016")
-    elapsed = time.perf_counter() - started
     assert (await inv.stock())["received"] == 8016
-    assert elapsed < 8, f"8016 blanks took {elapsed:.1f} s"
+    for serial in ("KTP00010001", "KTP00018016"):
+        custody = (await inv.operator.get(f"/v1/serials/{serial}")).json()
+        assert custody["blank"]["state"] == "available", custody
 
 
 async def test_only_operators_and_admins_receive_tranches(inv: Inventory) -> None:
