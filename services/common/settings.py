@@ -38,6 +38,17 @@ class ServiceSettings(BaseSettings):
         description="Origins whose pages may call this API from a browser: the office console's.",
     )
 
+    service_token: str = Field(default="", description="A JWT with role service, for calls to peer services.")
+    service_token_file: Path | None = Field(default=None, description="A file holding that token (compose).")
+
+    def peer_token(self) -> str | None:
+        """The token this service sends to its peers: inline text first, then the file; None if neither."""
+        if self.service_token:
+            return self.service_token
+        if self.service_token_file is not None:
+            return self.service_token_file.read_text().strip() or None
+        return None
+
     def public_key_pem(self) -> str:
         """The PEM of the key that verifies tokens: inline text first, then the file."""
         if self.jwt_public_key:

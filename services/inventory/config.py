@@ -16,7 +16,6 @@ class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="EKTP_INVENTORY_", extra="ignore")
 
     request_url: str = Field(default="http://127.0.0.1:8001", description="The request service (queue backlog).")
-    service_token: str = Field(default="", description="A JWT with role service, sent to the request service.")
     peer_timeout_seconds: float = Field(default=3.0, gt=0, description="Longest wait for the request service.")
 
     urgent_reserve_count: int = Field(default=20, ge=0, description="Blanks only urgent jobs may reserve.")

@@ -26,7 +26,7 @@ class RequestServiceClient:
         self._timeout = settings.peer_timeout_seconds
         self._http = service_client(
             settings.request_url,
-            token=settings.service_token or None,
+            token=settings.peer_token(),
             timeout=httpx.Timeout(settings.peer_timeout_seconds, connect=min(2.0, settings.peer_timeout_seconds)),
             transport=transport,
         )
