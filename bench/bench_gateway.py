@@ -36,11 +36,11 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from services.common.auth import generate_key_pair  # noqa: E402
-from services.common.migrate import upgrade  # noqa: E402
-from services.gateway.rendering import render_panels  # noqa: E402
-from services.request.regions.service import load_catalog  # noqa: E402
-from tests.processes import PROJECT, Stack, office_stack, request_body  # noqa: E402
+from services.common.auth import generate_key_pair
+from services.common.migrate import upgrade
+from services.gateway.rendering import render_panels
+from services.request.regions.service import load_catalog
+from tests.processes import PROJECT, Stack, office_stack, request_body
 
 VILLAGE = load_catalog("18.09").kecamatan["18.09.01"].villages[0]
 CARD = {
@@ -78,8 +78,9 @@ class Fleet:
         block = Fleet.next_block
         Fleet.next_block += 1
         serials = f"KTP{block * 500 + 1:08d}-KTP{block * 500 + 500:08d}"
+        state_dir = str(self.state_dir / str(index))
         args = [sys.executable, "-m", "drivers.emulator", "--name", f"{self.name}-{index}", "--port", "0",
-                "--control-port", "0", "--state-dir", str(self.state_dir / str(index)), "--serials", serials]  # fmt: skip
+                "--control-port", "0", "--state-dir", state_dir, "--serials", serials]  # fmt: skip
         for key, value in self.options.items():
             args += [f"--{key.replace('_', '-')}", str(value)]
         process = await asyncio.create_subprocess_exec(
@@ -115,9 +116,7 @@ class Office:
         self.stack = stack
         self.http = httpx.AsyncClient(timeout=30)
         self.serial = 0
-        self.clients = {
-            s: stack.client(s, "operator", limits=httpx.Limits(max_connections=20)) for s in ("request", "inventory")
-        }
+        self.clients: dict[str, httpx.AsyncClient] = {}
 
     async def start(self) -> None:
         self.stack.configure("request", fair_spacing_seconds=0, max_lease_seconds=3600)
@@ -126,7 +125,7 @@ class Office:
                              lease_seconds=120, card_margin=5, capacity_publish_interval=5)  # fmt: skip
         await asyncio.gather(self.stack.start("request"), self.stack.start("inventory"))
         await self.stack.start("gateway")
-        self.clients["gateway"] = self.stack.client("gateway", "operator")
+        self.clients = {s: self.stack.client(s, "operator") for s in ("request", "inventory", "gateway")}
         response = await self.clients["inventory"].post("/v1/tranches", json={
             "reference": "bench", "received_on": dt.date.today().isoformat(),
             "ranges": [{"first": "KTP00000001", "last": "KTP00025000"}], "received_by": "bench"})  # fmt: skip
@@ -200,7 +199,9 @@ def utilisation(logs: dict[str, list[dict[str, Any]]], print_time: float, since:
     return (busy / span if span else 0.0), total
 
 
-async def utilisation_run(office: Office, tmp: Path, printers: int, print_time: float, seconds: float) -> dict[str, Any]:
+async def utilisation_run(
+    office: Office, tmp: Path, printers: int, print_time: float, seconds: float
+) -> dict[str, Any]:
     scale = 3600 / 120 / print_time
     fleet = await Fleet(f"u{printers}", printers, tmp / f"u{printers}", speed=120, time_scale=scale, ribbon=100000,
                         output_capacity=100000).start()  # fmt: skip
@@ -241,7 +242,12 @@ async def urgent_run(office: Office, tmp: Path, printers: int, print_time: float
                 body = (await office.clients["request"].get(f"/v1/requests/{request_id}")).json()
                 return body["status"] == "printed"
 
+            async def reported(request_id: str = request_id) -> bool:
+                jobs = (await gateway.get("/v1/jobs", params={"request_id": request_id, "status": "printed"})).json()
+                return bool(jobs["items"])
+
             await office.wait(printed, print_time * 4 + 30)
+            await office.wait(reported, 30)
             job = (await gateway.get("/v1/jobs", params={"request_id": request_id, "status": "printed"})).json()
             detail = (await gateway.get(f"/v1/jobs/{job['items'][0]['id']}")).json()
             at = {e["step"]: dt.datetime.fromisoformat(e["at"]).timestamp() for e in detail["journal"]}
@@ -316,7 +322,10 @@ async def cups_run(tmp: Path, jobs: int, payload: bytes) -> dict[str, Any] | str
             subprocess.run(["cupsd"], check=True)
             started_cupsd = True
             for _ in range(50):
-                if subprocess.run(["lpstat", "-r"], capture_output=True, text=True).stdout.strip() == "scheduler is running":
+                if (
+                    subprocess.run(["lpstat", "-r"], capture_output=True, text=True).stdout.strip()
+                    == "scheduler is running"
+                ):
                     break
                 await asyncio.sleep(0.1)
         subprocess.run(["lpadmin", "-p", "ektpsink", "-E", "-v", f"socket://127.0.0.1:{sink.port}", "-m", "raw"],
@@ -346,7 +355,7 @@ async def cups_run(tmp: Path, jobs: int, payload: bytes) -> dict[str, Any] | str
         with contextlib.suppress(Exception):
             subprocess.run(["lpadmin", "-x", "ektpsink"], capture_output=True)
         if started_cupsd:
-            subprocess.run(["pkill", "-x", "cupsd"], capture_output=True)  # noqa: S607
+            subprocess.run(["pkill", "-x", "cupsd"], capture_output=True)
         await sink.stop()
 
 
@@ -362,16 +371,26 @@ async def main(quick: bool) -> None:
         office = Office(stack)
         await office.start()
         t0 = time.monotonic()
-        u2 = await utilisation_run(office, tmp, 2, print_time=2.0, seconds=20 if quick else 40)
-        rows.append(("utilisation, 2 printers (2 s a card)", f"{u2['utilisation']:.3f}", f"{u2['cards']} cards; goal ≥ 0.98"))
+        u2 = await utilisation_run(office, tmp, 2, print_time=8.0, seconds=40 if quick else 64)
+        rows.append(
+            ("utilisation, 2 printers (8 s a card)", f"{u2['utilisation']:.3f}", f"{u2['cards']} cards; goal ≥ 0.98")
+        )
         print(rows[-1], f"[{time.monotonic() - t0:.0f}s]", file=sys.stderr)
         u16 = await utilisation_run(office, tmp, 16, print_time=8.0, seconds=40 if quick else 64)
-        rows.append(("utilisation, 16 printers (8 s a card)", f"{u16['utilisation']:.3f}", f"{u16['cards']} cards; goal ≥ 0.98"))
+        rows.append(
+            ("utilisation, 16 printers (8 s a card)", f"{u16['utilisation']:.3f}", f"{u16['cards']} cards; goal ≥ 0.98")
+        )
         print(rows[-1], f"[{time.monotonic() - t0:.0f}s]", file=sys.stderr)
         urgent = await urgent_run(office, tmp, 16, print_time=8.0, samples=3 if quick else 5)
-        rows.append(("urgent: request → sent to a printer, 16 busy printers", f"{statistics.mean(urgent['waits']):.2f} s avg / {max(urgent['waits']):.2f} s max",
-                     f"print time 8 s; goal ≤ 8 s"))  # fmt: skip
-        rows.append(("urgent: request → card out", f"{statistics.mean(urgent['totals']):.2f} s avg / {max(urgent['totals']):.2f} s max",
+        waits, totals = urgent["waits"], urgent["totals"]
+        rows.append(
+            (
+                "urgent: request → sent to a printer, 16 busy printers",
+                f"{statistics.mean(waits):.2f} s avg / {max(waits):.2f} s max",
+                "print time 8 s; goal ≤ 8 s",
+            )
+        )
+        rows.append(("urgent: request → card out", f"{statistics.mean(totals):.2f} s avg / {max(totals):.2f} s max",
                      "includes the card's own 8 s"))  # fmt: skip
         print(rows[-2:], f"[{time.monotonic() - t0:.0f}s]", file=sys.stderr)
         capacity = await capacity_run(office, tmp, 4, seconds=15 if quick else 25)

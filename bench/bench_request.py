@@ -339,7 +339,7 @@ def batch_csv(first: int, rows: int) -> bytes:
 
 
 async def run(args: argparse.Namespace) -> int:
-    console = Console()
+    console = Console(width=160)
     pg = Pg(args.pg_host, args.pg_port, args.pg_user)
     tag = uuid.uuid4().hex[:8]
     app_db, bare_db = f"ektp_bench_request_{tag}", f"ektp_bench_bare_{tag}"

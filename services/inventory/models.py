@@ -2,7 +2,10 @@
 
 ``blanks`` holds each blank's current state (denormalised for fast checks); ``movements`` is the append-only
 ledger that explains it; ``reservations`` are counts of one blank held for a job; ``stock_lock`` is one row
-that PostgreSQL writers lock (``SELECT … FOR UPDATE``) so that grants never oversell.
+that PostgreSQL writers lock (``SELECT … FOR UPDATE``) so that grants never oversell, and that carries the
+running balances (``unused``, ``reserved``) every change updates in its own transaction; ``usage_days`` counts
+the blanks used (consumed or spoiled) per UTC day, for the reorder rate. ``GET /v1/stock/invariant`` checks
+both against the blanks' states, the reservations and the replayed movements.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ __all__ = [
     "Reservation",
     "StockLock",
     "Tranche",
+    "UsageDay",
 ]
 
 
@@ -113,6 +117,8 @@ class Reservation(Base):
     """A count of one blank held for a job; the serial is known only when it is consumed or spoiled."""
 
     __tablename__ = "reservations"
+    # The lazy expiry check asks "is an open reservation overdue?" on every grant: one index probe.
+    __table_args__ = (Index("ix_reservations_status_expires_at", "status", "expires_at"),)
 
     job_id: Mapped[str] = mapped_column(String(100), primary_key=True)
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -134,3 +140,14 @@ class StockLock(Base):
     __tablename__ = "stock_lock"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    unused: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # blanks in state available
+    reserved: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # open reservations
+
+
+class UsageDay(Base):
+    """Blanks used up (consumed or spoiled) on one UTC day: the reorder rate sums a window of these."""
+
+    __tablename__ = "usage_days"
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    used: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

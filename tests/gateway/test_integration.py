@@ -62,6 +62,19 @@ async def test_200_requests_are_printed_once_each_in_priority_order_and_the_blan
         expected = [r for r in ids if r not in urgent]
         displacement = max(abs(regular_order.index(r) - i) for i, r in enumerate(expected))
         assert displacement <= 2
+        # Previews: a job's card, and a request's (card data fetched from the request service).
+        for path in (f"/v1/jobs/{jobs[0]['id']}/preview.png", f"/v1/requests/{ids[0]}/preview.png"):
+            preview = await gateway.get(path)
+            assert preview.status_code == 200, preview.text
+            assert preview.headers["content-type"] == "image/png"
+            assert preview.content.startswith(b"\x89PNG")
+        assert (await gateway.get("/v1/requests/nope/preview.png")).status_code == 404
+        # A job already printed cannot be cancelled, nor resolved.
+        cancel = await gateway.post(f"/v1/jobs/{jobs[0]['id']}/cancel")
+        assert cancel.status_code == 409
+        assert cancel.json()["type"].endswith("job-already-sent")
+        resolve = await gateway.post(f"/v1/jobs/{jobs[0]['id']}/resolve", json={"outcome": "not_printed"})
+        assert resolve.status_code == 409
         # Both printers worked, and their measured speed is published.
         printers = [await it.printer_view(p) for p in it.printer_ids.values()]
         assert all(p["cards_printed"] > 40 for p in printers), printers
@@ -85,7 +98,8 @@ async def test_each_printer_fault_shows_its_reason_pauses_the_printer_and_printi
         it.stack.configure("request", max_attempts=10)
         await it.start_services()
         await it.receive_blanks("KTP00000001", "KTP00000200")
-        emulator = await it.printer("p1", "KTP00000001-KTP00000200", time_scale=120)  # 0.25 s a card
+        # 0.25 s a card; it asks for cleaning every 8 cards (the gateway runs a cycle between cards).
+        emulator = await it.printer("p1", "KTP00000001-KTP00000200", time_scale=120, clean_after=8)
         printer_id = await it.commission("p1")
         ids = await it.submit(30)
         for fault, reason, action in FAULTS:
@@ -109,6 +123,9 @@ async def test_each_printer_fault_shows_its_reason_pauses_the_printer_and_printi
         assert invariant["reserved"] == 0
         failed = await it.jobs(status="failed")
         assert len(failed) >= len(FAULTS)
+        state = await emulator.state()
+        assert state["cards_printed"] >= 31  # 30 cards and the test card: cleaning cycles kept it going
+        assert state["since_cleaning"] < 8
 
 
 async def test_while_the_inventory_is_down_nothing_is_consumed_and_printing_resumes_when_it_returns(

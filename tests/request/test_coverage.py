@@ -30,3 +30,13 @@ async def test_coverage_counts_printed_activated_and_backlog_beside_the_offices_
 
     unknown = await operator.put("/v1/coverage/18.09.42", json={"obliged": 1, "recorded": 1})
     assert unknown.status_code == 404
+
+
+async def test_the_region_data_lists_pesawarans_eleven_kecamatan_and_148_desa(office: Office) -> None:
+    regions = (await office.as_("partner").get("/v1/regions")).json()
+    assert (regions["code"], regions["name"], regions["province"]) == ("18.09", "Kabupaten Pesawaran", "Lampung")
+    assert len(regions["kecamatan"]) == 11
+    assert sum(len(k["villages"]) for k in regions["kecamatan"]) == 148
+    gedong = regions["kecamatan"][0]
+    assert (gedong["code"], gedong["name"]) == ("18.09.01", "Gedong Tataan")
+    assert {"code": "18.09.01.2006", "name": "Gedung Tataan"} in gedong["villages"]

@@ -187,8 +187,8 @@ async def test_release_puts_the_request_back_in_its_place_without_counting_an_at
 async def test_an_expired_lease_goes_back_to_the_queue_and_renewal_reports_lease_lost(office: Office) -> None:
     operator, gateway = office.as_("operator"), office.as_("service")
     request_id = await submit(operator, 1)
-    assert (await claim(gateway, "job_1", lease=0.3)).status_code == 201
-    renewed = await gateway.post("/v1/queue/claims/job_1/renew", json={"lease_seconds": 0.3})
+    assert (await claim(gateway, "job_1", lease=30)).status_code == 201
+    renewed = await gateway.post("/v1/queue/claims/job_1/renew", json={"lease_seconds": 0.3})  # then it stops
     assert renewed.status_code == 200
 
     async def back_in_queue() -> bool:
@@ -206,8 +206,10 @@ async def test_an_expired_lease_goes_back_to_the_queue_and_renewal_reports_lease
 async def test_an_expired_lease_after_the_card_was_sent_needs_review_not_a_reprint(office: Office) -> None:
     operator, gateway = office.as_("operator"), office.as_("service")
     request_id = await submit(operator, 1)
-    await claim(gateway, "job_1", lease=0.3)
-    await gateway.post("/v1/queue/claims/job_1/sent", json={"printer_id": "printer-1"})
+    await claim(gateway, "job_1", lease=30)
+    sent = await gateway.post("/v1/queue/claims/job_1/sent", json={"printer_id": "printer-1"})
+    assert sent.status_code == 200
+    assert (await gateway.post("/v1/queue/claims/job_1/renew", json={"lease_seconds": 0.3})).status_code == 200
 
     async def in_review() -> bool:
         return (await operator.get(f"/v1/requests/{request_id}")).json()["status"] == "needs_review"

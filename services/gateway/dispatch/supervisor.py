@@ -118,7 +118,10 @@ class Dispatcher:
     async def commission(self, printer_id: str) -> None:
         """Handshake, identify, status, a self-test card, status OK → ready; else back to registered."""
         gw = self.gw
-        await self.stop_worker(printer_id)
+        worker = self.workers.pop(printer_id, None)
+        if worker is not None:
+            # The state is commissioning now: the worker finishes its card, hands back the next, and ends.
+            await worker.finish(within=(worker.link.identity.print_time or 120.0) * 2 + 30 if worker.link else 30)
         row = await gw.fleet.get(printer_id)
         if row is None:
             return

@@ -67,6 +67,14 @@ class PrinterWorker:
     def nudge(self) -> None:
         self.wake.set()
 
+    async def finish(self, within: float) -> None:
+        """Let the worker end by itself (it stops after the card it is printing), else stop it."""
+        self.nudge()
+        if self.task is not None:
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError, Exception):
+                await asyncio.wait_for(asyncio.shield(self.task), within)
+        await self.stop()
+
     async def stop(self) -> None:
         tasks = [t for t in (self.task, *self.reports) if t is not None]
         for task in tasks:
@@ -120,7 +128,8 @@ class PrinterWorker:
 
     async def _poll_once(self, printer: CardPrinter, *, force: bool = True) -> PrinterStatus:
         status = await printer.status()
-        seen = (status.accepts_work, status.reasons, status.supplies)
+        # Supplies move with every card: they are written with the keep-alive, state and reasons at once.
+        seen = (status.accepts_work, status.reasons)
         now = time.monotonic()
         # Write only what changed (and now and then, so polled_at shows the poll is alive).
         if force or seen != self._last_seen or now - self._last_written > KEEPALIVE_S:
@@ -184,8 +193,9 @@ class PrinterWorker:
         try:
             while True:
                 row = await gw.fleet.get(self.printer_id)
-                if row is None or row.state == PrinterLifecycle.REMOVED:
-                    await self._hand_back(prefetch, "printer removed")
+                if row is None or PrinterLifecycle(row.state) not in RUNNING:
+                    # Removed, or being commissioned again: give back the card not sent and let go of the link.
+                    await self._hand_back(prefetch, f"printer {row.state if row else 'gone'}")
                     prefetch = None
                     return
                 if row.state != PrinterLifecycle.READY or not gw.settings.start_loops:
@@ -219,7 +229,10 @@ class PrinterWorker:
                     )
                     continue
                 print_time = printer.identity.print_time or 0.0
-                lead = max(0.05, 3 * self.prepare_seconds)
+                # Start preparing the next card this long before the current one is due out: enough to have it
+                # ready (claims and reservations slow down when the peers are busy), late enough that an
+                # urgent request arriving meanwhile is the one claimed.
+                lead = min(max(0.25, 3 * self.prepare_seconds), print_time / 2)
                 prefetch = _Prefetch(self, ribbon, max(0.0, print_time - lead))
                 outcome = await self.steps.send_and_print(printer, self.printer_id, prepared)
                 self._report(prepared, outcome)

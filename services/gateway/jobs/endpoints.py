@@ -76,7 +76,7 @@ async def request_preview(request_id: str, _: Manager, dispatcher: DispatcherDep
     try:
         body = await dispatcher.gw.requests.get_request(request_id)
     except PeerAnswer as exc:
-        if exc.status == 404:
+        if exc.status in (404, 422):  # 422: not even the shape of a request id
             raise NotFound(f"no request {request_id}", kind="request-not-found") from None
         raise ServiceUnavailable(f"the request service answered {exc.status}", kind="peer-refused") from None
     except Exception:

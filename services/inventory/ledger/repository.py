@@ -6,11 +6,14 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import Executable, func, or_, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.inventory.models import Blank, Movement, Reservation, Tranche
+from services.inventory.models import Blank, Movement, ReorderProposal, Reservation, StockLock, Tranche, UsageDay
 from services.inventory.states import (
+    OPEN_PROPOSAL_STATES,
     OPEN_RESERVATION_STATES,
     BlankState,
     MovementKind,
@@ -19,7 +22,15 @@ from services.inventory.states import (
 
 __all__ = [
     "MovementFilters",
+    "StockCounters",
     "add_movement",
+    "bump_counters",
+    "count_usage_days",
+    "execute_together",
+    "is_postgres",
+    "read_counters",
+    "reorder_check",
+    "count_usage_day",
     "blank_counts",
     "count_open_reservations",
     "count_reservations",
@@ -35,28 +46,108 @@ __all__ = [
     "usage_since",
 ]
 
+STOCK_ROW = 1
 
-async def lock_stock(session: AsyncSession) -> None:
+
+class StockCounters:
+    """The running balances on the ``stock_lock`` row: ``unused`` blanks and ``reserved`` (open reservations)."""
+
+    __slots__ = ("reserved", "unused")
+
+    def __init__(self, unused: int, reserved: int) -> None:
+        self.unused, self.reserved = int(unused), int(reserved)
+
+    @property
+    def available(self) -> int:
+        return self.unused - self.reserved
+
+
+def is_postgres(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+async def lock_stock(session: AsyncSession) -> StockCounters:
     """Serialise changes that take blanks away: PostgreSQL locks the one ``stock_lock`` row until commit.
 
-    SQLite needs nothing: the write session began with ``BEGIN IMMEDIATE``, so this transaction is the only
-    writer already.
+    SQLite needs no row lock: the write session began with ``BEGIN IMMEDIATE``, so this transaction is the only
+    writer already. Returns the running balances as they are now (the lock makes them current).
     """
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(text("SELECT id FROM stock_lock WHERE id = 1 FOR UPDATE"))
-
-
-async def get_blank(session: AsyncSession, serial: str, *, for_update: bool = False) -> Blank | None:
-    query = select(Blank).where(Blank.serial == serial)
-    if for_update:
+    query = select(StockLock.unused, StockLock.reserved).where(StockLock.id == STOCK_ROW)
+    if is_postgres(session):
         query = query.with_for_update()
-    return await session.scalar(query)
+    row = (await session.execute(query)).one()
+    return StockCounters(row[0], row[1])
 
 
-def add_movement(session: AsyncSession, *, kind: MovementKind, actor: str, **fields: Any) -> Movement:
-    movement = Movement(kind=kind.value, actor=actor, **fields)
-    session.add(movement)
-    return movement
+async def read_counters(session: AsyncSession) -> StockCounters:
+    """The running balances without locking (reports, the invariant)."""
+    row = (await session.execute(select(StockLock.unused, StockLock.reserved).where(StockLock.id == STOCK_ROW))).one()
+    return StockCounters(row[0], row[1])
+
+
+def bump_counters(*, unused: int = 0, reserved: int = 0) -> Executable:
+    """``UPDATE stock_lock`` by the given deltas, returning the balances after it."""
+    return (
+        update(StockLock)
+        .where(StockLock.id == STOCK_ROW)
+        .values(unused=StockLock.unused + unused, reserved=StockLock.reserved + reserved)
+        .returning(StockLock.unused, StockLock.reserved)
+    )
+
+
+def count_usage_day(session: AsyncSession, day: dt.date, used: int = 1) -> Executable:
+    """Add ``used`` blanks to the day's usage (an upsert)."""
+    insert = pg_insert if is_postgres(session) else sqlite_insert
+    statement = insert(UsageDay).values(day=day, used=used)
+    return statement.on_conflict_do_update(
+        index_elements=[UsageDay.day], set_={"used": UsageDay.used + statement.excluded.used}
+    )
+
+
+async def execute_together(session: AsyncSession, statements: Sequence[Executable]) -> Any:
+    """Run data-changing statements in order and return the first row the last one returns (or None).
+
+    On PostgreSQL they travel as one statement (the others as data-modifying CTEs of the last): one round trip.
+    They must not depend on each other's effects, and rows they change must be locked already, except the last
+    statement's: then the order locks are taken in cannot matter. SQLite runs them one by one (in process, no
+    round trips).
+    """
+    if not statements:
+        return None
+    *first, last = statements
+    if first and is_postgres(session):
+        for n, statement in enumerate(first):
+            last = last.add_cte(statement.cte(f"w{n}"))  # type: ignore[attr-defined]
+        first = []
+    connection = await session.connection()
+    for statement in first:
+        await connection.execute(statement)
+    result = await connection.execute(last)
+    return result.first() if result.returns_rows else None
+
+
+def _usage_since(since: dt.datetime) -> tuple[Any, Any]:
+    days, partial = _usage_since(since)
+    return days, partial
+
+
+async def reorder_check(session: AsyncSession, since: dt.datetime) -> tuple[bool, int]:
+    """``(a proposal is open, blanks used since)`` in one round trip, for the check after each used blank."""
+    states = [s.value for s in OPEN_PROPOSAL_STATES]
+    is_open = select(ReorderProposal.id).where(ReorderProposal.state.in_(states)).exists()
+    days, partial = _usage_since(since)
+    row = (await session.execute(select(is_open, days, partial))).one()
+    return bool(row[0]), int(row[1] or 0) + int(row[2] or 0)
+
+
+async def count_usage_days(session: AsyncSession, since: dt.datetime | None) -> int:
+    """Blanks used up since ``since`` (``None``: ever): whole days from the ``usage_days`` counters, the first
+    (partial) day from the movements themselves — exact, and it reads at most one day of movements."""
+    if since is None:
+        return int(await session.scalar(select(func.coalesce(func.sum(UsageDay.used), 0))) or 0)
+    days, partial = _usage_since(since)
+    row = (await session.execute(select(days, partial))).one()
+    return int(row[0] or 0) + int(row[1] or 0)
 
 
 async def count_unused(session: AsyncSession) -> int:

@@ -100,6 +100,8 @@ class Invariant(BaseModel):
     replayed from the start (received, consumed, spoiled, write-offs net of restores). Office-wide,
     received = available + reserved + consumed + spoiled + written_off with available >= 0 (reservations
     never exceed the unused blanks); per tranche, received = unused + consumed + spoiled + written_off.
+    The running balances the grant path reads (``counters``: unused, reserved, used) must equal the same
+    figures counted from the blanks, the open reservations and the movements: a drift is a problem.
     """
 
     holds: bool
@@ -109,6 +111,7 @@ class Invariant(BaseModel):
     consumed: int
     spoiled: int
     written_off: int
+    counters: dict[str, int] = Field(default_factory=dict, description="The running balances as recorded.")
     tranches: list[TrancheInvariant]
     problems: list[str]
 

@@ -55,9 +55,11 @@ def urgent_reserve(settings: Settings, unused: int) -> int:
 
 
 async def available_now(session: AsyncSession) -> tuple[int, int, int]:
-    """``(available, unused, reserved)``: available = unused blanks not counted by an open reservation."""
-    unused, reserved = await repository.count_unused_and_reserved(session)
-    return unused - reserved, unused, reserved
+    """``(available, unused, reserved)``: available = unused blanks not counted by an open reservation.
+
+    Read from the running balances on the stock row, locking it (PostgreSQL) until the commit."""
+    counters = await repository.lock_stock(session)
+    return counters.available, counters.unused, counters.reserved
 
 
 def _serial_problem_kind(current: BlankState) -> str:
@@ -77,7 +79,10 @@ async def take_blank(
     reason: str | None = None,
     witness: str | None = None,
 ) -> tuple[Blank, Movement]:
-    """Move the blank ``serial`` to ``target`` with its movement and audit row; 409 naming why it cannot."""
+    """Move the blank ``serial`` to ``target`` with its movement and audit row; 409 naming why it cannot.
+
+    The running balances follow: one unused fewer when an available blank leaves the shelf, one more when a
+    written-off blank comes back; a consumed or spoiled blank counts as used that day."""
     blank = await repository.get_blank(session, serial, for_update=True)
     if blank is None:
         raise Conflict(f"serial {serial} was never received", kind="serial-unknown", serial=serial)
@@ -88,8 +93,9 @@ async def take_blank(
             detail += f" (job {blank.job_id})"
         raise Conflict(detail, kind=_serial_problem_kind(current), serial=serial, state=current.value)
     before = {"state": blank.state, "job_id": blank.job_id}
+    now = utcnow()
     blank.state = target.value
-    blank.updated_at = utcnow()
+    blank.updated_at = now
     if job_id is not None:
         blank.job_id = job_id
     if request_id is not None:
@@ -98,6 +104,7 @@ async def take_blank(
         session,
         kind=kind,
         actor=principal.subject,
+        at=now,
         serial=serial,
         tranche_id=blank.tranche_id,
         job_id=job_id,
@@ -117,6 +124,11 @@ async def take_blank(
         before=before,
         after={"state": blank.state, "job_id": blank.job_id, "reason": reason, "witness": witness},
     )
+    delta = (target is BlankState.AVAILABLE) - (current is BlankState.AVAILABLE)
+    if delta:
+        await repository.execute_together(session, [repository.bump_counters(unused=delta)])
+    if target in (BlankState.CONSUMED, BlankState.SPOILED):
+        await repository.execute_together(session, [repository.count_usage_day(session, now.date())])
     return blank, movement
 
 
@@ -134,7 +146,8 @@ async def _ensure_one_unreserved(session: AsyncSession) -> None:
 
 async def record_spoilage(session: AsyncSession, settings: Settings, principal: Principal, body: SpoilageIn) -> Blank:
     """A blank spoiled outside a reservation; it must be an unused one not counted by a reservation."""
-    await repository.lock_stock(session)
+    # Locks in the one order every writer takes them: reservation, blank, stock row (no deadlocks).
+    await repository.get_blank(session, body.serial, for_update=True)
     await _ensure_one_unreserved(session)
     blank, _ = await take_blank(
         session,
@@ -152,6 +165,7 @@ async def record_spoilage(session: AsyncSession, settings: Settings, principal: 
 
 async def adjust(session: AsyncSession, settings: Settings, principal: Principal, body: AdjustmentIn) -> Blank:
     """An admin's correction, as a new ledger entry with its reason."""
+    await repository.get_blank(session, body.serial, for_update=True)  # the blank before the stock row
     await repository.lock_stock(session)
     if body.action is AdjustmentAction.WRITE_OFF:
         await _ensure_one_unreserved(session)
@@ -255,6 +269,24 @@ async def invariant(session: AsyncSession) -> Invariant:
     consumed_by_jobs = await repository.count_reservations(session, ReservationStatus.CONSUMED)
     if consumed_by_jobs != consumed:
         problems.append(f"{consumed} blanks consumed but {consumed_by_jobs} reservations consumed")
+    # The running balances must equal what they summarise: the blanks' states, the replayed movements and the
+    # open reservations (a drift here would let grants oversell or refuse wrongly).
+    counters = await repository.read_counters(session)
+    replayed_unused = sum(
+        ledger.get((b.tranche_id, "received"), 0)
+        - sum(ledger.get((b.tranche_id, k), 0) for k in ("consumed", "spoiled", "written_off"))
+        for b in balances
+    )
+    if counters.unused != unused:
+        problems.append(f"stock counter: {counters.unused} unused, {unused} blanks available by state")
+    if counters.unused != replayed_unused:
+        problems.append(f"stock counter: {counters.unused} unused, {replayed_unused} by ledger")
+    if counters.reserved != reserved:
+        problems.append(f"stock counter: {counters.reserved} reserved, {reserved} open reservations")
+    used_by_day = await repository.count_usage_days(session, None)
+    used_by_ledger = sum(ledger.get((b.tranche_id, k), 0) for b in balances for k in ("consumed", "spoiled"))
+    if used_by_day != used_by_ledger:
+        problems.append(f"usage by day: {used_by_day} blanks used, {used_by_ledger} by ledger")
     return Invariant(
         holds=not problems,
         received=sum(b.received for b in balances),
@@ -263,6 +295,7 @@ async def invariant(session: AsyncSession) -> Invariant:
         consumed=consumed,
         spoiled=sum(b.spoiled for b in balances),
         written_off=sum(b.written_off for b in balances),
+        counters={"unused": counters.unused, "reserved": counters.reserved, "used": used_by_day},
         tranches=rows,
         problems=problems,
     )

@@ -60,15 +60,21 @@ def _snapshot(p: ReorderProposal) -> dict[str, object]:
     return {"state": p.state, "quantity": p.quantity}
 
 
-async def maybe_draft(session: AsyncSession, settings: Settings, principal: Principal) -> ReorderProposal | None:
-    """Draft a proposal if the stock is at the reorder point and none is open; called after blanks are used."""
-    await session.flush()
-    if await repository.open_proposal(session) is not None:
-        return None
+async def maybe_draft(
+    session: AsyncSession, settings: Settings, principal: Principal, counters: ledger.StockCounters | None = None
+) -> ReorderProposal | None:
+    """Draft a proposal if the stock is at the reorder point and none is open; called after blanks are used,
+    with the stock row locked (so two used blanks never draft twice). ``counters``: the balances after the
+    change, when the caller has them already."""
+    if counters is None:
+        await session.flush()
+        counters = await ledger.read_counters(session)
     since = utcnow() - dt.timedelta(days=settings.reorder_window_days)
-    unused, reserved, used = await ledger.reorder_figures(session, since)
+    is_open, used = await ledger.reorder_check(session, since)
+    if is_open:
+        return None
     rate = Rate(settings, used)
-    available = unused - reserved
+    available, reserved = counters.available, counters.reserved
     if rate.used == 0 or available > rate.reorder_point:
         return None
     proposal = ReorderProposal(

@@ -129,6 +129,7 @@ async def receive(session: AsyncSession, principal: Principal, body: TrancheIn) 
     await session.flush()
     for r in ranges:
         await repository.insert_blanks(session, tranche.id, r)
+    await ledger.execute_together(session, [ledger.bump_counters(unused=count)])
     ledger.add_movement(
         session,
         kind=MovementKind.RECEIVED,

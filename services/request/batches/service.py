@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.auth import Principal
+from services.common.auth import Principal, Role
 from services.common.models import new_id
 from services.common.problems import BadRequest, Conflict, FieldError, Forbidden, NotFound, Unprocessable
 from services.request.batches import repository
@@ -92,7 +92,7 @@ def batch_out(batch: Batch) -> BatchOut:
 
 def readable(principal: Principal, batch: Batch) -> None:
     """Clerks read the batches they submitted; operators and admins read all."""
-    if principal.role.value == "clerk" and batch.submitted_by != principal.subject:
+    if principal.role is Role.CLERK and batch.submitted_by != principal.subject:
         raise Forbidden("a clerk reads only the batches it submitted", kind="out-of-scope")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import and_, case, func, literal_column, or_, select, update
+from sqlalchemy import BigInteger, and_, bindparam, case, func, literal_column, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,15 +18,32 @@ QUEUED = PrintRequest.status == literal_column("'queued'")
 PRINTING = PrintRequest.status == literal_column("'printing'")
 
 __all__ = [
+    "claim_next",
     "count_ahead",
     "count_by_status",
     "expired_leases",
     "get_capacity",
     "get_job",
-    "next_queued_for_update",
     "printed_since",
     "take_keys",
 ]
+
+
+# Built once with bind parameters, so SQLAlchemy compiles it once (a lane takes keys on every submission).
+_TAKE_KEYS = (
+    update(QueueLane)
+    .where(QueueLane.priority == bindparam("lane_priority"), QueueLane.kecamatan_code == bindparam("lane_kecamatan"))
+    .values(
+        last_key=case(
+            (
+                QueueLane.last_key + bindparam("spacing", type_=BigInteger) > bindparam("base", type_=BigInteger),
+                QueueLane.last_key + bindparam("spacing_and_span", type_=BigInteger),
+            ),
+            else_=bindparam("base_and_span", type_=BigInteger),
+        )
+    )
+    .returning(QueueLane.last_key)
+)
 
 
 async def take_keys(
@@ -37,20 +54,17 @@ async def take_keys(
     One UPDATE … RETURNING: concurrent submissions of one kecamatan serialise on the lane row only.
     """
     span = spacing * (count - 1)
-    statement = (
-        update(QueueLane)
-        .where(QueueLane.priority == priority, QueueLane.kecamatan_code == kecamatan_code)
-        .values(
-            last_key=case(
-                (QueueLane.last_key + spacing > base, QueueLane.last_key + spacing + span),
-                else_=base + span,
-            )
-        )
-        .returning(QueueLane.last_key)
-    )
+    params = {
+        "lane_priority": priority,
+        "lane_kecamatan": kecamatan_code,
+        "spacing": spacing,
+        "base": base,
+        "spacing_and_span": spacing + span,
+        "base_and_span": base + span,
+    }
     # Core execution on the session's connection: no ORM bookkeeping for a one-row counter.
     connection = await session.connection()
-    last = (await connection.execute(statement)).scalar()
+    last = (await connection.execute(_TAKE_KEYS, params)).scalar()
     if last is None:
         insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
         await connection.execute(
@@ -58,26 +72,35 @@ async def take_keys(
             .values(priority=priority, kecamatan_code=kecamatan_code, last_key=base + span)
             .on_conflict_do_nothing()
         )
-        last = (await connection.execute(statement)).scalar()
+        last = (await connection.execute(_TAKE_KEYS, params)).scalar()
         if last is None:  # pragma: no cover - the row was just inserted
             raise RuntimeError("queue lane missing")
     return int(last) - span
 
 
-async def next_queued_for_update(session: AsyncSession) -> PrintRequest | None:
-    """The queued request with the smallest key, locked; rows other claimers hold are skipped (PostgreSQL).
+async def claim_next(session: AsyncSession, **values: object) -> PrintRequest | None:
+    """Lease the queued request with the smallest key in one UPDATE … RETURNING; None when nothing is queued.
 
-    On SQLite the write transaction already holds the database's one write lock (BEGIN IMMEDIATE).
+    The subquery locks its row and skips rows other claimers hold (PostgreSQL ``FOR UPDATE SKIP LOCKED``);
+    on SQLite the write transaction already holds the database's one write lock (``BEGIN IMMEDIATE``).
     """
-    query = (
-        select(PrintRequest)
+    head = (
+        select(PrintRequest.id)
         .where(QUEUED)
         .order_by(PrintRequest.queue_key, PrintRequest.id)
         .limit(1)
         .with_for_update(skip_locked=True)
+        .scalar_subquery()
     )
-    result: PrintRequest | None = await session.scalar(query)
-    return result
+    statement = (
+        update(PrintRequest)
+        .where(PrintRequest.id == head)
+        .values(**values)
+        .returning(PrintRequest)
+        .execution_options(synchronize_session=False)
+    )
+    claimed: PrintRequest | None = (await session.scalars(statement)).first()
+    return claimed
 
 
 async def get_job(session: AsyncSession, job_id: str, *, for_update: bool = False) -> QueueJob | None:

@@ -19,7 +19,7 @@ from services.request.context import ServiceContext
 from services.request.models import PrintRequest, QueueCapacity, QueueJob
 from services.request.print_requests import repository as request_repository
 from services.request.print_requests.service import audit_state, card_data, daily_capacity, set_status
-from services.request.print_requests.states import RequestStatus
+from services.request.print_requests.states import RequestStatus, check_transition
 from services.request.queue import repository
 from services.request.queue.schemas import (
     CapacityIn,
@@ -121,11 +121,21 @@ async def claim(
             raise Conflict(f"job {body.job_id} no longer holds a request", kind="stale-job")
         return _claim(request, existing, context), False
 
-    request = await repository.next_queued_for_update(session)
-    if request is None:
-        return None, False
     now = context.clock()
     expires = now + _lease(context, body.lease_seconds)
+    check_transition(RequestStatus.QUEUED, RequestStatus.PRINTING)
+    request = await repository.claim_next(
+        session,
+        status=RequestStatus.PRINTING.value,
+        job_id=body.job_id,
+        printer_id=body.printer_id,
+        lease_expires_at=expires,
+        status_note=None,
+        updated_at=now,
+    )
+    if request is None:
+        return None, False
+    before: dict[str, object] = {"status": RequestStatus.QUEUED.value, "attempts": request.attempts}
     job = QueueJob(
         job_id=body.job_id,
         request_id=request.id,
@@ -134,12 +144,6 @@ async def claim(
         claimed_at=now,
         lease_expires_at=expires,
     )
-    before = audit_state(request)
-    set_status(request, RequestStatus.PRINTING, now)
-    request.job_id = body.job_id
-    request.printer_id = body.printer_id
-    request.lease_expires_at = expires
-    request.status_note = None
     session.add(job)
     try:
         await session.flush()
