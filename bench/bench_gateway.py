@@ -149,7 +149,9 @@ class Office:
         stats = (await self.clients["request"].get("/v1/queue/stats")).json()
         return int(stats["queued"])
 
-    async def commission(self, fleet: Fleet) -> list[str]:
+    async def commission(self, fleet: Fleet, *, stagger: float = 0.0) -> list[str]:
+        """Register and commission the fleet's printers, ``stagger`` seconds apart (an office's printers do
+        not start their cards in step), and wait until all are ready."""
         gateway = self.clients["gateway"]
         ids = []
         for printer in fleet.printers:
@@ -157,6 +159,7 @@ class Office:
             ids.append(response.json()["id"])
         for printer_id in ids:
             await gateway.post(f"/v1/printers/{printer_id}/commission")
+            await asyncio.sleep(stagger)
         await self.wait(lambda: self._all_state(ids, "ready"), 120)
         return ids
 
@@ -209,7 +212,7 @@ async def utilisation_run(
         want = int(printers * (seconds / print_time + 4))
         if await office.queued() < want:
             await office.submit(want - await office.queued())
-        ids = await office.commission(fleet)
+        ids = await office.commission(fleet, stagger=print_time / printers)
         started = time.time()
         # Leave the first cards out (the printers start one by one as they are commissioned).
         await asyncio.sleep(seconds)
@@ -217,7 +220,8 @@ async def utilisation_run(
         logs = await fleet.logs(office.http)
         value, cards = utilisation(logs, print_time, started + print_time * 1.5)
         await office.remove(ids)
-        return {"printers": printers, "print_time": print_time, "cards": cards, "utilisation": value}
+        return {"printers": printers, "print_time": print_time, "cards": cards, "utilisation": value,
+                "gap_ms": (1 / value - 1) * print_time * 1000 if value else 0.0}  # fmt: skip
     finally:
         await fleet.stop()
 
@@ -231,7 +235,7 @@ async def urgent_run(office: Office, tmp: Path, printers: int, print_time: float
         want = int(printers * ((samples + 2) * print_time * 1.5 / print_time + 4))
         if await office.queued() < want:
             await office.submit(want - await office.queued())
-        ids = await office.commission(fleet)
+        ids = await office.commission(fleet, stagger=print_time / printers)
         await asyncio.sleep(print_time * 1.5)  # every printer busy with batch work
         waits, totals = [], []
         for _ in range(samples):
@@ -359,7 +363,7 @@ async def cups_run(tmp: Path, jobs: int, payload: bytes) -> dict[str, Any] | str
         await sink.stop()
 
 
-async def main(quick: bool) -> None:
+async def main(quick: bool, keep: bool) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-gateway-"))
     keys = generate_key_pair()
     templates = Templates(tmp)
@@ -393,7 +397,7 @@ async def main(quick: bool) -> None:
         rows.append(("urgent: request → card out", f"{statistics.mean(totals):.2f} s avg / {max(totals):.2f} s max",
                      "includes the card's own 8 s"))  # fmt: skip
         print(rows[-2:], f"[{time.monotonic() - t0:.0f}s]", file=sys.stderr)
-        capacity = await capacity_run(office, tmp, 4, seconds=15 if quick else 25)
+        capacity = await capacity_run(office, tmp, 4, seconds=10 if quick else 20)
         rows.append(("pipeline capacity, 4 zero-delay printers", f"{capacity['cards_per_second']:.1f} cards/s",
                      "YMCKO 2.1 MB a card, all three services on SQLite"))  # fmt: skip
         print(rows[-1], f"[{time.monotonic() - t0:.0f}s]", file=sys.stderr)
@@ -409,10 +413,15 @@ async def main(quick: bool) -> None:
     for name, value, note in rows:
         print(f"{name:<{width}} | {value:<24} | {note}")
     print(f"\n{os.cpu_count()} CPUs; services, emulators and this script share them.")
-    shutil.rmtree(tmp, ignore_errors=True)
+    if keep:
+        print(f"databases and logs kept in {tmp}")
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="shorter runs")
-    asyncio.run(main(parser.parse_args().quick))
+    parser.add_argument("--keep", action="store_true", help="keep the databases and logs")
+    arguments = parser.parse_args()
+    asyncio.run(main(arguments.quick, arguments.keep))

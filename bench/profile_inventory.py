@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import cProfile
 import collections
+import cProfile
 import pstats
 import sys
 import tempfile
@@ -92,7 +92,8 @@ async def run(url: str, pairs: int, top: int, plain: bool = False) -> None:
             invariant = (await c.get("/v1/stock/invariant", headers=operator)).json()
     print(f"{pairs} pairs in {elapsed:.2f} s: {elapsed / pairs * 1000:.2f} ms per pair (profiled, one client)")
     print(
-        f"process CPU per pair: {plain_cpu / pairs * 1000:.2f} ms unprofiled (client included), {cpu / pairs * 1000:.2f} ms profiled"
+        f"process CPU per pair: {plain_cpu / pairs * 1000:.2f} ms unprofiled (client included), "
+        f"{cpu / pairs * 1000:.2f} ms profiled"
     )
     print(f"invariant holds: {invariant['holds']} {invariant.get('problems')}")
     print(f"SQL statements per pair: {sum(counted.values()) / pairs:.1f}")

@@ -25,7 +25,8 @@ auditor = Auditor(AuditEvent)
 SYSTEM = Principal(subject="inventory-sweeper", role=Role.SERVICE)
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
+    # async: FastAPI runs a plain ``def`` dependency in a worker thread, a thread hop on every request.
     settings: Settings = request.app.state.settings
     return settings
 

@@ -68,12 +68,12 @@ async def test_uploading_the_same_file_again_returns_the_same_batch_and_queues_n
 
 async def test_a_clerks_batch_rows_outside_its_kecamatan_are_refused(office: Office) -> None:
     clerk = office.as_("clerk", scope=["18.09.01"])
-    rows = [batch_row(1), batch_row(2, kecamatan="18.09.04")]
-    response = await clerk.post("/v1/batches", json={"rows": rows})
+    rows = [{**batch_row(1), "row": 11}, {**batch_row(2, kecamatan="18.09.04"), "row": 12}]
+    response = await clerk.post("/v1/batches", json={"kecamatan_code": "18.09.01", "rows": rows})
     batch = response.json()
     assert (batch["accepted_rows"], batch["rejected_rows"]) == (1, 1)
     report = (await clerk.get(batch["report"])).json()
-    assert report["errors"] == [{"field": "kecamatan_code", "reason": "outside your scope", "row": 2}]
+    assert report["errors"] == [{"field": "kecamatan_code", "reason": "outside your scope", "row": 12}]
 
 
 async def test_a_csv_with_an_unknown_column_is_refused_whole_naming_the_column(office: Office) -> None:

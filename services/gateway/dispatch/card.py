@@ -203,19 +203,24 @@ class CardSteps:
 
     # -- reporting ------------------------------------------------------------------------------------
 
-    async def settle(self, job_id: str, outcome: Outcome) -> None:
-        """Journal the outcome, then tell both services (retried until they answer)."""
+    async def settle(self, job_id: str, outcome: Outcome, *, lease: LeaseKeeper | None = None) -> None:
+        """Journal the outcome, then tell both services (retried until they answer).
+
+        The lease is renewed until the request service has the outcome, not a moment longer.
+        """
         job = await self.gw.journal.get(job_id)
         if job is None:
             return
         if outcome.ending is Ending.PRINTED:
-            await self.report_printed(job, outcome.serial or "")
+            await self.report_printed(job, outcome.serial or "", lease=lease)
         elif outcome.ending is Ending.FAILED:
-            await self.report_failed(job, outcome.reason, serial=outcome.serial)
+            await self.report_failed(job, outcome.reason, serial=outcome.serial, lease=lease)
         else:
-            await self.report_unknown(job, outcome.reason)
+            await self.report_unknown(job, outcome.reason, lease=lease)
 
-    async def report_printed(self, job: Job, serial: str, *, detail: dict[str, Any] | None = None) -> None:
+    async def report_printed(
+        self, job: Job, serial: str, *, detail: dict[str, Any] | None = None, lease: LeaseKeeper | None = None
+    ) -> None:
         gw = self.gw
         if job.step != Step.PRINTED:
             await gw.journal.advance(
@@ -226,6 +231,7 @@ class CardSteps:
             await gw.requests.printed(job.id, serial, job.printer_id)
         except (PeerAnswer, LeaseLost, StaleJob) as exc:
             problems.append(f"request service: {exc}")
+        _stop(lease)
         try:
             await gw.inventory.consume(job.id, serial, job.request_id or "", job.printer_id)
         except PeerAnswer as exc:
@@ -241,7 +247,13 @@ class CardSteps:
         await gw.fleet.card_done(job.printer_id, cards_per_hour)
 
     async def report_failed(
-        self, job: Job, reason: str, *, serial: str | None, detail: dict[str, Any] | None = None
+        self,
+        job: Job,
+        reason: str,
+        *,
+        serial: str | None,
+        detail: dict[str, Any] | None = None,
+        lease: LeaseKeeper | None = None,
     ) -> None:
         gw = self.gw
         card_used = serial is not None
@@ -258,6 +270,7 @@ class CardSteps:
             await gw.requests.failed(job.id, reason or "failed", card_used=card_used)
         except (PeerAnswer, LeaseLost, StaleJob) as exc:
             problems.append(f"request service: {exc}")
+        _stop(lease)
         try:
             if serial is not None:
                 await gw.inventory.spoil(
@@ -269,7 +282,7 @@ class CardSteps:
             problems.append(f"inventory: {exc}")
         await gw.journal.advance(job.id, Step.REPORTED, state=JobState.FAILED, detail=_problems(problems))
 
-    async def report_unknown(self, job: Job, reason: str) -> None:
+    async def report_unknown(self, job: Job, reason: str, *, lease: LeaseKeeper | None = None) -> None:
         gw = self.gw
         if job.step != Step.UNKNOWN:
             await gw.journal.advance(job.id, Step.UNKNOWN, reason=reason, detail={"reason": reason})
@@ -278,11 +291,17 @@ class CardSteps:
             await gw.requests.needs_review(job.id, reason or "outcome unknown")
         except (PeerAnswer, LeaseLost, StaleJob) as exc:
             problems.append(f"request service: {exc}")
+        _stop(lease)
         try:
             await gw.inventory.hold(job.id, reason or "outcome unknown")
         except PeerAnswer as exc:
             problems.append(f"inventory: {exc}")
         await gw.journal.advance(job.id, Step.REVIEW, detail=_problems(problems))
+
+
+def _stop(lease: LeaseKeeper | None) -> None:
+    if lease is not None:
+        lease.stop()
 
 
 def _problems(problems: list[str]) -> dict[str, Any] | None:

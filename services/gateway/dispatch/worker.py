@@ -249,7 +249,7 @@ class PrinterWorker:
     def _report(self, prepared: Prepared, outcome: Outcome) -> None:
         async def report() -> None:
             try:
-                await self.steps.settle(prepared.job_id, outcome)
+                await self.steps.settle(prepared.job_id, outcome, lease=prepared.lease)
             except asyncio.CancelledError:
                 raise
             except Exception:  # the journal keeps the step: recovery reports it at the next start

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Executable, func, or_, select, text, update
+from sqlalchemy import Executable, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,33 +20,36 @@ from services.inventory.states import (
     ReservationStatus,
 )
 
+STOCK_ROW = 1
+
 __all__ = [
+    "BUMP",
+    "Batch",
     "MovementFilters",
     "StockCounters",
     "add_movement",
-    "bump_counters",
-    "count_usage_days",
-    "execute_together",
-    "is_postgres",
-    "read_counters",
-    "reorder_check",
-    "count_usage_day",
+    "bind_all",
     "blank_counts",
+    "bump_counters",
     "count_open_reservations",
     "count_reservations",
     "count_unused",
     "count_unused_and_reserved",
+    "count_usage_day",
+    "count_usage_days",
     "custody_movements",
+    "execute_together",
     "get_blank",
+    "is_postgres",
     "ledger_counts",
     "list_movements",
     "lock_stock",
+    "read_counters",
+    "reorder_check",
     "reorder_figures",
     "tranche_totals",
     "usage_since",
 ]
-
-STOCK_ROW = 1
 
 
 class StockCounters:
@@ -63,7 +66,52 @@ class StockCounters:
 
 
 def is_postgres(session: AsyncSession) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
+    bind = session.bind
+    return (bind.dialect.name if bind is not None else session.get_bind().dialect.name) == "postgresql"
+
+
+class Batch:
+    """Data-changing statements built once, with named bind parameters, run together with one dict of values.
+
+    On PostgreSQL they travel as one statement (all but the last as data-modifying CTEs of the last): one round
+    trip. They must not depend on each other's effects, and rows they change must be locked already, except the
+    last statement's, so the order locks are taken in cannot matter. SQLite runs them one by one, in order (in
+    process: no round trips). Each statement reads only its own parameters from the dict.
+    """
+
+    def __init__(self, *statements: Any) -> None:
+        self.statements = statements
+        *first, last = statements
+        for n, statement in enumerate(first):
+            last = last.add_cte(statement.cte(f"w{n}"))
+        self.combined = last
+
+    async def run(self, session: AsyncSession, values: dict[str, Any]) -> Any:
+        """Execute; the first row the last statement returns (or None)."""
+        connection = await session.connection()
+        if is_postgres(session):
+            result = await connection.execute(self.combined, values)
+        else:
+            for statement in self.statements[:-1]:
+                await connection.execute(statement, values)
+            result = await connection.execute(self.statements[-1], values)
+        return result.first() if result.returns_rows else None
+
+
+def bind_all(table: Any, prefix: str, *, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """``{column: bindparam(prefix + column)}`` for an INSERT or UPDATE built once."""
+    return {c.name: bindparam(prefix + c.name) for c in table.c if c.name not in skip}
+
+
+_STOCK = StockLock.__table__
+
+# The running balances move by ``d_unused`` / ``d_reserved``; the balances after the change come back.
+BUMP = (
+    update(_STOCK)
+    .where(_STOCK.c.id == STOCK_ROW)
+    .values(unused=_STOCK.c.unused + bindparam("d_unused"), reserved=_STOCK.c.reserved + bindparam("d_reserved"))
+    .returning(_STOCK.c.unused, _STOCK.c.reserved)
+)
 
 
 async def lock_stock(session: AsyncSession) -> StockCounters:
@@ -95,13 +143,22 @@ def bump_counters(*, unused: int = 0, reserved: int = 0) -> Executable:
     )
 
 
-def count_usage_day(session: AsyncSession, day: dt.date, used: int = 1) -> Executable:
-    """Add ``used`` blanks to the day's usage (an upsert)."""
-    insert = pg_insert if is_postgres(session) else sqlite_insert
-    statement = insert(UsageDay).values(day=day, used=used)
+def _usage_upsert(insert: Any) -> Any:
+    statement = insert(_USAGE).values(day=bindparam("g_day"), used=bindparam("g_used"))
     return statement.on_conflict_do_update(
-        index_elements=[UsageDay.day], set_={"used": UsageDay.used + statement.excluded.used}
+        index_elements=[_USAGE.c.day], set_={"used": _USAGE.c.used + statement.excluded.used}
     )
+
+
+_USAGE = UsageDay.__table__
+_USAGE_UPSERT = {"postgresql": _usage_upsert(pg_insert), "sqlite": _usage_upsert(sqlite_insert)}
+
+
+async def count_usage_day(session: AsyncSession, day: dt.date, used: int = 1) -> None:
+    """Add ``used`` blanks to the day's usage (an upsert). Take the stock row first: every writer locks the
+    stock row before a day's usage row."""
+    statement = _USAGE_UPSERT["postgresql" if is_postgres(session) else "sqlite"]
+    await (await session.connection()).execute(statement, {"g_day": day, "g_used": used})
 
 
 async def execute_together(session: AsyncSession, statements: Sequence[Executable]) -> Any:
@@ -127,7 +184,16 @@ async def execute_together(session: AsyncSession, statements: Sequence[Executabl
 
 
 def _usage_since(since: dt.datetime) -> tuple[Any, Any]:
-    days, partial = _usage_since(since)
+    """Scalar subqueries: blanks used on the whole days after ``since``'s day, and on that day from ``since``."""
+    kinds = [MovementKind.CONSUMED.value, MovementKind.SPOILED.value]
+    first_day = since.astimezone(dt.UTC).date()
+    next_day = dt.datetime.combine(first_day + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+    days = select(func.coalesce(func.sum(UsageDay.used), 0)).where(UsageDay.day >= next_day.date()).scalar_subquery()
+    partial = (
+        select(func.coalesce(func.sum(Movement.quantity), 0))
+        .where(Movement.kind.in_(kinds), Movement.at >= since, Movement.at < next_day)
+        .scalar_subquery()
+    )
     return days, partial
 
 
@@ -148,6 +214,19 @@ async def count_usage_days(session: AsyncSession, since: dt.datetime | None) -> 
     days, partial = _usage_since(since)
     row = (await session.execute(select(days, partial))).one()
     return int(row[0] or 0) + int(row[1] or 0)
+
+
+async def get_blank(session: AsyncSession, serial: str, *, for_update: bool = False) -> Blank | None:
+    query = select(Blank).where(Blank.serial == serial)
+    if for_update:
+        query = query.with_for_update()
+    return await session.scalar(query)
+
+
+def add_movement(session: AsyncSession, *, kind: MovementKind, actor: str, **fields: Any) -> Movement:
+    movement = Movement(kind=kind.value, actor=actor, **fields)
+    session.add(movement)
+    return movement
 
 
 async def count_unused(session: AsyncSession) -> int:

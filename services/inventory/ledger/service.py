@@ -128,7 +128,7 @@ async def take_blank(
     if delta:
         await repository.execute_together(session, [repository.bump_counters(unused=delta)])
     if target in (BlankState.CONSUMED, BlankState.SPOILED):
-        await repository.execute_together(session, [repository.count_usage_day(session, now.date())])
+        await repository.count_usage_day(session, now.date())
     return blank, movement
 
 

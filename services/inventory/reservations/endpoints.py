@@ -1,6 +1,11 @@
-"""Reservation routes (role service): reserve, consume, spoil, release, hold — idempotent by job id."""
+"""Reservation routes (role service): reserve, consume, spoil, release, hold — idempotent by job id.
 
-from typing import Annotated
+The state-changing routes answer with the reservation serialised once, straight from the service's row
+(``_answer``), instead of letting FastAPI validate the returned object against ``response_model`` again; the
+declared ``response_model`` still documents the body.
+"""
+
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response
 
@@ -24,6 +29,11 @@ __all__ = ["router"]
 router = APIRouter(prefix="/v1/reservations", tags=["reservations"])
 
 
+def _answer(row: dict[str, Any], status_code: int = 200) -> Response:
+    body = ReservationOut.model_validate(row).model_dump_json().encode()
+    return Response(body, status_code=status_code, media_type="application/json")
+
+
 @router.post(
     "",
     status_code=201,
@@ -31,13 +41,9 @@ router = APIRouter(prefix="/v1/reservations", tags=["reservations"])
     summary="Reserve one blank for a job (same job id → 200 the same reservation)",
     responses=problem_responses(401, 403, 409, 422),
 )
-async def reserve(
-    body: ReserveIn, session: DbSession, settings: InventorySettings, principal: Service, response: Response
-) -> ReservationOut:
+async def reserve(body: ReserveIn, session: DbSession, settings: InventorySettings, principal: Service) -> Response:
     reservation, created = await service.reserve(session, settings, principal, body)
-    if not created:
-        response.status_code = 200
-    return ReservationOut.model_validate(reservation)
+    return _answer(reservation, 201 if created else 200)
 
 
 @router.post(
@@ -48,8 +54,8 @@ async def reserve(
 )
 async def consume(
     job_id: str, body: ConsumeIn, session: DbSession, settings: InventorySettings, principal: Service
-) -> ReservationOut:
-    return ReservationOut.model_validate(await service.consume(session, settings, principal, job_id, body))
+) -> Response:
+    return _answer(await service.consume(session, settings, principal, job_id, body))
 
 
 @router.post(
@@ -60,8 +66,8 @@ async def consume(
 )
 async def spoil(
     job_id: str, body: SpoilIn, session: DbSession, settings: InventorySettings, principal: Service
-) -> ReservationOut:
-    return ReservationOut.model_validate(await service.spoil(session, settings, principal, job_id, body))
+) -> Response:
+    return _answer(await service.spoil(session, settings, principal, job_id, body))
 
 
 @router.post(
@@ -70,8 +76,8 @@ async def spoil(
     summary="The job ended without using a blank",
     responses=problem_responses(401, 403, 404, 409),
 )
-async def release(job_id: str, session: DbSession, principal: Service, body: ReleaseIn | None = None) -> ReservationOut:
-    return ReservationOut.model_validate(await service.release(session, principal, job_id))
+async def release(job_id: str, session: DbSession, principal: Service, body: ReleaseIn | None = None) -> Response:
+    return _answer(await service.release(session, principal, job_id))
 
 
 @router.post(
@@ -80,8 +86,8 @@ async def release(job_id: str, session: DbSession, principal: Service, body: Rel
     summary="Outcome unknown: the reservation no longer expires",
     responses=problem_responses(401, 403, 404, 409, 422),
 )
-async def hold(job_id: str, body: HoldIn, session: DbSession, principal: Service) -> ReservationOut:
-    return ReservationOut.model_validate(await service.hold(session, principal, job_id, body))
+async def hold(job_id: str, body: HoldIn, session: DbSession, principal: Service) -> Response:
+    return _answer(await service.hold(session, principal, job_id, body))
 
 
 @router.get("", response_model=Page[ReservationOut], summary="List reservations")

@@ -3,6 +3,12 @@
 Grants never oversell: on PostgreSQL every grant first locks the one ``stock_lock`` row, so grants are
 counted one after another; on SQLite the write transaction is the only writer already. Regular jobs may not
 bring the available blanks below the urgent reserve. Everything is idempotent by job id.
+
+These are the gateway's calls, made for every card, so they are written as a few Core statements rather than
+through the ORM's unit of work: the balances come from the running counters on the stock row (not from
+counting blanks), a blank is taken with one conditional ``UPDATE … RETURNING``, and the reservation's change,
+its movement, its audit rows and the counters go to the database together (one round trip on PostgreSQL).
+Locks are always taken in one order — reservation, blank, stock row — so writers never deadlock.
 """
 
 from __future__ import annotations
@@ -12,8 +18,10 @@ import contextlib
 import datetime as dt
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import FastAPI
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
@@ -21,12 +29,11 @@ from services.common.db import Database
 from services.common.models import utcnow
 from services.common.problems import Conflict, NotFound
 from services.inventory.config import Settings
-from services.inventory.dependencies import SYSTEM, auditor
+from services.inventory.dependencies import SYSTEM
 from services.inventory.ledger import repository as ledger
 from services.inventory.ledger import service as ledger_service
-from services.inventory.models import Reservation
+from services.inventory.models import AuditEvent, Blank, Movement, Reservation, StockLock
 from services.inventory.reorder import service as reorder
-from services.inventory.reservations import repository
 from services.inventory.reservations.schemas import ConsumeIn, HoldIn, ReserveIn, SpoilIn
 from services.inventory.states import (
     RESERVATION_TRANSITIONS,
@@ -40,55 +47,180 @@ __all__ = ["consume", "expire_overdue", "hold", "release", "reserve", "spoil", "
 
 log = logging.getLogger(__name__)
 
+RESERVATIONS = Reservation.__table__
+BLANKS = Blank.__table__
+MOVEMENTS = Movement.__table__
+AUDIT = AuditEvent.__table__
+STOCK = StockLock.__table__
+OVERDUE_BATCH = 500
 
-def _snapshot(r: Reservation) -> dict[str, object]:
+Row = dict[str, Any]  # a reservation's columns
+
+# Statements built once, executed with dicts of values (no per-call statement building or compiling).
+_R = RESERVATIONS.c
+_GET = select(RESERVATIONS).where(_R.job_id == bindparam("job_id"))
+_GET_FOR_UPDATE = _GET.with_for_update()
+_OVERDUE = select(_R.job_id).where(_R.status == ReservationStatus.RESERVED.value, _R.expires_at < bindparam("now"))
+_PEEK = select(STOCK.c.unused, STOCK.c.reserved, _OVERDUE.exists()).where(STOCK.c.id == ledger.STOCK_ROW)
+_PEEK_FOR_UPDATE = _PEEK.with_for_update(of=STOCK)
+_INSERT_RESERVATION = insert(RESERVATIONS).values(ledger.bind_all(RESERVATIONS, "r_"))
+# Writes back a reservation's changing columns (``u_`` + column).
+_WRITE_BACK = (
+    update(RESERVATIONS)
+    .where(_R.job_id == bindparam("u_job_id"))
+    .values(ledger.bind_all(RESERVATIONS, "u_", skip=("job_id", "urgent", "reserved_by", "created_at")))
+)
+_INSERT_MOVEMENT = insert(MOVEMENTS).values(ledger.bind_all(MOVEMENTS, "m_", skip=("id",)))
+_INSERT_AUDIT_1 = insert(AUDIT).values(ledger.bind_all(AUDIT, "a1_", skip=("id",)))
+_INSERT_AUDIT_2 = insert(AUDIT).values(ledger.bind_all(AUDIT, "a2_", skip=("id",)))
+# The common case of consume/spoil: an available blank no job has touched becomes the card (or waste).
+_TAKE_BLANK = (
+    update(BLANKS)
+    .where(
+        BLANKS.c.serial == bindparam("b_serial"),
+        BLANKS.c.state == BlankState.AVAILABLE.value,
+        BLANKS.c.job_id.is_(None),
+    )
+    .values(
+        state=bindparam("b_state"),
+        job_id=bindparam("b_job_id"),
+        request_id=func.coalesce(bindparam("b_request_id", type_=BLANKS.c.request_id.type), BLANKS.c.request_id),
+        updated_at=bindparam("b_updated_at"),
+    )
+    .returning(BLANKS.c.tranche_id)
+)
+_RESERVE = ledger.Batch(_INSERT_RESERVATION, _INSERT_MOVEMENT, _INSERT_AUDIT_1, ledger.BUMP)
+_USE = ledger.Batch(_WRITE_BACK, _INSERT_MOVEMENT, _INSERT_AUDIT_1, _INSERT_AUDIT_2, ledger.BUMP)
+_USE_RECORDED = ledger.Batch(_WRITE_BACK, _INSERT_AUDIT_1, ledger.BUMP)  # the ledger wrote the blank's part
+_RELEASE = ledger.Batch(_WRITE_BACK, _INSERT_MOVEMENT, _INSERT_AUDIT_1, ledger.BUMP)
+_HOLD = ledger.Batch(_WRITE_BACK, _INSERT_AUDIT_1)
+
+
+def _prefixed(prefix: str, values: Row) -> Row:
+    return {prefix + name: value for name, value in values.items()}
+
+
+def _snapshot(r: Row) -> dict[str, object]:
+    expires_at = r["expires_at"]
     return {
-        "status": r.status,
-        "urgent": r.urgent,
-        "serial": r.serial,
-        "expires_at": r.expires_at.isoformat() if r.expires_at else None,
+        "status": r["status"],
+        "urgent": r["urgent"],
+        "serial": r["serial"],
+        "expires_at": expires_at.isoformat() if expires_at else None,
     }
 
 
-def _move(session: AsyncSession, principal: Principal, r: Reservation, target: ReservationStatus) -> dict[str, object]:
-    """Check and apply a reservation's transition; returns the state before, for the audit row."""
-    check_transition(RESERVATION_TRANSITIONS, ReservationStatus(r.status), target, kind="reservation-closed")
+def _audit(principal: Principal, now: dt.datetime, action: str, object_type: str, object_id: str, **states: Any) -> Row:
+    """An audit row's values (the shared ``Auditor`` writes the same columns through the ORM)."""
+    return {
+        "at": now,
+        "actor": principal.subject,
+        "actor_role": principal.role.value,
+        "action": action,
+        "object_type": object_type,
+        "object_id": str(object_id),
+        "before": states.get("before"),
+        "after": states.get("after"),
+    }
+
+
+_MOVEMENT_COLUMNS = (
+    "serial",
+    "tranche_id",
+    "job_id",
+    "request_id",
+    "printer_id",
+    "reason",
+    "witness",
+    "from_state",
+    "to_state",
+)
+
+
+def _movement(kind: MovementKind, actor: str, now: dt.datetime, **fields: Any) -> Row:
+    values: Row = {"at": now, "kind": kind.value, "quantity": 1, "actor": actor}
+    values.update({name: fields.get(name) for name in _MOVEMENT_COLUMNS})
+    return values
+
+
+async def _get(session: AsyncSession, job_id: str, *, for_update: bool = False) -> Row | None:
+    connection = await session.connection()
+    row = (await connection.execute(_GET_FOR_UPDATE if for_update else _GET, {"job_id": job_id})).first()
+    return row._asdict() if row is not None else None
+
+
+def _move(r: Row, target: ReservationStatus, now: dt.datetime, **changes: Any) -> tuple[dict[str, object], Row]:
+    """Check a reservation's transition; returns the state before (for the audit row) and the values to set."""
+    check_transition(RESERVATION_TRANSITIONS, ReservationStatus(r["status"]), target, kind="reservation-closed")
     before = _snapshot(r)
-    r.status = target.value
-    r.updated_at = utcnow()
-    return before
+    values = {"status": target.value, "updated_at": now, **changes}
+    r.update(values)
+    return before, values
+
+
+def _write_back(r: Row) -> Row:
+    return _prefixed("u_", r)
+
+
+def _is_open(status: str) -> bool:
+    return status in (ReservationStatus.RESERVED.value, ReservationStatus.HELD.value)
 
 
 async def expire_overdue(session: AsyncSession, now: dt.datetime | None = None) -> list[str]:
-    """Release every reservation past its time-to-live; returns their job ids."""
+    """Release every reservation past its time-to-live; returns their job ids.
+
+    Locks the overdue reservations (skipping those another transaction holds: a job consuming one wins), then
+    the stock row, whose ``reserved`` counter gives their blanks back."""
     now = now or utcnow()
-    expired = []
-    for r in await repository.overdue(session, now):
-        before = _move(session, SYSTEM, r, ReservationStatus.EXPIRED)
-        ledger.add_movement(
-            session, kind=MovementKind.RELEASED, actor=SYSTEM.subject, job_id=r.job_id, reason="expired"
+    connection = await session.connection()
+    query = (
+        select(RESERVATIONS)
+        .where(RESERVATIONS.c.status == ReservationStatus.RESERVED.value, RESERVATIONS.c.expires_at < now)
+        .order_by(RESERVATIONS.c.expires_at)
+        .limit(OVERDUE_BATCH)
+        .with_for_update(skip_locked=True)
+    )
+    overdue = [row._asdict() for row in await connection.execute(query)]
+    if not overdue:
+        return []
+    movements, audits = [], []
+    for r in overdue:
+        before, _ = _move(r, ReservationStatus.EXPIRED, now)
+        movements.append(_movement(MovementKind.RELEASED, SYSTEM.subject, now, job_id=r["job_id"], reason="expired"))
+        audits.append(
+            _audit(SYSTEM, now, "reservation.expired", "reservation", r["job_id"], before=before, after=_snapshot(r))
         )
-        auditor.record(
-            session, SYSTEM, "reservation.expired", "reservation", r.job_id, before=before, after=_snapshot(r)
-        )
-        expired.append(r.job_id)
-    return expired
+    jobs = [r["job_id"] for r in overdue]
+    await connection.execute(
+        update(RESERVATIONS)
+        .where(RESERVATIONS.c.job_id.in_(jobs))
+        .values(status=ReservationStatus.EXPIRED.value, updated_at=now)
+    )
+    await connection.execute(insert(Movement), movements)
+    await connection.execute(insert(AuditEvent), audits)
+    await connection.execute(ledger.bump_counters(reserved=-len(jobs)))
+    return jobs
 
 
-async def reserve(
-    session: AsyncSession, settings: Settings, principal: Principal, body: ReserveIn
-) -> tuple[Reservation, bool]:
+async def _lock_stock_and_peek(session: AsyncSession, now: dt.datetime) -> tuple[ledger.StockCounters, bool]:
+    """Lock the stock row; its balances and whether any reservation is overdue, in one round trip."""
+    query = _PEEK_FOR_UPDATE if ledger.is_postgres(session) else _PEEK
+    row = (await (await session.connection()).execute(query, {"now": now})).one()
+    return ledger.StockCounters(row[0], row[1]), bool(row[2])
+
+
+async def reserve(session: AsyncSession, settings: Settings, principal: Principal, body: ReserveIn) -> tuple[Row, bool]:
     """The job's reservation, and whether it was made now (False: the same job asked again)."""
     now = utcnow()
-    # Expiring only gives blanks back, so it needs no stock lock; the lock is held from here to the commit.
-    await expire_overdue(session, now)
-    await session.flush()
-    await ledger.lock_stock(session)
-    if (existing := await repository.get(session, body.job_id)) is not None:
+    # The stock lock is held from here to the commit: grants are counted one at a time.
+    counters, overdue = await _lock_stock_and_peek(session, now)
+    if overdue:  # lazy expiry: only when the index says one is due (the sweeper does the rest)
+        counters.reserved -= len(await expire_overdue(session, now))
+    if (existing := await _get(session, body.job_id)) is not None:
         return existing, False
-    available, unused, _ = await ledger_service.available_now(session)
-    kept = ledger_service.urgent_reserve(settings, unused)
+    kept = ledger_service.urgent_reserve(settings, counters.unused)
     floor = 0 if body.urgent else kept
+    available = counters.available
     if available - 1 < floor:
         who = "an urgent job" if body.urgent else f"a regular job ({kept} are kept for urgent jobs)"
         raise Conflict(
@@ -99,141 +231,218 @@ async def reserve(
             urgent=body.urgent,
         )
     ttl = min(body.ttl_seconds or settings.default_ttl_seconds, settings.max_ttl_seconds)
-    reservation = Reservation(
-        job_id=body.job_id,
-        urgent=body.urgent,
-        status=ReservationStatus.RESERVED.value,
-        expires_at=now + dt.timedelta(seconds=ttl),
-        reserved_by=principal.subject,
-        created_at=now,
-        updated_at=now,
+    reservation: Row = {
+        "job_id": body.job_id,
+        "urgent": body.urgent,
+        "status": ReservationStatus.RESERVED.value,
+        "expires_at": now + dt.timedelta(seconds=ttl),
+        "serial": None,
+        "request_id": None,
+        "printer_id": None,
+        "reason": None,
+        "witness": None,
+        "reserved_by": principal.subject,
+        "created_at": now,
+        "updated_at": now,
+    }
+    reason = "urgent" if body.urgent else None
+    values = _prefixed("r_", reservation)
+    values.update(
+        _prefixed("m_", _movement(MovementKind.RESERVED, principal.subject, now, job_id=body.job_id, reason=reason))
     )
-    session.add(reservation)
-    ledger.add_movement(
-        session,
-        kind=MovementKind.RESERVED,
-        actor=principal.subject,
-        job_id=body.job_id,
-        reason="urgent" if body.urgent else None,
+    values.update(
+        _prefixed(
+            "a1_",
+            _audit(principal, now, "reservation.reserved", "reservation", body.job_id, after=_snapshot(reservation)),
+        )
     )
-    auditor.record(session, principal, "reservation.reserved", "reservation", body.job_id, after=_snapshot(reservation))
-    await session.flush()
+    values.update(d_unused=0, d_reserved=1)
+    await _RESERVE.run(session, values)
     return reservation, True
 
 
-async def _open(session: AsyncSession, job_id: str) -> Reservation:
-    reservation = await repository.get(session, job_id, for_update=True)
+async def _open(session: AsyncSession, job_id: str) -> Row:
+    reservation = await _get(session, job_id, for_update=True)
     if reservation is None:
         raise NotFound(f"no reservation for job {job_id}", kind="reservation-unknown")
     return reservation
 
 
-def _closed(r: Reservation, asked: str) -> Conflict:
-    detail = f"the reservation of job {r.job_id} is {r.status}"
-    if r.serial:
-        detail += f" with serial {r.serial}"
-    return Conflict(f"{detail}; cannot {asked}", kind="reservation-closed", status=r.status, serial=r.serial)
+def _closed(r: Row, asked: str) -> Conflict:
+    detail = f"the reservation of job {r['job_id']} is {r['status']}"
+    if r["serial"]:
+        detail += f" with serial {r['serial']}"
+    return Conflict(f"{detail}; cannot {asked}", kind="reservation-closed", status=r["status"], serial=r["serial"])
 
 
 _USABLE = frozenset({ReservationStatus.RESERVED, ReservationStatus.HELD, ReservationStatus.EXPIRED})
 
 
-async def _reinstate_if_expired(session: AsyncSession, r: Reservation, asked: str) -> None:
-    """A report after the reservation expired still names a card that exists: record it if a blank that no open
-    reservation counts is left (the urgent reserve does not apply: the blank is already used); else 409."""
-    if r.status != ReservationStatus.EXPIRED.value:
-        return
-    await ledger.lock_stock(session)
-    available, _, _ = await ledger_service.available_now(session)
-    if available < 1:
-        raise _closed(r, f"{asked}: it expired and every unused blank is reserved by another job")
-
-
-async def consume(
-    session: AsyncSession, settings: Settings, principal: Principal, job_id: str, body: ConsumeIn
-) -> Reservation:
-    """The printer used ``body.serial`` for this job: the blank became a card. Same serial again → same answer."""
+async def _use(
+    session: AsyncSession,
+    settings: Settings,
+    principal: Principal,
+    job_id: str,
+    serial: str,
+    target: ReservationStatus,
+    *,
+    printer_id: str,
+    request_id: str | None = None,
+    reason: str | None = None,
+    witness: str | None = None,
+) -> Row:
+    """The printer used the blank ``serial`` for this job: consumed (a card) or spoiled. Same serial again → the
+    same answer. A report after the reservation expired still names a card that exists: it is recorded if a blank
+    that no open reservation counts is left (the urgent reserve does not apply: the blank is already used)."""
+    verb = "consume" if target is ReservationStatus.CONSUMED else "spoil"
     r = await _open(session, job_id)
-    if r.status == ReservationStatus.CONSUMED.value and r.serial == body.serial:
+    if r["status"] == target.value and r["serial"] == serial:
         return r
-    if ReservationStatus(r.status) not in _USABLE:
-        raise _closed(r, f"consume {body.serial}")
-    await _reinstate_if_expired(session, r, f"consume {body.serial}")
-    await ledger_service.take_blank(
-        session,
-        principal,
-        body.serial,
-        BlankState.CONSUMED,
-        kind=MovementKind.CONSUMED,
-        job_id=job_id,
-        request_id=body.request_id,
-        printer_id=body.printer_id,
+    if ReservationStatus(r["status"]) not in _USABLE:
+        raise _closed(r, f"{verb} {serial}")
+    was_open = _is_open(r["status"])
+    now = utcnow()
+    blank_target = BlankState.CONSUMED if target is ReservationStatus.CONSUMED else BlankState.SPOILED
+    connection = await session.connection()
+    values: Row = {
+        "b_serial": serial,
+        "b_state": blank_target.value,
+        "b_job_id": job_id,
+        "b_request_id": request_id,
+        "b_updated_at": now,
+    }
+    tranche_id = (await connection.execute(_TAKE_BLANK, values)).scalar()
+    if tranche_id is None:
+        await ledger.get_blank(session, serial, for_update=True)  # lock it before the stock row
+    if r["status"] == ReservationStatus.EXPIRED.value:
+        counters = await ledger.lock_stock(session)
+        if counters.available < 1:
+            raise _closed(r, f"{verb} {serial}: it expired and every unused blank is reserved by another job")
+    kind = MovementKind.CONSUMED if target is ReservationStatus.CONSUMED else MovementKind.SPOILED
+    if tranche_id is None:
+        # Anything else (unknown, used, written off …): the ledger's own rules answer with the reason, or
+        # record the change (with its movement, audit row and counters) when the blank may still be used.
+        await ledger_service.take_blank(
+            session,
+            principal,
+            serial,
+            blank_target,
+            kind=kind,
+            job_id=job_id,
+            request_id=request_id,
+            printer_id=printer_id,
+            reason=reason,
+            witness=witness,
+        )
+        await session.flush()
+    changes: Row = {"serial": serial, "printer_id": printer_id, "expires_at": None}
+    if target is ReservationStatus.CONSUMED:
+        changes["request_id"] = request_id
+    else:
+        changes.update(reason=reason, witness=witness)
+    before, _ = _move(r, target, now, **changes)
+    values.update(_write_back(r))
+    values["d_reserved"] = -1 if was_open else 0
+    audit = _audit(
+        principal, now, f"reservation.{target.value}", "reservation", job_id, before=before, after=_snapshot(r)
     )
-    before = _move(session, principal, r, ReservationStatus.CONSUMED)
-    r.serial, r.request_id, r.printer_id, r.expires_at = body.serial, body.request_id, body.printer_id, None
-    auditor.record(session, principal, "reservation.consumed", "reservation", job_id, before=before, after=_snapshot(r))
-    await reorder.maybe_draft(session, settings, principal)
+    if tranche_id is None:
+        values.update(_prefixed("a1_", audit), d_unused=0)
+        row = await _USE_RECORDED.run(session, values)
+    else:
+        movement = _movement(
+            kind,
+            principal.subject,
+            now,
+            serial=serial,
+            tranche_id=tranche_id,
+            job_id=job_id,
+            request_id=request_id,
+            printer_id=printer_id,
+            reason=reason,
+            witness=witness,
+            from_state=BlankState.AVAILABLE.value,
+            to_state=blank_target.value,
+        )
+        blank_audit = _audit(
+            principal,
+            now,
+            f"blank.{blank_target.value}",
+            "blank",
+            serial,
+            before={"state": BlankState.AVAILABLE.value, "job_id": None},
+            after={"state": blank_target.value, "job_id": job_id, "reason": reason, "witness": witness},
+        )
+        values.update(_prefixed("m_", movement))
+        values.update(_prefixed("a1_", blank_audit))
+        values.update(_prefixed("a2_", audit))
+        values["d_unused"] = -1
+        row = await _USE.run(session, values)
+        # After the stock row: every writer locks the stock row before the day's usage row.
+        await ledger.count_usage_day(session, now.date())
+    await reorder.maybe_draft(session, settings, principal, ledger.StockCounters(row[0], row[1]))
     return r
 
 
-async def spoil(
-    session: AsyncSession, settings: Settings, principal: Principal, job_id: str, body: SpoilIn
-) -> Reservation:
-    """The printer spoiled ``body.serial`` for this job (reason, witness). Same serial again → same answer."""
-    r = await _open(session, job_id)
-    if r.status == ReservationStatus.SPOILED.value and r.serial == body.serial:
-        return r
-    if ReservationStatus(r.status) not in _USABLE:
-        raise _closed(r, f"spoil {body.serial}")
-    await _reinstate_if_expired(session, r, f"spoil {body.serial}")
-    await ledger_service.take_blank(
+async def consume(session: AsyncSession, settings: Settings, principal: Principal, job_id: str, body: ConsumeIn) -> Row:
+    """The printer used ``body.serial`` for this job: the blank became a card. Same serial again → same answer."""
+    return await _use(
         session,
+        settings,
         principal,
+        job_id,
         body.serial,
-        BlankState.SPOILED,
-        kind=MovementKind.SPOILED,
-        job_id=job_id,
+        ReservationStatus.CONSUMED,
+        request_id=body.request_id,
+        printer_id=body.printer_id,
+    )
+
+
+async def spoil(session: AsyncSession, settings: Settings, principal: Principal, job_id: str, body: SpoilIn) -> Row:
+    """The printer spoiled ``body.serial`` for this job (reason, witness). Same serial again → same answer."""
+    return await _use(
+        session,
+        settings,
+        principal,
+        job_id,
+        body.serial,
+        ReservationStatus.SPOILED,
         printer_id=body.printer_id,
         reason=body.reason.value,
         witness=body.witness,
     )
-    before = _move(session, principal, r, ReservationStatus.SPOILED)
-    r.serial, r.printer_id, r.reason, r.witness, r.expires_at = (
-        body.serial,
-        body.printer_id,
-        body.reason.value,
-        body.witness,
-        None,
-    )
-    auditor.record(session, principal, "reservation.spoiled", "reservation", job_id, before=before, after=_snapshot(r))
-    await reorder.maybe_draft(session, settings, principal)
-    return r
 
 
-async def release(session: AsyncSession, principal: Principal, job_id: str) -> Reservation:
+async def release(session: AsyncSession, principal: Principal, job_id: str) -> Row:
     """The job ended without using a blank: it is available again. Released or expired already → same answer."""
     r = await _open(session, job_id)
-    if ReservationStatus(r.status) in {ReservationStatus.RELEASED, ReservationStatus.EXPIRED}:
+    if ReservationStatus(r["status"]) in {ReservationStatus.RELEASED, ReservationStatus.EXPIRED}:
         return r
-    if ReservationStatus(r.status) not in {ReservationStatus.RESERVED, ReservationStatus.HELD}:
+    if not _is_open(r["status"]):
         raise _closed(r, "release it")
-    before = _move(session, principal, r, ReservationStatus.RELEASED)
-    r.expires_at = None
-    ledger.add_movement(session, kind=MovementKind.RELEASED, actor=principal.subject, job_id=job_id)
-    auditor.record(session, principal, "reservation.released", "reservation", job_id, before=before, after=_snapshot(r))
+    now = utcnow()
+    before, _ = _move(r, ReservationStatus.RELEASED, now, expires_at=None)
+    values = _write_back(r)
+    values.update(_prefixed("m_", _movement(MovementKind.RELEASED, principal.subject, now, job_id=job_id)))
+    audit = _audit(principal, now, "reservation.released", "reservation", job_id, before=before, after=_snapshot(r))
+    values.update(_prefixed("a1_", audit), d_unused=0, d_reserved=-1)
+    await _RELEASE.run(session, values)
     return r
 
 
-async def hold(session: AsyncSession, principal: Principal, job_id: str, body: HoldIn) -> Reservation:
+async def hold(session: AsyncSession, principal: Principal, job_id: str, body: HoldIn) -> Row:
     """The outcome is unknown: the reservation stops expiring until an operator decides."""
     r = await _open(session, job_id)
-    if r.status == ReservationStatus.HELD.value:
+    if r["status"] == ReservationStatus.HELD.value:
         return r
-    if r.status != ReservationStatus.RESERVED.value:
+    if r["status"] != ReservationStatus.RESERVED.value:
         raise _closed(r, "hold it")
-    before = _move(session, principal, r, ReservationStatus.HELD)
-    r.expires_at, r.reason = None, body.reason
-    auditor.record(session, principal, "reservation.held", "reservation", job_id, before=before, after=_snapshot(r))
+    now = utcnow()
+    before, _ = _move(r, ReservationStatus.HELD, now, expires_at=None, reason=body.reason)
+    values = _write_back(r)
+    audit = _audit(principal, now, "reservation.held", "reservation", job_id, before=before, after=_snapshot(r))
+    values.update(_prefixed("a1_", audit))
+    await _HOLD.run(session, values)
     return r
 
 

@@ -1,6 +1,6 @@
 """Rules of batches: the file is spooled and hashed (same file again → the same batch), then read row by row
 in chunks; each chunk is validated off the event loop, checked against active NIKs, and inserted in bulk with
-its audit rows. Row numbers count data rows from 1 (the CSV header is row 0).
+its audit rows. Row numbers count data rows from 1 (the CSV header is row 0); a JSON row may carry its own ``row``.
 """
 
 from __future__ import annotations
@@ -145,7 +145,12 @@ def _json_rows(file: IO[bytes]) -> Iterator[tuple[int, dict[str, Any]]]:
     if not isinstance(rows, list):
         raise Unprocessable.field("rows", 'a JSON list of requests (or {"rows": [...]}) is expected')
     for number, row in enumerate(rows, start=1):
-        yield number, row if isinstance(row, dict) else {"__row__": "not a JSON object"}
+        if not isinstance(row, dict):
+            yield number, {"__row__": "not a JSON object"}
+            continue
+        # A row may carry its own number (the proposal's line), which the report then uses.
+        own = row.pop("row", None)
+        yield (own if isinstance(own, int) and not isinstance(own, bool) else number), row
 
 
 @dataclass
