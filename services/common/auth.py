@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -130,15 +131,37 @@ def issue_token(
 
 
 class TokenVerifier:
-    """Checks signature, audience and expiry with the public key, and returns the principal."""
+    """Checks signature, audience and expiry with the public key, and returns the principal.
 
-    def __init__(self, public_pem: str | bytes, *, audience: str = DEFAULT_AUDIENCE) -> None:
+    A token that verified is remembered (at most ``cache_size``, until its ``exp``): the gateway sends the same
+    token with every call, and the signature of the same bytes under the same key cannot change. Expiry is
+    checked again on every use, so a remembered token stops working when it expires, as an unremembered one
+    would.
+    """
+
+    def __init__(self, public_pem: str | bytes, *, audience: str = DEFAULT_AUDIENCE, cache_size: int = 1024) -> None:
         self._key = serialization.load_pem_public_key(
             public_pem.encode() if isinstance(public_pem, str) else public_pem
         )
         self._audience = audience
+        self._cache_size = cache_size
+        self._verified: dict[str, tuple[Principal, float]] = {}
 
     def verify(self, token: str) -> Principal:
+        known = self._verified.get(token)
+        if known is not None:
+            principal, expires = known
+            if time.time() < expires:
+                return principal
+            del self._verified[token]
+        principal, expires = self._verify(token)
+        if expires is not None and self._cache_size > 0:
+            if len(self._verified) >= self._cache_size:
+                self._verified.pop(next(iter(self._verified)))  # the oldest
+            self._verified[token] = (principal, expires)
+        return principal
+
+    def _verify(self, token: str) -> tuple[Principal, float | None]:
         try:
             claims = jwt.decode(
                 token,
@@ -155,7 +178,9 @@ class TokenVerifier:
         scope = claims.get("scope") or []
         if not isinstance(scope, list) or not all(isinstance(s, str) for s in scope):
             raise Unauthorized("the token's scope is not a list of kecamatan codes", kind="token-invalid")
-        return Principal(subject=str(claims["sub"]), role=role, scope=frozenset(scope))
+        exp = claims.get("exp")
+        expires = float(exp) if isinstance(exp, int | float) and not isinstance(exp, bool) else None
+        return Principal(subject=str(claims["sub"]), role=role, scope=frozenset(scope)), expires
 
 
 _bearer = HTTPBearer(auto_error=False, description="A token from `ektp token create --role ROLE`.")

@@ -7,10 +7,10 @@ not share counters.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common.problems import ServiceUnavailable
 
@@ -43,6 +43,41 @@ def _route_template(request: Request) -> str:
     return str(getattr(request.scope.get("route"), "path", "unmatched"))
 
 
+class _MeasureMiddleware:
+    """Counts and times every HTTP request by method, route template and status.
+
+    A plain ASGI middleware (not ``@app.middleware("http")``, whose ``BaseHTTPMiddleware`` runs every request
+    in an extra task with memory streams between them): it only watches ``http.response.start`` go by. The
+    router leaves the matched route in the scope it was given, so the template is known once the app returns.
+    """
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_and_watch(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_watch)
+        finally:
+            metrics, service = self.metrics, self.metrics.service
+            route = str(getattr(scope.get("route"), "path", "unmatched"))
+            method = scope.get("method", "")
+            metrics.requests.labels(service, method, route, str(status)).inc()
+            metrics.latency.labels(service, method, route).observe(time.perf_counter() - started)
+
+
 def install_observability(app: FastAPI, service: str) -> Metrics:
     metrics = Metrics(service)
     app.state.metrics = metrics
@@ -66,17 +101,6 @@ def install_observability(app: FastAPI, service: str) -> Metrics:
 
     app.include_router(router)
 
-    @app.middleware("http")
-    async def _measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        started = time.perf_counter()
-        status = 500
-        try:
-            response = await call_next(request)
-            status = response.status_code
-            return response
-        finally:
-            route = _route_template(request)
-            metrics.requests.labels(service, request.method, route, str(status)).inc()
-            metrics.latency.labels(service, request.method, route).observe(time.perf_counter() - started)
+    app.add_middleware(_MeasureMiddleware, metrics=metrics)
 
     return metrics

@@ -79,6 +79,13 @@ async def test_200_requests_are_printed_once_each_in_priority_order_and_the_blan
         printers = [await it.printer_view(p) for p in it.printer_ids.values()]
         assert all(p["cards_printed"] > 40 for p in printers), printers
         assert all(p["cards_per_hour"] for p in printers)
+        request_service = it.client("request")
+
+        async def capacity_published() -> bool:
+            stats = (await request_service.get("/v1/queue/stats")).json()
+            return bool(stats["daily_capacity"] != 400)  # the request service's default: 2 printers × 200
+
+        await wait_for(capacity_published, timeout=10, what="the fleet's measured capacity at the request service")
 
 
 FAULTS = [
@@ -270,3 +277,43 @@ async def test_sigkill_at_several_points_of_a_card_loses_and_duplicates_nothing_
             journal = (await gateway.get(f"/v1/jobs/{printed_job['id']}")).json()["journal"]
             recovered += any((entry["detail"] or {}).get("recovered") for entry in journal)
         assert recovered >= 1
+
+
+async def test_a_power_cut_mid_card_sends_the_request_to_review_holds_its_blank_and_the_rest_goes_on(
+    tmp_path: Path, keys: KeyPair, templates: Any
+) -> None:
+    async with office(tmp_path, keys, templates) as it:
+        await it.start_services()
+        await it.receive_blanks("KTP00000001", "KTP00000100")
+        emulator = await it.printer("p1", "KTP00000001-KTP00000100", time_scale=120)  # 0.25 s a card
+        printer_id = await it.commission("p1")
+        ids = await it.submit(6)
+        await it.wait_count("printed", 1, timeout=30)
+        await emulator.inject("power_loss", at_card=1)  # halfway through the next card
+        stopped = await it.wait_printer(printer_id, "stopped")
+        assert "offline" in stopped["reasons"]
+
+        in_review: list[dict[str, Any]] = []
+
+        async def reviewed() -> bool:
+            in_review[:] = await it.jobs(status="needs_review")
+            return bool(in_review)
+
+        await wait_for(reviewed, timeout=30, what="the power-cut card's job in review")
+        [job] = in_review
+        assert (await it.request(job["request_id"]))["status"] == "needs_review"
+        assert (await it.invariant())["reserved"] == 1  # held: it waits for an operator
+
+        await emulator.act("power_on")
+        await it.wait_printer(printer_id, "ready", timeout=30)
+        await it.wait_count("printed", 5, timeout=60)
+        lost = [c for c in await it.card_logs() if c["job"] == job["id"]]
+        assert [(c["outcome"], c["reason"]) for c in lost] == [("rejected", "POWER LOSS")]
+        resolved = await it.client("gateway").post(
+            f"/v1/jobs/{job['id']}/resolve", json={"outcome": "not_printed", "card_serial": lost[0]["serial"]}
+        )
+        assert resolved.status_code == 200, resolved.text
+        await it.wait_count("printed", 6, timeout=60)
+        await it.assert_exactly_once(ids)
+        invariant = await it.assert_blanks_reconciled()
+        assert invariant["reserved"] == 0

@@ -24,8 +24,12 @@ STOCK_ROW = 1
 
 __all__ = [
     "BUMP",
+    "REORDER_COLUMNS",
+    "USAGE_UPSERT",
+    "USE_BLANK",
     "Batch",
     "MovementFilters",
+    "ReorderFigures",
     "StockCounters",
     "add_movement",
     "bind_all",
@@ -35,7 +39,6 @@ __all__ = [
     "count_reservations",
     "count_unused",
     "count_unused_and_reserved",
-    "count_usage_day",
     "count_usage_days",
     "custody_movements",
     "execute_together",
@@ -47,8 +50,11 @@ __all__ = [
     "read_counters",
     "reorder_check",
     "reorder_figures",
+    "reorder_figures_from",
     "tranche_totals",
     "usage_since",
+    "usage_upsert",
+    "usage_window",
 ]
 
 
@@ -151,14 +157,18 @@ def _usage_upsert(insert: Any) -> Any:
 
 
 _USAGE = UsageDay.__table__
-_USAGE_UPSERT = {"postgresql": _usage_upsert(pg_insert), "sqlite": _usage_upsert(sqlite_insert)}
+USAGE_UPSERT = {"postgresql": _usage_upsert(pg_insert), "sqlite": _usage_upsert(sqlite_insert)}
 
 
-async def count_usage_day(session: AsyncSession, day: dt.date, used: int = 1) -> None:
-    """Add ``used`` blanks to the day's usage (an upsert). Take the stock row first: every writer locks the
-    stock row before a day's usage row."""
-    statement = _USAGE_UPSERT["postgresql" if is_postgres(session) else "sqlite"]
-    await (await session.connection()).execute(statement, {"g_day": day, "g_used": used})
+def usage_upsert(session: AsyncSession) -> Any:
+    """The upsert adding ``g_used`` blanks to day ``g_day``, for this session's database."""
+    return USAGE_UPSERT["postgresql" if is_postgres(session) else "sqlite"]
+
+
+# One blank left the shelf as used (consumed or spoiled): the counters and the day's usage in one statement.
+# On PostgreSQL the main statement (the stock row) runs before its CTEs, so the stock row is always locked
+# before the day's usage row, whichever path uses a blank.
+USE_BLANK = {name: Batch(upsert, BUMP) for name, upsert in USAGE_UPSERT.items()}
 
 
 async def execute_together(session: AsyncSession, statements: Sequence[Executable]) -> Any:
@@ -183,27 +193,49 @@ async def execute_together(session: AsyncSession, statements: Sequence[Executabl
     return result.first() if result.returns_rows else None
 
 
-def _usage_since(since: dt.datetime) -> tuple[Any, Any]:
-    """Scalar subqueries: blanks used on the whole days after ``since``'s day, and on that day from ``since``."""
-    kinds = [MovementKind.CONSUMED.value, MovementKind.SPOILED.value]
-    first_day = since.astimezone(dt.UTC).date()
-    next_day = dt.datetime.combine(first_day + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
-    days = select(func.coalesce(func.sum(UsageDay.used), 0)).where(UsageDay.day >= next_day.date()).scalar_subquery()
-    partial = (
-        select(func.coalesce(func.sum(Movement.quantity), 0))
-        .where(Movement.kind.in_(kinds), Movement.at >= since, Movement.at < next_day)
-        .scalar_subquery()
-    )
-    return days, partial
+_USED_KINDS = (MovementKind.CONSUMED.value, MovementKind.SPOILED.value)
+# Blanks used on the whole days from ``next_day`` on (the counters), and from ``since`` to ``next_day`` (the
+# movements of that one partial day): exact, and at most one day of movements is read.
+_USED_DAYS = select(func.coalesce(func.sum(UsageDay.used), 0)).where(UsageDay.day >= bindparam("next_date"))
+_USED_PARTIAL = select(func.coalesce(func.sum(Movement.quantity), 0)).where(
+    Movement.kind.in_(_USED_KINDS), Movement.at >= bindparam("since"), Movement.at < bindparam("next_day")
+)
+_USED_SINCE = select(_USED_DAYS.scalar_subquery(), _USED_PARTIAL.scalar_subquery())
+# The reorder check's figures as labelled columns, so that a caller's own query may carry them along.
+REORDER_COLUMNS = (
+    select(ReorderProposal.id)
+    .where(ReorderProposal.state.in_([s.value for s in OPEN_PROPOSAL_STATES]))
+    .exists()
+    .label("ro_open"),
+    _USED_DAYS.scalar_subquery().label("ro_days"),
+    _USED_PARTIAL.scalar_subquery().label("ro_partial"),
+    select(StockLock.unused).where(StockLock.id == STOCK_ROW).scalar_subquery().label("ro_unused"),
+    select(StockLock.reserved).where(StockLock.id == STOCK_ROW).scalar_subquery().label("ro_reserved"),
+)
+_REORDER_CHECK = select(*REORDER_COLUMNS)
+
+ReorderFigures = tuple[bool, int, StockCounters]  # a proposal is open, blanks used in the window, balances
 
 
-async def reorder_check(session: AsyncSession, since: dt.datetime) -> tuple[bool, int]:
-    """``(a proposal is open, blanks used since)`` in one round trip, for the check after each used blank."""
-    states = [s.value for s in OPEN_PROPOSAL_STATES]
-    is_open = select(ReorderProposal.id).where(ReorderProposal.state.in_(states)).exists()
-    days, partial = _usage_since(since)
-    row = (await session.execute(select(is_open, days, partial))).one()
-    return bool(row[0]), int(row[1] or 0) + int(row[2] or 0)
+def reorder_figures_from(values: dict[str, Any]) -> ReorderFigures:
+    """The figures of ``REORDER_COLUMNS`` taken out of a row's values (``ro_`` keys are removed)."""
+    is_open, days, partial = values.pop("ro_open"), values.pop("ro_days"), values.pop("ro_partial")
+    counters = StockCounters(values.pop("ro_unused"), values.pop("ro_reserved"))
+    return bool(is_open), int(days or 0) + int(partial or 0), counters
+
+
+def usage_window(since: dt.datetime) -> dict[str, Any]:
+    """The parameters of ``REORDER_COLUMNS`` for a window starting at ``since``."""
+    next_date = since.astimezone(dt.UTC).date() + dt.timedelta(days=1)
+    next_day = dt.datetime.combine(next_date, dt.time(), tzinfo=dt.UTC)
+    return {"since": since, "next_day": next_day, "next_date": next_date}
+
+
+async def reorder_check(session: AsyncSession, since: dt.datetime) -> ReorderFigures:
+    """``(a proposal is open, blanks used since, the balances)`` in one round trip and without locking, for the
+    check after each used blank."""
+    row = (await (await session.connection()).execute(_REORDER_CHECK, usage_window(since))).one()
+    return reorder_figures_from(row._asdict())
 
 
 async def count_usage_days(session: AsyncSession, since: dt.datetime | None) -> int:
@@ -211,8 +243,7 @@ async def count_usage_days(session: AsyncSession, since: dt.datetime | None) -> 
     (partial) day from the movements themselves — exact, and it reads at most one day of movements."""
     if since is None:
         return int(await session.scalar(select(func.coalesce(func.sum(UsageDay.used), 0))) or 0)
-    days, partial = _usage_since(since)
-    row = (await session.execute(select(days, partial))).one()
+    row = (await session.execute(_USED_SINCE, usage_window(since))).one()
     return int(row[0] or 0) + int(row[1] or 0)
 
 

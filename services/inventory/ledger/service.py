@@ -125,10 +125,11 @@ async def take_blank(
         after={"state": blank.state, "job_id": blank.job_id, "reason": reason, "witness": witness},
     )
     delta = (target is BlankState.AVAILABLE) - (current is BlankState.AVAILABLE)
-    if delta:
+    if target in (BlankState.CONSUMED, BlankState.SPOILED):  # from available: one unused fewer, one used
+        batch = repository.USE_BLANK["postgresql" if repository.is_postgres(session) else "sqlite"]
+        await batch.run(session, {"d_unused": delta, "d_reserved": 0, "g_day": now.date(), "g_used": 1})
+    elif delta:
         await repository.execute_together(session, [repository.bump_counters(unused=delta)])
-    if target in (BlankState.CONSUMED, BlankState.SPOILED):
-        await repository.count_usage_day(session, now.date())
     return blank, movement
 
 

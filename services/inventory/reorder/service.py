@@ -31,6 +31,7 @@ __all__ = [
     "maybe_draft",
     "measure",
     "proposal_for_tranche",
+    "reorder_window",
     "transition",
 ]
 
@@ -60,22 +61,53 @@ def _snapshot(p: ReorderProposal) -> dict[str, object]:
     return {"state": p.state, "quantity": p.quantity}
 
 
+def reorder_window(settings: Settings) -> dt.datetime:
+    """Where the consumption window starts now."""
+    return utcnow() - dt.timedelta(days=settings.reorder_window_days)
+
+
+def _at_point(
+    settings: Settings, used: int, counters: ledger.StockCounters, pending: tuple[int, int, int]
+) -> tuple[Rate | None, int, int]:
+    """The rate if the available blanks (after ``pending``) are at or below the reorder point, else None."""
+    rate = Rate(settings, used + pending[2])
+    reserved = counters.reserved + pending[1]
+    available = counters.unused + pending[0] - reserved
+    if rate.used == 0 or available > rate.reorder_point:
+        return None, available, reserved
+    return rate, available, reserved
+
+
 async def maybe_draft(
-    session: AsyncSession, settings: Settings, principal: Principal, counters: ledger.StockCounters | None = None
+    session: AsyncSession,
+    settings: Settings,
+    principal: Principal,
+    pending: tuple[int, int, int] = (0, 0, 0),
+    checked: ledger.ReorderFigures | None = None,
 ) -> ReorderProposal | None:
-    """Draft a proposal if the stock is at the reorder point and none is open; called after blanks are used,
-    with the stock row locked (so two used blanks never draft twice). ``counters``: the balances after the
-    change, when the caller has them already."""
-    if counters is None:
+    """Draft a proposal if the stock is at the reorder point and none is open; called after blanks are used.
+
+    ``pending``: ``(unused, reserved, used)`` changes this transaction is about to write (the reservation calls
+    check before they touch the stock row, so that they hold its lock for as short a time as they can); other
+    callers have written everything already. The balances are read without a lock, as a reorder point is a
+    month's average: a draft decided one blank early or late is the same draft. ``checked``: the figures, when
+    the caller's own query read them already (``ledger.REORDER_COLUMNS`` with ``reorder_window(settings)``)."""
+    since = reorder_window(settings)
+    if checked is None:
         await session.flush()
-        counters = await ledger.read_counters(session)
-    since = utcnow() - dt.timedelta(days=settings.reorder_window_days)
-    is_open, used = await ledger.reorder_check(session, since)
+        checked = await ledger.reorder_check(session, since)
+    is_open, used, counters = checked
     if is_open:
         return None
-    rate = Rate(settings, used)
-    available, reserved = counters.available, counters.reserved
-    if rate.used == 0 or available > rate.reorder_point:
+    rate, available, reserved = _at_point(settings, used, counters, pending)
+    if rate is None:
+        return None
+    # Drafting (rare): under the stock lock, and asked again, so that two used blanks never draft twice.
+    await session.flush()
+    await ledger.lock_stock(session)
+    is_open, used, counters = await ledger.reorder_check(session, since)
+    rate, available, reserved = _at_point(settings, used, counters, pending)
+    if is_open or rate is None:
         return None
     proposal = ReorderProposal(
         state=ProposalState.DRAFT.value,

@@ -89,8 +89,25 @@ _TAKE_BLANK = (
     )
     .returning(BLANKS.c.tranche_id)
 )
+# consume/spoil's first statement: take the blank if it is the common case, lock the reservation, and read the
+# reorder check's figures — one round trip on PostgreSQL (the blank's UPDATE as a CTE: it runs whatever the
+# rest finds, and any refusal after it rolls the whole transaction back). SQLite runs the UPDATE on its own.
+_TAKEN = _TAKE_BLANK.cte("taken")
+_OPEN_FOR_USE = {
+    "postgresql": select(
+        RESERVATIONS, select(_TAKEN.c.tranche_id).scalar_subquery().label("taken_tranche"), *ledger.REORDER_COLUMNS
+    )
+    .where(_R.job_id == bindparam("job_id"))
+    .with_for_update(of=RESERVATIONS),
+    "sqlite": select(RESERVATIONS, *ledger.REORDER_COLUMNS).where(_R.job_id == bindparam("job_id")),
+}
 _RESERVE = ledger.Batch(_INSERT_RESERVATION, _INSERT_MOVEMENT, _INSERT_AUDIT_1, ledger.BUMP)
-_USE = ledger.Batch(_WRITE_BACK, _INSERT_MOVEMENT, _INSERT_AUDIT_1, _INSERT_AUDIT_2, ledger.BUMP)
+# The reservation, the blank's movement and both audit rows, the day's usage and (the main statement, run first
+# on PostgreSQL) the stock row: the only statement of consume/spoil that touches a row every job shares.
+_USE = {
+    name: ledger.Batch(_WRITE_BACK, _INSERT_MOVEMENT, _INSERT_AUDIT_1, _INSERT_AUDIT_2, upsert, ledger.BUMP)
+    for name, upsert in ledger.USAGE_UPSERT.items()
+}
 _USE_RECORDED = ledger.Batch(_WRITE_BACK, _INSERT_AUDIT_1, ledger.BUMP)  # the ledger wrote the blank's part
 _RELEASE = ledger.Batch(_WRITE_BACK, _INSERT_MOVEMENT, _INSERT_AUDIT_1, ledger.BUMP)
 _HOLD = ledger.Batch(_WRITE_BACK, _INSERT_AUDIT_1)
@@ -295,23 +312,35 @@ async def _use(
     same answer. A report after the reservation expired still names a card that exists: it is recorded if a blank
     that no open reservation counts is left (the urgent reserve does not apply: the blank is already used)."""
     verb = "consume" if target is ReservationStatus.CONSUMED else "spoil"
-    r = await _open(session, job_id)
-    if r["status"] == target.value and r["serial"] == serial:
-        return r
-    if ReservationStatus(r["status"]) not in _USABLE:
-        raise _closed(r, f"{verb} {serial}")
-    was_open = _is_open(r["status"])
     now = utcnow()
     blank_target = BlankState.CONSUMED if target is ReservationStatus.CONSUMED else BlankState.SPOILED
-    connection = await session.connection()
     values: Row = {
+        "job_id": job_id,
         "b_serial": serial,
         "b_state": blank_target.value,
         "b_job_id": job_id,
         "b_request_id": request_id,
         "b_updated_at": now,
     }
-    tranche_id = (await connection.execute(_TAKE_BLANK, values)).scalar()
+    values.update(ledger.usage_window(reorder.reorder_window(settings)))
+    connection = await session.connection()
+    if ledger.is_postgres(session):
+        found = (await connection.execute(_OPEN_FOR_USE["postgresql"], values)).first()
+        r = found._asdict() if found is not None else None
+        tranche_id = r.pop("taken_tranche") if r is not None else None
+    else:
+        tranche_id = (await connection.execute(_TAKE_BLANK, values)).scalar()
+        found = (await connection.execute(_OPEN_FOR_USE["sqlite"], values)).first()
+        r = found._asdict() if found is not None else None
+    if r is None:
+        raise NotFound(f"no reservation for job {job_id}", kind="reservation-unknown")
+    checked = ledger.reorder_figures_from(r)
+    # Any refusal from here on rolls back the blank taken above with everything else.
+    if r["status"] == target.value and r["serial"] == serial:
+        return r
+    if ReservationStatus(r["status"]) not in _USABLE:
+        raise _closed(r, f"{verb} {serial}")
+    was_open = _is_open(r["status"])
     if tranche_id is None:
         await ledger.get_blank(session, serial, for_update=True)  # lock it before the stock row
     if r["status"] == ReservationStatus.EXPIRED.value:
@@ -346,9 +375,11 @@ async def _use(
     audit = _audit(
         principal, now, f"reservation.{target.value}", "reservation", job_id, before=before, after=_snapshot(r)
     )
+    d_reserved = -1 if was_open else 0
     if tranche_id is None:
+        await reorder.maybe_draft(session, settings, principal, (0, d_reserved, 0))
         values.update(_prefixed("a1_", audit), d_unused=0)
-        row = await _USE_RECORDED.run(session, values)
+        await _USE_RECORDED.run(session, values)
     else:
         movement = _movement(
             kind,
@@ -376,11 +407,10 @@ async def _use(
         values.update(_prefixed("m_", movement))
         values.update(_prefixed("a1_", blank_audit))
         values.update(_prefixed("a2_", audit))
-        values["d_unused"] = -1
-        row = await _USE.run(session, values)
-        # After the stock row: every writer locks the stock row before the day's usage row.
-        await ledger.count_usage_day(session, now.date())
-    await reorder.maybe_draft(session, settings, principal, ledger.StockCounters(row[0], row[1]))
+        values.update(d_unused=-1, g_day=now.date(), g_used=1)
+        # The reorder check first: the last statement takes the stock row, whose lock lasts until the commit.
+        await reorder.maybe_draft(session, settings, principal, (-1, d_reserved, 1), checked)
+        await _USE["postgresql" if ledger.is_postgres(session) else "sqlite"].run(session, values)
     return r
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import BigInteger, and_, bindparam, case, func, literal_column, or_, select, update
+from sqlalchemy import BigInteger, and_, bindparam, case, func, literal_column, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.models import UTCDateTime
 from services.request.models import PrintRequest, QueueCapacity, QueueJob, QueueLane
 from services.request.print_requests.states import RequestStatus
 
@@ -19,6 +20,7 @@ PRINTING = PrintRequest.status == literal_column("'printing'")
 
 __all__ = [
     "claim_next",
+    "claim_next_in_one_statement",
     "count_ahead",
     "count_by_status",
     "expired_leases",
@@ -100,6 +102,61 @@ async def claim_next(session: AsyncSession, **values: object) -> PrintRequest | 
         .execution_options(synchronize_session=False)
     )
     claimed: PrintRequest | None = (await session.scalars(statement)).first()
+    return claimed
+
+
+# PostgreSQL: the whole claim in one round trip — lease the head of the queue, record the job and the audit row.
+_CLAIM_PG = text(
+    """
+WITH head AS (
+    SELECT id FROM print_requests WHERE status = 'queued'
+    ORDER BY queue_key, id LIMIT 1 FOR UPDATE SKIP LOCKED
+), claimed AS (
+    UPDATE print_requests AS p
+    SET status = 'printing', job_id = CAST(:job_id AS text), printer_id = CAST(:printer_id AS text),
+        lease_expires_at = CAST(:expires AS timestamptz), status_note = NULL, updated_at = CAST(:now AS timestamptz)
+    FROM head WHERE p.id = head.id
+    RETURNING p.*
+), job AS (
+    INSERT INTO queue_jobs (job_id, request_id, printer_id, state, claimed_at, lease_expires_at)
+    SELECT CAST(:job_id AS text), id, CAST(:printer_id AS text), 'leased',
+           CAST(:now AS timestamptz), CAST(:expires AS timestamptz)
+    FROM claimed
+), audit AS (
+    INSERT INTO audit_events (at, actor, actor_role, action, object_type, object_id, before, after)
+    SELECT CAST(:now AS timestamptz), CAST(:actor AS text), CAST(:actor_role AS text), 'queue.claimed',
+           'print_request', id,
+           json_build_object('status', 'queued', 'attempts', attempts),
+           json_build_object('status', 'printing', 'attempts', attempts, 'job_id', CAST(:job_id AS text),
+                             'card_serial', card_serial)
+    FROM claimed
+)
+SELECT * FROM claimed
+"""
+).bindparams(bindparam("now", type_=UTCDateTime()), bindparam("expires", type_=UTCDateTime()))
+
+
+async def claim_next_in_one_statement(
+    session: AsyncSession,
+    *,
+    job_id: str,
+    printer_id: str,
+    expires: dt.datetime,
+    now: dt.datetime,
+    actor: str,
+    actor_role: str,
+) -> PrintRequest | None:
+    """PostgreSQL only: ``claim_next`` plus the job row and the ``queue.claimed`` audit row, in one statement."""
+    statement = select(PrintRequest).from_statement(_CLAIM_PG)
+    params = {
+        "job_id": job_id,
+        "printer_id": printer_id,
+        "expires": expires,
+        "now": now,
+        "actor": actor,
+        "actor_role": actor_role,
+    }
+    claimed: PrintRequest | None = (await session.scalars(statement, params)).first()
     return claimed
 
 

@@ -124,6 +124,32 @@ async def claim(
     now = context.clock()
     expires = now + _lease(context, body.lease_seconds)
     check_transition(RequestStatus.QUEUED, RequestStatus.PRINTING)
+    connection = await session.connection()
+    if connection.dialect.name == "postgresql":
+        try:
+            claimed = await repository.claim_next_in_one_statement(
+                session,
+                job_id=body.job_id,
+                printer_id=body.printer_id,
+                expires=expires,
+                now=now,
+                actor=principal.subject,
+                actor_role=principal.role.value,
+            )
+        except IntegrityError:
+            raise Conflict("another claim with this job id is in progress; retry", kind="claim-in-progress") from None
+        if claimed is None:
+            return None, False
+        job = QueueJob(
+            job_id=body.job_id,
+            request_id=claimed.id,
+            printer_id=body.printer_id,
+            state=JobState.LEASED.value,
+            claimed_at=now,
+            lease_expires_at=expires,
+        )  # already inserted by the statement; this copy only shapes the answer
+        return _claim(claimed, job, context), True
+
     request = await repository.claim_next(
         session,
         status=RequestStatus.PRINTING.value,
