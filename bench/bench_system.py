@@ -1,0 +1,186 @@
+"""The whole system under a mixed load, then idle: errors and memory growth per service, and the idle CPU.
+
+    .venv/bin/python bench/bench_system.py            # a 10-minute soak (the issue's figure)
+    .venv/bin/python bench/bench_system.py --minutes 1
+
+It starts the system with ``ektp up`` (SQLite, two emulated printers printing at 1000× speed), then for the
+soak's length keeps four kinds of users busy at once: front-desk intake (walk-ins, some urgent), kecamatan
+batches, readers (queue, stock, printers, request pages, coverage) and the printers themselves. It samples
+each service's resident memory after a one-minute warm-up and at the end (goal: ≤ 10 % growth), counts
+errors (goal: 0: any 5xx, any transport error, any unexpected 4xx), then lets the stack idle and measures the
+CPU all its processes use (goal: ≤ 1 % of one core).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import psutil
+from rich.console import Console
+from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from services.demo import request_body  # noqa: E402
+from tests.system.harness import SystemUnderTest, people  # noqa: E402
+from tests.system.test_end_to_end import _batch_csv  # noqa: E402
+
+SERVICES = ("request", "inventory", "gateway")
+
+
+class Load:
+    def __init__(self, sut: SystemUnderTest, deadline: float) -> None:
+        self.sut, self.deadline = sut, deadline
+        self.calls: Counter[str] = Counter()
+        self.errors: Counter[str] = Counter()
+        self.lock = threading.Lock()
+        self.serial = 10_000
+
+    def next_serial(self, n: int) -> int:
+        with self.lock:
+            first, self.serial = self.serial, self.serial + n
+            return first
+
+    def record(self, kind: str, response: httpx.Response | None, ok: tuple[int, ...]) -> None:
+        with self.lock:
+            self.calls[kind] += 1
+            if response is None or response.status_code not in ok:
+                self.errors[f"{kind} {response.status_code if response is not None else 'transport'}"] += 1
+
+    def call(self, kind: str, fn: object, ok: tuple[int, ...] = (200, 201)) -> httpx.Response | None:
+        try:
+            response = fn()  # type: ignore[operator]
+        except httpx.TransportError:
+            response = None
+        self.record(kind, response, ok)
+        return response
+
+    def intake(self, seed: int) -> None:
+        rng = random.Random(seed)
+        with self.sut.client("request") as desk:
+            while time.monotonic() < self.deadline:
+                person = people(1, seed=rng.randrange(1 << 30), first_serial=self.next_serial(1))[0]
+                urgent = rng.random() < 0.2
+                body = request_body(person, rng, channel="walk_in", reason="health" if urgent else "first_card")
+                self.call("intake", lambda: desk.post("/v1/requests", json=body))
+                time.sleep(0.2)
+
+    def batches(self, seed: int) -> None:
+        rng = random.Random(seed)
+        n = 0
+        with self.sut.client("request") as clerk:
+            while time.monotonic() < self.deadline:
+                n += 1
+                batch = people(50, seed=rng.randrange(1 << 30), kecamatan="18.09.02", first_serial=self.next_serial(50))
+                rows = [request_body(p, rng, channel="kecamatan_batch", reason="address_change") for p in batch]
+                for row in rows:
+                    row.pop("channel")
+                self.call(
+                    "batch",
+                    lambda: clerk.post(
+                        "/v1/batches",
+                        params={"kecamatan_code": "18.09.02", "reference": f"SOAK-{seed}-{n}"},
+                        content=_batch_csv(rows),
+                        headers={"Content-Type": "text/csv"},
+                    ),
+                    ok=(200, 201, 202),
+                )
+                time.sleep(5)
+
+    def reads(self, seed: int) -> None:
+        rng = random.Random(seed)
+        clients = {s: self.sut.client(s) for s in SERVICES}
+        paths = [
+            ("request", "/v1/queue/stats"), ("request", "/v1/requests?limit=50"), ("request", "/v1/coverage"),
+            ("inventory", "/v1/stock"), ("inventory", "/v1/stock/invariant"), ("inventory", "/v1/forecast"),
+            ("gateway", "/v1/printers"), ("gateway", "/v1/jobs?limit=50"),
+        ]  # fmt: skip
+        try:
+            while time.monotonic() < self.deadline:
+                service, path = rng.choice(paths)
+                self.call(f"read {service}", lambda: clients[service].get(path), ok=(200,))
+                time.sleep(0.05)
+        finally:
+            for client in clients.values():
+                client.close()
+
+
+def rss(pid: int) -> int:
+    return int(psutil.Process(pid).memory_info().rss)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--warmup", type=float, default=60.0, help="seconds before the first memory sample")
+    parser.add_argument("--idle", type=float, default=30.0, help="seconds of idle CPU measurement")
+    parser.add_argument("--quick", action="store_true", help="one minute of load, 20 s warm-up, 15 s idle")
+    args = parser.parse_args()
+    if args.quick:
+        args.minutes, args.warmup, args.idle = 1.0, 20.0, 15.0
+    console = Console()
+    with tempfile.TemporaryDirectory(prefix="ektp-soak-") as tmp:
+        sut = SystemUnderTest(Path(tmp), blanks=8016, time_scale=1000)
+        sut.start()
+        try:
+            deadline = time.monotonic() + args.minutes * 60
+            load = Load(sut, deadline)
+            threads = [threading.Thread(target=load.intake, args=(i,)) for i in range(2)]
+            threads += [threading.Thread(target=load.batches, args=(10,))]
+            threads += [threading.Thread(target=load.reads, args=(20 + i,)) for i in range(2)]
+            for thread in threads:
+                thread.start()
+            time.sleep(min(args.warmup, args.minutes * 60 / 2))
+            pids = {s: int(sut.reload()["pids"][s]) for s in SERVICES}
+            before = {s: rss(pid) for s, pid in pids.items()}
+            for thread in threads:
+                thread.join()
+            after = {s: rss(pid) for s, pid in pids.items()}
+            with sut.client("request") as operator:
+                stats = operator.get("/v1/queue/stats").json()
+            # Let the printers finish what was queued, then measure the idle stack.
+            deadline_idle = time.monotonic() + 300
+            while time.monotonic() < deadline_idle:
+                with sut.client("request") as operator:
+                    s = operator.get("/v1/queue/stats").json()
+                if s["queued"] == 0 and s["printing"] == 0:
+                    break
+                time.sleep(1)
+            time.sleep(5)
+            processes = [psutil.Process(int(p)) for p in sut.reload()["pids"].values()]
+            start = [p.cpu_times() for p in processes]
+            time.sleep(args.idle)
+            end = [p.cpu_times() for p in processes]
+            cpu = sum((e.user + e.system) - (s.user + s.system) for s, e in zip(start, end, strict=True))
+            idle_share = cpu / args.idle * 100
+        finally:
+            sut.stop()
+
+    table = Table(title=f"Soak: {args.minutes:g} min of mixed load, then {args.idle:g} s idle")
+    for column in ("service", "RSS after warm-up (MiB)", "RSS at end (MiB)", "growth", "goal"):
+        table.add_column(column)
+    for s in SERVICES:
+        growth = (after[s] - before[s]) / before[s] * 100
+        table.add_row(s, f"{before[s] / 2**20:.1f}", f"{after[s] / 2**20:.1f}", f"{growth:+.1f} %", "≤ 10 %")
+    console.print(table)
+    summary = Table(show_header=False)
+    summary.add_row("calls", ", ".join(f"{k}: {v}" for k, v in sorted(load.calls.items())))
+    summary.add_row(
+        "errors (goal 0)", str(sum(load.errors.values())) + (f"  {dict(load.errors)}" if load.errors else "")
+    )
+    summary.add_row("queue at the end of the load", str(stats))
+    summary.add_row("idle stack CPU (goal ≤ 1 % of a core)", f"{idle_share:.2f} %")
+    console.print(summary)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
