@@ -97,9 +97,9 @@ _OPEN_FOR_USE = {
     "postgresql": select(
         RESERVATIONS, select(_TAKEN.c.tranche_id).scalar_subquery().label("taken_tranche"), *ledger.REORDER_COLUMNS
     )
-    .where(_R.job_id == bindparam("job_id"))
+    .where(_R.job_id == bindparam("o_job_id"))
     .with_for_update(of=RESERVATIONS),
-    "sqlite": select(RESERVATIONS, *ledger.REORDER_COLUMNS).where(_R.job_id == bindparam("job_id")),
+    "sqlite": select(RESERVATIONS, *ledger.REORDER_COLUMNS).where(_R.job_id == bindparam("o_job_id")),
 }
 _RESERVE = ledger.Batch(_INSERT_RESERVATION, _INSERT_MOVEMENT, _INSERT_AUDIT_1, ledger.BUMP)
 # The reservation, the blank's movement and both audit rows, the day's usage and (the main statement, run first
@@ -314,8 +314,9 @@ async def _use(
     verb = "consume" if target is ReservationStatus.CONSUMED else "spoil"
     now = utcnow()
     blank_target = BlankState.CONSUMED if target is ReservationStatus.CONSUMED else BlankState.SPOILED
+    # Every key is prefixed: an INSERT or UPDATE would take a key named like one of its columns as a value.
     values: Row = {
-        "job_id": job_id,
+        "o_job_id": job_id,
         "b_serial": serial,
         "b_state": blank_target.value,
         "b_job_id": job_id,
