@@ -20,7 +20,9 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
@@ -29,9 +31,9 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from services.demo import request_body  # noqa: E402
-from tests.system.harness import SystemUnderTest, people  # noqa: E402
-from tests.system.test_end_to_end import _batch_csv  # noqa: E402
+from services.demo import request_body
+from tests.system.harness import SystemUnderTest, people
+from tests.system.test_end_to_end import _batch_csv
 
 SERVICES = ("request", "inventory", "gateway")
 
@@ -55,9 +57,11 @@ class Load:
             if response is None or response.status_code not in ok:
                 self.errors[f"{kind} {response.status_code if response is not None else 'transport'}"] += 1
 
-    def call(self, kind: str, fn: object, ok: tuple[int, ...] = (200, 201)) -> httpx.Response | None:
+    def call(
+        self, kind: str, fn: Callable[..., httpx.Response], *args: Any, ok: tuple[int, ...] = (200, 201), **kwargs: Any
+    ) -> httpx.Response | None:
         try:
-            response = fn()  # type: ignore[operator]
+            response = fn(*args, **kwargs)
         except httpx.TransportError:
             response = None
         self.record(kind, response, ok)
@@ -70,7 +74,7 @@ class Load:
                 person = people(1, seed=rng.randrange(1 << 30), first_serial=self.next_serial(1))[0]
                 urgent = rng.random() < 0.2
                 body = request_body(person, rng, channel="walk_in", reason="health" if urgent else "first_card")
-                self.call("intake", lambda: desk.post("/v1/requests", json=body))
+                self.call("intake", desk.post, "/v1/requests", json=body)
                 time.sleep(0.2)
 
     def batches(self, seed: int) -> None:
@@ -85,12 +89,11 @@ class Load:
                     row.pop("channel")
                 self.call(
                     "batch",
-                    lambda: clerk.post(
-                        "/v1/batches",
-                        params={"kecamatan_code": "18.09.02", "reference": f"SOAK-{seed}-{n}"},
-                        content=_batch_csv(rows),
-                        headers={"Content-Type": "text/csv"},
-                    ),
+                    clerk.post,
+                    "/v1/batches",
+                    params={"filename": f"SOAK-{seed}-{n}"},
+                    content=_batch_csv(rows),
+                    headers={"Content-Type": "text/csv"},
                     ok=(200, 201, 202),
                 )
                 time.sleep(5)
@@ -106,7 +109,7 @@ class Load:
         try:
             while time.monotonic() < self.deadline:
                 service, path = rng.choice(paths)
-                self.call(f"read {service}", lambda: clients[service].get(path), ok=(200,))
+                self.call(f"read {service}", clients[service].get, path, ok=(200,))
                 time.sleep(0.05)
         finally:
             for client in clients.values():

@@ -6,7 +6,7 @@ ektp migrate [SERVICE]                    run alembic migrations (all services b
 ektp token create --role ROLE [...]       print a signed token on stdout
 ektp emulator [...]                       a software card printer on a real port
 ektp status                               printers, queue and stock at a glance
-ektp import-batch FILE --kecamatan CODE   upload a kecamatan batch with a progress bar
+ektp import-batch FILE                    upload a kecamatan batch with a progress bar
 """
 
 from __future__ import annotations

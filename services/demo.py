@@ -178,17 +178,14 @@ def load_demo(
             )
             if response.status_code in (200, 201):
                 created["urgent" if urgent else "walk_in"] += 1
-        batch = people[residents_count // 2 :]
-        kecamatan = batch[0].village.kecamatan_code if batch else "18.09.01"
-        rows = [
-            {**request_body(r, rng, channel="kecamatan_batch", reason="address_change"), "row": n}
-            for n, r in enumerate(batch, start=1)
-            if r.village.kecamatan_code == kecamatan
-        ]
+        kecamatan = "18.09.01"
+        batch = residents(residents_count // 2, seed=seed + 1, kecamatan=kecamatan, first_serial=residents_count + 1)
+        rows = [request_body(r, rng, channel="kecamatan_batch", reason="address_change") for r in batch]
         if rows:
             response = client.post(
                 "/v1/batches",
-                json={"kecamatan_code": kecamatan, "reference": f"DEMO-USULAN-{kecamatan}", "rows": rows},
+                params={"filename": f"usulan-demo-{kecamatan}.json"},
+                json={"rows": rows},
                 headers={"Authorization": f"Bearer {operator}"},
             )
             if response.status_code in (200, 201, 202):

@@ -122,21 +122,24 @@ def _cmd_import_batch(args: argparse.Namespace) -> int:
         with _client(args.request_url, token) as client:
             response = client.post(
                 "/v1/batches",
-                params={"kecamatan_code": args.kecamatan, "reference": args.reference or path.name},
+                params={"filename": path.name},
                 content=_read_in_chunks(path, progress, task),
                 headers={"Content-Type": content_type},
                 timeout=httpx.Timeout(300, connect=5),
             )
-    if response.status_code >= 400:
-        console.print(f"[red]refused: {response.status_code}[/red] {response.text}")
-        return 1
-    report = response.json()
-    summary = Table(title=f"Batch {report.get('id', '')}", show_header=False)
-    for key in ("status", "total_rows", "accepted_rows", "rejected_rows", "kecamatan_code", "reference"):
-        if key in report:
-            summary.add_row(key.replace("_", " "), str(report[key]))
+            if response.status_code >= 400:
+                console.print(f"[red]refused: {response.status_code}[/red] {response.text}")
+                return 1
+            batch = response.json()
+            errors: list[dict[str, Any]] = []
+            if batch["rejected_rows"]:
+                report = client.get(f"/v1/batches/{batch['id']}/report", params={"limit": min(args.show, 500)})
+                errors = report.json()["errors"] if report.status_code == 200 else []
+    again = " (this file was uploaded before: the same batch)" if response.status_code == 200 else ""
+    summary = Table(title=f"Batch {batch['id']}{again}", show_header=False)
+    for key in ("status", "total_rows", "accepted_rows", "rejected_rows", "filename"):
+        summary.add_row(key.replace("_", " "), str(batch.get(key)))
     Console().print(summary)
-    errors = report.get("errors") or []
     if errors:
         table = Table(title=f"Rejected rows (first {min(len(errors), args.show)})")
         for column in ("row", "field", "reason"):
@@ -163,8 +166,6 @@ def add_office_commands(sub: Any) -> None:
 
     batch = sub.add_parser("import-batch", help="upload a kecamatan batch (CSV or JSON) and print its report")
     batch.add_argument("file", type=Path)
-    batch.add_argument("--kecamatan", required=True, metavar="CODE", help="e.g. 18.09.01")
-    batch.add_argument("--reference", default="", help="the proposal's reference (default: the file name)")
     batch.add_argument("--show", type=int, default=50, help="rejected rows to list")
     common(batch)
     batch.set_defaults(func=_cmd_import_batch)

@@ -29,7 +29,7 @@ def create_app(settings: Settings) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         policy = PeerPolicy(max_wait=settings.peer_retry_max_wait)
-        token = settings.service_token or None
+        token = settings.token() or None
         async with (
             service_client(settings.request_url, token=token) as request_http,
             service_client(settings.inventory_url, token=token) as inventory_http,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
@@ -18,6 +20,11 @@ class Settings(ServiceSettings):
     request_url: str = Field(default="http://127.0.0.1:8001", description="The request service.")
     inventory_url: str = Field(default="http://127.0.0.1:8002", description="The inventory service.")
     service_token: str = Field(default="", description="A JWT with role service (`ektp token create --role service`).")
+    service_token_file: Path | None = Field(default=None, description="A file holding the token (used if no token).")
+    printers: str = Field(
+        default="",
+        description="name=url,… registered and commissioned at start unless a printer of that name exists.",
+    )
     lease_seconds: float = Field(default=300.0, gt=0, description="Lease asked for each claim; renewed at a third.")
     reservation_ttl_seconds: float = Field(default=900.0, gt=0)
     poll_interval: float = Field(default=2.0, gt=0, description="Seconds between status polls of each printer.")
@@ -29,6 +36,23 @@ class Settings(ServiceSettings):
     throughput_window_seconds: float = Field(default=3600.0, gt=0, description="Window of the measured cards/hour.")
     capacity_publish_interval: float = Field(default=30.0, gt=0)
     start_loops: bool = Field(default=True, description="Run dispatch loops and status polls (tests turn it off).")
+
+    def token(self) -> str:
+        """The service token: inline, else read from ``service_token_file``."""
+        if self.service_token or self.service_token_file is None:
+            return self.service_token
+        return self.service_token_file.read_text().strip()
+
+    def printer_list(self) -> list[tuple[str, str]]:
+        """``printers`` as (name, url) pairs."""
+        pairs = []
+        for item in self.printers.split(","):
+            name, sep, url = item.strip().partition("=")
+            if sep and name.strip() and url.strip():
+                pairs.append((name.strip(), url.strip()))
+            elif item.strip():
+                raise ValueError(f"EKTP_GATEWAY_PRINTERS: {item!r} is not name=url")
+        return pairs
 
     def resolved_database_url(self) -> str:
         return self.database_url or default_sqlite_url("gateway")

@@ -4,13 +4,15 @@ kept fresh by polling, faults that stop a printer and clear by themselves, pause
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
 
 from drivers.emulator import Action, Fault
+from services.gateway.app import create_app
 from tests.gateway.conftest import StartEmulator, commissioned, printer_state, wait_state
-from tests.support import wait_for
+from tests.support import running, wait_for
 
 
 async def test_commissioning_identifies_the_printer_prints_a_test_card_and_makes_it_ready(
@@ -122,3 +124,25 @@ async def test_pause_resume_and_remove_follow_the_state_table(
         assert response.status_code == 409
         listed = (await client.get("/v1/printers")).json()
         assert pid not in [p["id"] for p in listed]
+
+
+async def test_printers_named_in_the_settings_are_registered_and_commissioned_at_start(
+    gateway_settings: Callable[..., Any],
+    client_for: Callable[..., httpx.AsyncClient],
+    make_token: Callable[..., str],
+    start_emulator: StartEmulator,
+) -> None:
+    async with start_emulator(name="p1") as emu:
+        settings = gateway_settings(printers=f"front-desk={emu.url}")
+        assert settings.printer_list() == [("front-desk", emu.url)]
+        app = create_app(settings)
+        async with running(app), client_for(app, make_token("operator")) as client:
+
+            async def ready() -> bool:
+                printers = (await client.get("/v1/printers")).json()
+                return [(p["name"], p["state"]) for p in printers] == [("front-desk", "ready")]
+
+            await wait_for(ready, what="the configured printer ready")
+        # Started again: it exists, so it is not registered twice.
+        async with running(create_app(settings)) as again, client_for(again, make_token("operator")) as client:
+            assert len((await client.get("/v1/printers")).json()) == 1

@@ -83,7 +83,7 @@ def office_day(system: SystemUnderTest) -> dict[str, Any]:
     with system.client("request", "clerk", scope=[BATCH_KECAMATAN], subject="clerk-gedong-tataan") as clerk:
         response = clerk.post(
             "/v1/batches",
-            params={"kecamatan_code": BATCH_KECAMATAN, "reference": "USULAN-E2E-1"},
+            params={"filename": "USULAN-E2E-1"},
             content=_batch_csv([*batch_rows, bad]),
             headers={"Content-Type": "text/csv"},
         )
@@ -107,7 +107,7 @@ def office_day(system: SystemUnderTest) -> dict[str, Any]:
             return stats["queued"] == 0 and stats["printing"] == 0
 
         wait_until(drained, timeout=120, what="the queue to drain")
-        batch_report = operator.get(f"/v1/batches/{batch['id']}").json()
+        batch_report = operator.get(f"/v1/batches/{batch['id']}/report").json()
         batch_ids = [
             r["id"]
             for r in operator.get("/v1/requests", params={"channel": "kecamatan_batch", "limit": 500}).json()["items"]
@@ -125,10 +125,10 @@ def test_the_printers_are_commissioned_and_the_tranche_received_on_first_start(s
 
 
 def test_the_batch_queues_its_valid_rows_and_reports_the_invalid_one(office_day: dict[str, Any]) -> None:
-    batch = office_day["batch"]
-    assert batch["rejected_rows"] == 1
-    assert batch["accepted_rows"] == len(office_day["batch_ids"]) > 0
-    assert batch["errors"][0]["field"] == "nik"
+    report = office_day["batch"]
+    assert report["batch"]["rejected_rows"] == 1
+    assert report["batch"]["accepted_rows"] == len(office_day["batch_ids"]) > 0
+    assert [(e["row"], e["field"]) for e in report["errors"]] == [(len(office_day["batch_ids"]) + 1, "nik")]
 
 
 def test_every_request_is_printed_exactly_once(system: SystemUnderTest, office_day: dict[str, Any]) -> None:
@@ -212,7 +212,7 @@ def test_import_batch_uploads_a_file_and_prints_its_report(system: SystemUnderTe
     path = tmp_path / "usulan.csv"
     path.write_bytes(_batch_csv(rows))
     result = subprocess.run(
-        [sys.executable, "-m", "services.cli", "import-batch", str(path), "--kecamatan", BATCH_KECAMATAN,
+        [sys.executable, "-m", "services.cli", "import-batch", str(path),
          "--token", system.token("clerk", scope=[BATCH_KECAMATAN]), "--request-url", system.info["urls"]["request"]],
         capture_output=True, text=True, timeout=60, env={"COLUMNS": "160", "PATH": "/usr/bin:/bin"},
     )  # fmt: skip

@@ -44,7 +44,7 @@ def _queue_work(sut: SystemUnderTest, seed: int) -> list[str]:
     with sut.client("request", "operator") as operator:
         response = operator.post(
             "/v1/batches",
-            params={"kecamatan_code": KECAMATAN, "reference": f"USULAN-FAULT-{seed}"},
+            params={"filename": f"USULAN-FAULT-{seed}"},
             content=_batch_csv(rows),
             headers={"Content-Type": "text/csv"},
             timeout=120,

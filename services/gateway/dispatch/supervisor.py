@@ -42,12 +42,17 @@ class Dispatcher:
         self._spawn(self._publish_capacity())
 
     async def _start(self) -> None:
-        await self.recover_journal()
-        for printer in await self.gw.fleet.running(list(RUNNING)):
-            self.ensure_worker(printer.id)
         # Printers caught mid-commissioning by a crash go back to registered.
         for printer in await self.gw.fleet.running([PrinterLifecycle.COMMISSIONING]):
             await self.gw.fleet.set_state(printer.id, PrinterLifecycle.REGISTERED, last_error="interrupted")
+        for name, url in self.gw.settings.printer_list():
+            printer_id = await self.gw.fleet.register_configured(name, url)
+            if printer_id is not None:
+                log.info("printer %s (%s) registered from the settings; commissioning", name, url)
+                self.commission_later(printer_id)
+        await self.recover_journal()
+        for printer in await self.gw.fleet.running(list(RUNNING)):
+            self.ensure_worker(printer.id)
 
     async def stop(self) -> None:
         for task in list(self._tasks):

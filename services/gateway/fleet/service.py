@@ -13,15 +13,21 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from drivers import Identity, PrinterStatus
+from services.common.audit import Auditor
+from services.common.auth import Principal, Role
 from services.common.db import Database
 from services.common.models import utcnow
 from services.common.problems import Conflict, NotFound
 from services.gateway.fleet import repository
 from services.gateway.fleet.schemas import PrinterIn
 from services.gateway.fleet.states import PrinterLifecycle, WrongState, check_transition
-from services.gateway.models import Printer
+from services.gateway.models import AuditEvent, Printer
 
 __all__ = ["FleetStore", "new_printer_id", "register", "require", "snapshot", "transition"]
+
+
+# Who registers the printers named in the settings (EKTP_GATEWAY_PRINTERS), for the audit trail.
+CONFIGURATION = Principal(subject="gateway-settings", role=Role.SERVICE)
 
 
 def new_printer_id() -> str:
@@ -109,6 +115,19 @@ class FleetStore:
             for name, value in fields.items():
                 setattr(printer, name, value)
             return printer
+
+    async def register_configured(self, name: str, url: str) -> str | None:
+        """Register a printer named in the settings unless one of that name exists; its id if registered now."""
+        async with self.db.sessions.begin() as session:
+            existing = await repository.by_name(session, name)
+            if existing is not None and existing.state != PrinterLifecycle.REMOVED:
+                return None
+            printer = await register(session, PrinterIn(name=name, url=url))
+            printer.state = PrinterLifecycle.COMMISSIONING
+            Auditor(AuditEvent).record(
+                session, CONFIGURATION, "printer.registered", "printer", printer.id, after=snapshot(printer)
+            )
+            return printer.id
 
     async def identified(self, printer_id: str, identity: Identity) -> None:
         async with self.db.sessions.begin() as session:
