@@ -161,10 +161,17 @@ def _service_env(service: str, options: StackOptions, extra: dict[str, str]) -> 
 def _service_settings_env(
     options: StackOptions, service_token: str, printers: list[Child]
 ) -> dict[str, dict[str, str]]:
+    console = options.url("request")
+    cors = json.dumps([console, console.replace("127.0.0.1", "localhost")])
     return {
-        "request": {},
-        "inventory": {"REQUEST_URL": options.url("request"), "SERVICE_TOKEN": service_token},
+        "request": {
+            "CORS_ORIGINS": cors,
+            "CONSOLE_INVENTORY_URL": options.url("inventory"),
+            "CONSOLE_GATEWAY_URL": options.url("gateway"),
+        },
+        "inventory": {"CORS_ORIGINS": cors, "REQUEST_URL": options.url("request"), "SERVICE_TOKEN": service_token},
         "gateway": {
+            "CORS_ORIGINS": cors,
             "REQUEST_URL": options.url("request"),
             "INVENTORY_URL": options.url("inventory"),
             "SERVICE_TOKEN": service_token,
@@ -281,6 +288,7 @@ def run_stack(options: StackOptions) -> int:
     try:
         with stack(options) as (info, children):
             print("\nektp-print is up (Ctrl-C stops it):")
+            print(f"  console    {info['urls']['request']}/console/  (paste the operator token below)")
             for service, url in info["urls"].items():
                 print(f"  {service:<10} {url}  (API docs: {url}/docs)")
             for name, printer in info["printers"].items():

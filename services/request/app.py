@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from services.common.app import build_app
 from services.common.audit import audit_router
+from services.console import install_console
 from services.request.batches.endpoints import router as batches_router
 from services.request.config import Settings
 from services.request.context import ServiceContext
@@ -38,4 +39,10 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lease_sweeper,
     )
     app.state.context = ServiceContext.from_settings(settings)
+    install_console(
+        app,
+        request_url=settings.console_request_url,
+        inventory_url=settings.console_inventory_url,
+        gateway_url=settings.console_gateway_url,
+    )
     return app

@@ -18,6 +18,9 @@ class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="EKTP_REQUEST_", extra="ignore")
 
     # Region reference data
+    console_request_url: str = Field(default="", description="The console's view of this service (empty: its own).")
+    console_inventory_url: str = Field(default="", description="Inventory URL for the console (empty: port 8002).")
+    console_gateway_url: str = Field(default="", description="Gateway URL for the console (empty: port 8003).")
     regency_code: str = Field(default="18.09", pattern=r"^\d{2}\.\d{2}$", description="The regency this office serves.")
     region_data_file: Path | None = Field(
         default=None, description="CSV level,code,name,parent_code; empty means the shipped file for regency_code."

@@ -93,3 +93,27 @@ async def test_clerks_and_partners_read_nothing_of_the_ledger(inv: Inventory) ->
     for path in ("/v1/stock", "/v1/stock/invariant", "/v1/movements", "/v1/forecast", "/v1/serials/KTP1"):
         assert (await inv.clerk.get(path)).status_code == 403, path
     assert (await inv.clerk.get("/v1/reports/spoilage", params={"month": "2026-11"})).status_code == 403
+
+
+async def test_the_invariant_catches_running_balances_that_drift_from_the_ledger(inv: Inventory) -> None:
+    from sqlalchemy import text
+
+    await inv.receive("TR-1", "KTP00000001", "KTP00000003")
+    await inv.reserve("job_a")
+    await inv.consume("job_a", "KTP00000001")
+    checked = await inv.invariant()
+    assert checked["counters"] == {"unused": 2, "reserved": 0, "used": 1}
+
+    db = inv.app.state.db
+    for drift, expected in (
+        ("UPDATE stock_lock SET unused = unused + 1", "stock counter: 3 unused"),
+        ("UPDATE stock_lock SET reserved = reserved + 1", "stock counter: 1 reserved, 0 open reservations"),
+        ("UPDATE usage_days SET used = used + 1", "usage by day: 2 blanks used, 1 by ledger"),
+    ):
+        async with db.sessions() as session, session.begin():
+            await session.execute(text(drift))
+        body = (await inv.operator.get("/v1/stock/invariant")).json()
+        assert not body["holds"]
+        assert any(p.startswith(expected) for p in body["problems"]), body["problems"]
+        async with db.sessions() as session, session.begin():  # put it back: the fixture checks on the way out
+            await session.execute(text(drift.replace("+ 1", "- 1")))

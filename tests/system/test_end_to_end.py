@@ -218,3 +218,67 @@ def test_import_batch_uploads_a_file_and_prints_its_report(system: SystemUnderTe
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "rt" in result.stdout
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    import shutil
+
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (chromium and driver):
+        if REQUIRE_POSTGRES:  # CI installs Debian's chromium and chromium-driver (.ci/run)
+            pytest.fail("chromium and chromedriver are not installed")
+        pytest.skip("chromium and chromedriver are not installed")
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
+        options.add_argument(argument)
+    session = webdriver.Chrome(service=Service(executable_path=driver), options=options)
+    session.set_window_size(1400, 1000)
+    try:
+        yield session
+    finally:
+        session.quit()
+
+
+@pytest.mark.browser
+def test_the_console_shows_printers_and_stock_and_activates_a_card(
+    system: SystemUnderTest, office_day: dict[str, Any], browser: Any
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(browser, 20)
+    browser.get(f"{system.info['urls']['request']}/console/")
+    browser.find_element(By.ID, "token").send_keys(system.token("operator", subject="front-desk-1"))
+    browser.find_element(By.CSS_SELECTOR, "#signin-form button").click()
+
+    wait.until(lambda b: "printer-2" in b.find_element(By.ID, "overview-printers").text)
+    assert "front-desk-1 (operator)" in browser.find_element(By.ID, "who").text
+    wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, "#stock-summary dd[data-key=consumed]"))
+    with system.client("inventory") as inventory:
+        consumed = inventory.get("/v1/stock").json()["consumed"]
+    shown = browser.find_element(By.CSS_SELECTOR, "#stock-summary dd[data-key=consumed]").text
+    assert shown == str(consumed)
+
+    request_id = office_day["walk_in_ids"][1]
+    with system.client("request") as operator:
+        serial = operator.get(f"/v1/requests/{request_id}").json()["card_serial"]
+    browser.find_element(By.CSS_SELECTOR, "#tabs button[data-view=requests]").click()
+    browser.find_element(By.CSS_SELECTOR, "#request-filter select[name=status]").send_keys("printed")
+    browser.find_element(By.CSS_SELECTOR, "#request-filter button").click()
+    row = wait.until(
+        lambda b: next((r for r in b.find_elements(By.CSS_SELECTOR, "#request-list tr") if request_id in r.text), None)
+    )
+    row.find_element(By.NAME, "activate-serial").send_keys(serial)
+    row.find_element(By.XPATH, ".//button[text()='Activate']").click()
+
+    def activated() -> bool:
+        with system.client("request") as operator:
+            return operator.get(f"/v1/requests/{request_id}").json()["status"] == "activated"
+
+    wait.until(lambda _b: activated())
+    assert browser.find_element(By.ID, "message").text == ""
