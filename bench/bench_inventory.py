@@ -213,7 +213,7 @@ async def main() -> None:
         await admin(f'DROP DATABASE IF EXISTS "{raw_db}" WITH (FORCE)')
 
     table = Table(title="inventory: reserve + consume on PostgreSQL")
-    for column in ("path", "pairs/s", "p50 ms", "p95 ms", "p99 ms"):
+    for column in ("path", "pairs/s", "p50 ms", "p95 ms", "p99 ms", "server CPU ms/pair"):
         table.add_column(column, justify="right" if column != "path" else "left")
     table.add_row(
         "HTTP API (uvicorn, ledger + audit)",
@@ -221,6 +221,7 @@ async def main() -> None:
         f"{pct(api_lat, 0.5):.1f}",
         f"{pct(api_lat, 0.95):.1f}",
         f"{pct(api_lat, 0.99):.1f}",
+        f"{extra['server_cpu_ms_per_pair']:.1f}",
     )
     table.add_row(
         "raw SQL (asyncpg, SKIP LOCKED)",
@@ -228,6 +229,7 @@ async def main() -> None:
         f"{pct(raw_lat, 0.5):.1f}",
         f"{pct(raw_lat, 0.95):.1f}",
         f"{pct(raw_lat, 0.99):.1f}",
+        "-",
     )
     console.print(table)
     invariant = extra["invariant"]

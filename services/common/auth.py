@@ -154,11 +154,11 @@ class TokenVerifier:
             if time.time() < expires:
                 return principal
             del self._verified[token]
-        principal, expires = self._verify(token)
-        if expires is not None and self._cache_size > 0:
+        principal, expiry = self._verify(token)
+        if expiry is not None and self._cache_size > 0:
             if len(self._verified) >= self._cache_size:
                 self._verified.pop(next(iter(self._verified)))  # the oldest
-            self._verified[token] = (principal, expires)
+            self._verified[token] = (principal, expiry)
         return principal
 
     def _verify(self, token: str) -> tuple[Principal, float | None]:

@@ -10,6 +10,7 @@ use a second engine with plain deferred transactions, so they never wait for a w
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,6 +18,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 __all__ = [
@@ -59,6 +61,39 @@ def _sqlite_engine(url: str, *, begin: str) -> AsyncEngine:
     return engine
 
 
+# A pooled PostgreSQL connection idle longer than this is pinged when it is checked out.
+PING_IDLE_SECONDS = 0.25
+
+
+def _postgres_engine(url: str, *, pool_size: int) -> AsyncEngine:
+    """PostgreSQL without ``pool_pre_ping`` on every checkout (through asyncpg that is BEGIN, a ping and ROLLBACK:
+    three round trips per request, more than a simple call's own statements).
+
+    Instead: a connection that sat in the pool longer than ``PING_IDLE_SECONDS`` is pinged at checkout (a dead one
+    is replaced before use), and a statement that finds its connection closed marks it disconnected, which
+    invalidates the whole pool (SQLAlchemy's default), so every later checkout reconnects. After a PostgreSQL
+    restart only the calls that were talking to the old server fail: 503 ``database-unavailable``, retried.
+    """
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size)
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["checked_in_at"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        returned = record.info.get("checked_in_at")
+        if returned is None or time.monotonic() - returned < PING_IDLE_SECONDS:
+            return  # new, or back in the pool a moment ago
+        try:
+            dbapi_connection.ping()
+        except Exception as exc:
+            # The pool discards this connection and checks out (or makes) another.
+            raise DisconnectionError(f"stale pooled connection: {exc.__class__.__name__}") from exc
+
+    return engine
+
+
 class Database:
     """The engines and session factories of one service's database."""
 
@@ -69,7 +104,7 @@ class Database:
             self.engine = _sqlite_engine(url, begin="BEGIN IMMEDIATE")
             self.read_engine = _sqlite_engine(url, begin="BEGIN")
         else:
-            self.engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+            self.engine = _postgres_engine(url, pool_size=pool_size)
             self.read_engine = self.engine
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self.read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)

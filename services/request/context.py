@@ -44,7 +44,8 @@ class ServiceContext:
         return self.clock().astimezone(self.timezone).date()
 
 
-def get_context(request: Request) -> ServiceContext:
+async def get_context(request: Request) -> ServiceContext:
+    # async: FastAPI runs a plain ``def`` dependency in a worker thread, a thread hop on every request.
     context: ServiceContext = request.app.state.context
     return context
 

@@ -223,3 +223,16 @@ async def test_a_late_consume_after_expiry_is_refused_when_every_blank_is_reserv
     late = await inv.consume("job_late", "KTP00000001")
     assert late.status_code == 409
     assert late.json()["type"].endswith("/reservation-closed")
+
+
+async def test_the_same_job_reserving_many_times_at_once_gets_one_reservation(inv: Inventory) -> None:
+    await inv.receive("TR-1", "KTP00000001", "KTP00000005")
+
+    answers = await asyncio.gather(*(inv.reserve("job_same") for _ in range(20)))
+
+    assert sorted(a.status_code for a in answers) == [200] * 19 + [201]
+    assert len({a.text for a in answers}) == 1
+    stock = await inv.stock()
+    assert (stock["reserved"], stock["available"]) == (1, 4)
+    movements = (await inv.operator.get("/v1/movements", params={"job_id": "job_same"})).json()
+    assert movements["total"] == 1

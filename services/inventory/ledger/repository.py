@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Executable, bindparam, func, or_, select, update
+from sqlalchemy import Executable, Table, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -109,7 +109,7 @@ def bind_all(table: Any, prefix: str, *, skip: tuple[str, ...] = ()) -> dict[str
     return {c.name: bindparam(prefix + c.name) for c in table.c if c.name not in skip}
 
 
-_STOCK = StockLock.__table__
+_STOCK = cast(Table, StockLock.__table__)
 
 # The running balances move by ``d_unused`` / ``d_reserved``; the balances after the change come back.
 BUMP = (
@@ -156,7 +156,7 @@ def _usage_upsert(insert: Any) -> Any:
     )
 
 
-_USAGE = UsageDay.__table__
+_USAGE = cast(Table, UsageDay.__table__)
 USAGE_UPSERT = {"postgresql": _usage_upsert(pg_insert), "sqlite": _usage_upsert(sqlite_insert)}
 
 

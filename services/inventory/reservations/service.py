@@ -18,10 +18,11 @@ import contextlib
 import datetime as dt
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 from fastapi import FastAPI
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
@@ -47,11 +48,11 @@ __all__ = ["consume", "expire_overdue", "hold", "release", "reserve", "spoil", "
 
 log = logging.getLogger(__name__)
 
-RESERVATIONS = Reservation.__table__
-BLANKS = Blank.__table__
-MOVEMENTS = Movement.__table__
-AUDIT = AuditEvent.__table__
-STOCK = StockLock.__table__
+RESERVATIONS = cast(Table, Reservation.__table__)
+BLANKS = cast(Table, Blank.__table__)
+MOVEMENTS = cast(Table, Movement.__table__)
+AUDIT = cast(Table, AuditEvent.__table__)
+STOCK = cast(Table, StockLock.__table__)
 OVERDUE_BATCH = 500
 
 Row = dict[str, Any]  # a reservation's columns
@@ -61,7 +62,12 @@ _R = RESERVATIONS.c
 _GET = select(RESERVATIONS).where(_R.job_id == bindparam("job_id"))
 _GET_FOR_UPDATE = _GET.with_for_update()
 _OVERDUE = select(_R.job_id).where(_R.status == ReservationStatus.RESERVED.value, _R.expires_at < bindparam("now"))
-_PEEK = select(STOCK.c.unused, STOCK.c.reserved, _OVERDUE.exists()).where(STOCK.c.id == ledger.STOCK_ROW)
+_PEEK = select(
+    STOCK.c.unused,
+    STOCK.c.reserved,
+    _OVERDUE.exists(),
+    select(_R.job_id).where(_R.job_id == bindparam("p_job_id")).exists(),
+).where(STOCK.c.id == ledger.STOCK_ROW)
 _PEEK_FOR_UPDATE = _PEEK.with_for_update(of=STOCK)
 _INSERT_RESERVATION = insert(RESERVATIONS).values(ledger.bind_all(RESERVATIONS, "r_"))
 # Writes back a reservation's changing columns (``u_`` + column).
@@ -102,6 +108,39 @@ _OPEN_FOR_USE = {
     "sqlite": select(RESERVATIONS, *ledger.REORDER_COLUMNS).where(_R.job_id == bindparam("o_job_id")),
 }
 _RESERVE = ledger.Batch(_INSERT_RESERVATION, _INSERT_MOVEMENT, _INSERT_AUDIT_1, ledger.BUMP)
+
+
+def _reserve_if_new() -> Any:
+    """PostgreSQL's grant in one statement: the reservation unless the job has one (``ON CONFLICT DO NOTHING``),
+    and only if it was inserted, its movement, its audit row and one more reserved on the stock row; returns
+    the balances and how many were inserted (0: the job reserved meanwhile — the lock's wait can hide a
+    commit from the peek's snapshot, never from the unique key)."""
+    inserted = (
+        pg_insert(RESERVATIONS)
+        .values(ledger.bind_all(RESERVATIONS, "r_"))
+        .on_conflict_do_nothing(index_elements=[_R.job_id])
+        .returning(_R.job_id)
+        .cte("inserted")
+    )
+
+    def copy(table: Table, prefix: str) -> Any:
+        columns = [c for c in table.c if c.name != "id"]
+        values = select(*[bindparam(prefix + c.name, type_=c.type) for c in columns]).select_from(inserted)
+        return insert(table).from_select([c.name for c in columns], values).cte(f"{prefix}copy")
+
+    count = select(func.count()).select_from(inserted).scalar_subquery()
+    return (
+        update(STOCK)
+        .where(STOCK.c.id == ledger.STOCK_ROW)
+        .values(reserved=STOCK.c.reserved + count)
+        .returning(STOCK.c.unused, STOCK.c.reserved, count)
+        .add_cte(inserted)
+        .add_cte(copy(MOVEMENTS, "m_"))
+        .add_cte(copy(AUDIT, "a1_"))
+    )
+
+
+_RESERVE_IF_NEW = _reserve_if_new()
 # The reservation, the blank's movement and both audit rows, the day's usage and (the main statement, run first
 # on PostgreSQL) the stock row: the only statement of consume/spoil that touches a row every job shares.
 _USE = {
@@ -219,26 +258,31 @@ async def expire_overdue(session: AsyncSession, now: dt.datetime | None = None) 
     return jobs
 
 
-async def _lock_stock_and_peek(session: AsyncSession, now: dt.datetime) -> tuple[ledger.StockCounters, bool]:
-    """Lock the stock row; its balances and whether any reservation is overdue, in one round trip."""
+async def _lock_stock_and_peek(
+    session: AsyncSession, now: dt.datetime, job_id: str
+) -> tuple[ledger.StockCounters, bool, bool]:
+    """Lock the stock row; its balances, whether any reservation is overdue and whether the job has one, in one
+    round trip."""
     query = _PEEK_FOR_UPDATE if ledger.is_postgres(session) else _PEEK
-    row = (await (await session.connection()).execute(query, {"now": now})).one()
-    return ledger.StockCounters(row[0], row[1]), bool(row[2])
+    row = (await (await session.connection()).execute(query, {"now": now, "p_job_id": job_id})).one()
+    return ledger.StockCounters(row[0], row[1]), bool(row[2]), bool(row[3])
 
 
 async def reserve(session: AsyncSession, settings: Settings, principal: Principal, body: ReserveIn) -> tuple[Row, bool]:
     """The job's reservation, and whether it was made now (False: the same job asked again)."""
     now = utcnow()
     # The stock lock is held from here to the commit: grants are counted one at a time.
-    counters, overdue = await _lock_stock_and_peek(session, now)
+    counters, overdue, known = await _lock_stock_and_peek(session, now, body.job_id)
     if overdue:  # lazy expiry: only when the index says one is due (the sweeper does the rest)
         counters.reserved -= len(await expire_overdue(session, now))
-    if (existing := await _get(session, body.job_id)) is not None:
+    if known and (existing := await _get(session, body.job_id)) is not None:
         return existing, False
     kept = ledger_service.urgent_reserve(settings, counters.unused)
     floor = 0 if body.urgent else kept
     available = counters.available
     if available - 1 < floor:
+        if (existing := await _get(session, body.job_id)) is not None:  # reserved while this call waited
+            return existing, False
         who = "an urgent job" if body.urgent else f"a regular job ({kept} are kept for urgent jobs)"
         raise Conflict(
             f"no blanks for {who}: {max(available, 0)} available",
@@ -274,7 +318,12 @@ async def reserve(session: AsyncSession, settings: Settings, principal: Principa
         )
     )
     values.update(d_unused=0, d_reserved=1)
-    await _RESERVE.run(session, values)
+    if ledger.is_postgres(session):
+        row = (await (await session.connection()).execute(_RESERVE_IF_NEW, values)).one()
+        if not row[2] and (existing := await _get(session, body.job_id)) is not None:
+            return existing, False
+    else:  # one writer at a time: the peek saw everything
+        await _RESERVE.run(session, values)
     return reservation, True
 
 

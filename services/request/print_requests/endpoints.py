@@ -66,7 +66,7 @@ async def create_request(
             return replay
     created = await service.create(session, context, principal, body)
     content = service.to_out(created, context).model_dump(mode="json")
-    headers = {"Location": f"/v1/requests/{created.id}"}
+    headers = {"Location": f"/v1/requests/{created['id']}"}
     if idempotency_key is None:
         return JSONResponse(content, status_code=201, headers=headers)
     return await context.idempotency.remember(session, principal, idempotency_key, fp, 201, content, headers=headers)

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, select, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import BigInteger, String, bindparam, func, insert, select, text
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from services.request.models import PrintRequest
+from services.common.models import UTCDateTime
+from services.request.models import AuditEvent, PrintRequest
 
-__all__ = ["RequestFilters", "active_by_nik", "active_niks", "bulk_insert", "get", "list_requests"]
+__all__ = [
+    "RequestFilters",
+    "active_by_nik",
+    "active_niks",
+    "bulk_insert",
+    "get",
+    "insert_queued",
+    "insert_queued_pg",
+    "list_requests",
+]
 
 # Written exactly as the partial unique index's predicate (models.py), so both databases use that index.
 ACTIVE_SQL = text("print_requests.status NOT IN ('collected', 'cancelled', 'rejected')")
@@ -74,6 +86,83 @@ async def bulk_insert(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> 
     """All ``rows`` (dicts of column values, the same keys in each): COPY on PostgreSQL, else executemany."""
     if rows and not await copy_rows(session, "print_requests", rows):
         await session.execute(insert(PrintRequest), list(rows))
+
+
+# Every column a new request is stored with, but its queue key (from the lane).
+_NEW_COLUMNS = [c for c in PrintRequest.__table__.columns if c.name != "queue_key"]
+_PG: Any = postgresql.dialect()  # type: ignore[no-untyped-call]
+
+
+def _insert_queued_sql() -> Any:
+    """PostgreSQL: a submission in one round trip — take the lane's next key, store the request, write its audit row.
+
+    The lane's UPDATE locks the lane row (as ``take_keys`` does); when the lane does not exist yet, the statement
+    changes nothing and returns no row. A second active request for the NIK fails the whole statement (the
+    partial unique index), so nothing of it stays.
+    """
+    names = ", ".join(c.name for c in _NEW_COLUMNS)
+    casts = ", ".join(f"CAST(:{c.name} AS {c.type.compile(dialect=_PG)})" for c in _NEW_COLUMNS)
+    statement = text(
+        f"""
+WITH lane AS (
+    UPDATE queue_lanes
+    SET last_key = CASE WHEN last_key + :spacing > :base THEN last_key + :spacing ELSE :base END
+    WHERE priority = :lane_priority AND kecamatan_code = :lane_kecamatan
+    RETURNING last_key
+), created AS (
+    INSERT INTO print_requests ({names}, queue_key)
+    SELECT {casts}, last_key FROM lane
+    RETURNING id
+), audit AS (
+    INSERT INTO audit_events (at, actor, actor_role, action, object_type, object_id, before, after)
+    SELECT CAST(:audit_at AS timestamptz), CAST(:audit_actor AS text), CAST(:audit_actor_role AS text),
+           CAST(:audit_action AS text), 'print_request', id, CAST(:audit_before AS json), CAST(:audit_after AS json)
+    FROM created
+)
+SELECT last_key FROM lane
+"""  # noqa: S608 - our own column names and types, no input
+    )
+    return statement.bindparams(
+        *(bindparam(c.name, type_=c.type) for c in _NEW_COLUMNS),
+        bindparam("spacing", type_=BigInteger()),
+        bindparam("base", type_=BigInteger()),
+        bindparam("lane_priority", type_=String()),
+        bindparam("lane_kecamatan", type_=String()),
+        bindparam("audit_at", type_=UTCDateTime()),
+        bindparam("audit_before", type_=String()),
+        bindparam("audit_after", type_=String()),
+    )
+
+
+_INSERT_QUEUED_PG = _insert_queued_sql()
+
+
+async def insert_queued_pg(
+    connection: AsyncConnection, values: dict[str, Any], *, spacing: int, base: int, audit: dict[str, Any]
+) -> int | None:
+    """PostgreSQL: store ``values`` (every column but ``queue_key``) with the lane's next key and the audit row
+    (``audit``: at, actor, actor_role, action, before, after as dicts); the key, or None if the lane is missing."""
+    params = {c.name: values.get(c.name) for c in _NEW_COLUMNS}
+    params.update(
+        spacing=spacing,
+        base=base,
+        lane_priority=values["priority"],
+        lane_kecamatan=values["kecamatan_code"],
+        audit_at=audit["at"],
+        audit_actor=audit["actor"],
+        audit_actor_role=audit["actor_role"],
+        audit_action=audit["action"],
+        audit_before=json.dumps(audit["before"]),
+        audit_after=json.dumps(audit["after"]),
+    )
+    key = (await connection.execute(_INSERT_QUEUED_PG, params)).scalar()
+    return None if key is None else int(key)
+
+
+async def insert_queued(connection: AsyncConnection, values: dict[str, Any], audit: dict[str, Any]) -> None:
+    """Any database: the request (``values`` with its ``queue_key``) and its audit row, as two core INSERTs."""
+    await connection.execute(insert(PrintRequest), values)
+    await connection.execute(insert(AuditEvent), {**audit, "object_type": "print_request", "object_id": values["id"]})
 
 
 async def list_requests(

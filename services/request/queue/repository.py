@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from sqlalchemy import BigInteger, and_, bindparam, case, func, literal_column, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.common.models import UTCDateTime
 from services.request.models import PrintRequest, QueueCapacity, QueueJob, QueueLane
@@ -23,6 +24,7 @@ __all__ = [
     "claim_next_in_one_statement",
     "count_ahead",
     "count_by_status",
+    "ensure_lane",
     "expired_leases",
     "get_capacity",
     "get_job",
@@ -68,16 +70,21 @@ async def take_keys(
     connection = await session.connection()
     last = (await connection.execute(_TAKE_KEYS, params)).scalar()
     if last is None:
-        insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
-        await connection.execute(
-            insert(QueueLane)
-            .values(priority=priority, kecamatan_code=kecamatan_code, last_key=base + span)
-            .on_conflict_do_nothing()
-        )
+        await ensure_lane(connection, priority=priority, kecamatan_code=kecamatan_code, key=base + span)
         last = (await connection.execute(_TAKE_KEYS, params)).scalar()
         if last is None:  # pragma: no cover - the row was just inserted
             raise RuntimeError("queue lane missing")
     return int(last) - span
+
+
+async def ensure_lane(connection: AsyncConnection, *, priority: str, kecamatan_code: str, key: int) -> None:
+    """Make the (class, kecamatan) lane with ``key`` as its last key, unless it exists."""
+    insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    await connection.execute(
+        insert(QueueLane)
+        .values(priority=priority, kecamatan_code=kecamatan_code, last_key=key)
+        .on_conflict_do_nothing()
+    )
 
 
 async def claim_next(session: AsyncSession, **values: object) -> PrintRequest | None:
@@ -105,18 +112,28 @@ async def claim_next(session: AsyncSession, **values: object) -> PrintRequest | 
     return claimed
 
 
+# What a claim's answer needs of the request (not the whole row).
+CLAIM_COLUMNS = (
+    "id", "priority", "reason", "attempts", "nik", "name", "birth_place", "birth_date", "sex", "blood_type",
+    "address", "rt", "rw", "village_code", "kecamatan_code", "religion", "marital_status", "occupation",
+    "citizenship", "valid_until", "photo", "signature",
+)  # fmt: skip
+
 # PostgreSQL: the whole claim in one round trip — lease the head of the queue, record the job and the audit row.
+# A job id that already exists claims nothing (its first claim is answered instead), without a look-up first:
+# the NOT EXISTS is a one-time filter on the job's primary key, evaluated before the queue's index is read.
 _CLAIM_PG = text(
-    """
+    f"""
 WITH head AS (
-    SELECT id FROM print_requests WHERE status = 'queued'
+    SELECT id FROM print_requests
+    WHERE status = 'queued' AND NOT EXISTS (SELECT 1 FROM queue_jobs WHERE job_id = CAST(:job_id AS text))
     ORDER BY queue_key, id LIMIT 1 FOR UPDATE SKIP LOCKED
 ), claimed AS (
     UPDATE print_requests AS p
     SET status = 'printing', job_id = CAST(:job_id AS text), printer_id = CAST(:printer_id AS text),
         lease_expires_at = CAST(:expires AS timestamptz), status_note = NULL, updated_at = CAST(:now AS timestamptz)
     FROM head WHERE p.id = head.id
-    RETURNING p.*
+    RETURNING {", ".join("p." + c for c in CLAIM_COLUMNS)}, p.card_serial
 ), job AS (
     INSERT INTO queue_jobs (job_id, request_id, printer_id, state, claimed_at, lease_expires_at)
     SELECT CAST(:job_id AS text), id, CAST(:printer_id AS text), 'leased',
@@ -131,8 +148,8 @@ WITH head AS (
                              'card_serial', card_serial)
     FROM claimed
 )
-SELECT * FROM claimed
-"""
+SELECT {", ".join(CLAIM_COLUMNS)} FROM claimed
+"""  # noqa: S608 - our own column names and types, no input
 ).bindparams(bindparam("now", type_=UTCDateTime()), bindparam("expires", type_=UTCDateTime()))
 
 
@@ -145,9 +162,11 @@ async def claim_next_in_one_statement(
     now: dt.datetime,
     actor: str,
     actor_role: str,
-) -> PrintRequest | None:
-    """PostgreSQL only: ``claim_next`` plus the job row and the ``queue.claimed`` audit row, in one statement."""
-    statement = select(PrintRequest).from_statement(_CLAIM_PG)
+) -> RowMapping | None:
+    """PostgreSQL only: ``claim_next`` plus the job row and the ``queue.claimed`` audit row, in one statement.
+
+    The claimed request's ``CLAIM_COLUMNS`` as a row mapping; None when nothing is queued or ``job_id`` exists.
+    """
     params = {
         "job_id": job_id,
         "printer_id": printer_id,
@@ -156,8 +175,8 @@ async def claim_next_in_one_statement(
         "actor": actor,
         "actor_role": actor_role,
     }
-    claimed: PrintRequest | None = (await session.scalars(statement, params)).first()
-    return claimed
+    connection = await session.connection()
+    return (await connection.execute(_CLAIM_PG, params)).mappings().first()
 
 
 async def get_job(session: AsyncSession, job_id: str, *, for_update: bool = False) -> QueueJob | None:

@@ -18,7 +18,14 @@ from services.common.problems import Conflict, NotFound
 from services.request.context import ServiceContext
 from services.request.models import PrintRequest, QueueCapacity, QueueJob
 from services.request.print_requests import repository as request_repository
-from services.request.print_requests.service import audit_state, card_data, daily_capacity, set_status
+from services.request.print_requests.service import (
+    RequestLike,
+    as_row,
+    audit_state,
+    card_data,
+    daily_capacity,
+    set_status,
+)
 from services.request.print_requests.states import RequestStatus, check_transition
 from services.request.queue import repository
 from services.request.queue.schemas import (
@@ -54,17 +61,24 @@ log = logging.getLogger(__name__)
 SWEEPER = Principal(subject="lease-sweeper", role=Role.SERVICE)
 
 
-def _claim(request: PrintRequest, job: QueueJob, context: ServiceContext) -> Claim:
+def _claim(request: RequestLike, job: QueueJob, context: ServiceContext) -> Claim:
+    return _claim_of(request, job.job_id, job.printer_id, job.lease_expires_at, context)
+
+
+def _claim_of(
+    request: RequestLike, job_id: str, printer_id: str, lease_expires_at: dt.datetime, context: ServiceContext
+) -> Claim:
+    row = as_row(request)
     return Claim.model_validate(
         {
-            "job_id": job.job_id,
-            "request_id": request.id,
-            "printer_id": job.printer_id,
-            "priority": request.priority,
-            "reason": request.reason,
-            "attempts": request.attempts,
-            "lease_expires_at": job.lease_expires_at,
-            "card": card_data(request, context, images=True),
+            "job_id": job_id,
+            "request_id": row.id,
+            "printer_id": printer_id,
+            "priority": row.priority,
+            "reason": row.reason,
+            "attempts": row.attempts,
+            "lease_expires_at": lease_expires_at,
+            "card": card_data(row, context, images=True),
         }
     )
 
@@ -110,22 +124,24 @@ def _audit(
     )
 
 
+async def _replay(session: AsyncSession, context: ServiceContext, job: QueueJob) -> tuple[Claim, bool]:
+    """The same job id again: the same claim (200), or 409 when the job no longer holds its request."""
+    request = await request_repository.get(session, job.request_id)
+    if request is None or not _holds(job, request):
+        raise Conflict(f"job {job.job_id} no longer holds a request", kind="stale-job")
+    return _claim(request, job, context), False
+
+
 async def claim(
     session: AsyncSession, context: ServiceContext, principal: Principal, body: ClaimIn
 ) -> tuple[Claim | None, bool]:
     """``(claim, created)``: the next request leased to ``job_id``; the same job again gets the same claim."""
-    existing = await repository.get_job(session, body.job_id)
-    if existing is not None:
-        request = await request_repository.get(session, existing.request_id)
-        if request is None or not _holds(existing, request):
-            raise Conflict(f"job {body.job_id} no longer holds a request", kind="stale-job")
-        return _claim(request, existing, context), False
-
     now = context.clock()
     expires = now + _lease(context, body.lease_seconds)
     check_transition(RequestStatus.QUEUED, RequestStatus.PRINTING)
     connection = await session.connection()
     if connection.dialect.name == "postgresql":
+        # One statement claims, unless the job id exists; only then (or with nothing queued) a second look.
         try:
             claimed = await repository.claim_next_in_one_statement(
                 session,
@@ -139,17 +155,16 @@ async def claim(
         except IntegrityError:
             raise Conflict("another claim with this job id is in progress; retry", kind="claim-in-progress") from None
         if claimed is None:
+            existing = await repository.get_job(session, body.job_id)
+            if existing is not None:
+                return await _replay(session, context, existing)
             return None, False
-        job = QueueJob(
-            job_id=body.job_id,
-            request_id=claimed.id,
-            printer_id=body.printer_id,
-            state=JobState.LEASED.value,
-            claimed_at=now,
-            lease_expires_at=expires,
-        )  # already inserted by the statement; this copy only shapes the answer
-        return _claim(claimed, job, context), True
+        # The job row was inserted by the statement; the answer is built from the row it returned.
+        return _claim_of(claimed, body.job_id, body.printer_id, expires, context), True
 
+    existing = await repository.get_job(session, body.job_id)
+    if existing is not None:
+        return await _replay(session, context, existing)
     request = await repository.claim_next(
         session,
         status=RequestStatus.PRINTING.value,
