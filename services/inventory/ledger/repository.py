@@ -38,7 +38,6 @@ __all__ = [
     "count_open_reservations",
     "count_reservations",
     "count_unused",
-    "count_unused_and_reserved",
     "count_usage_days",
     "custody_movements",
     "execute_together",
@@ -49,7 +48,6 @@ __all__ = [
     "lock_stock",
     "read_counters",
     "reorder_check",
-    "reorder_figures",
     "reorder_figures_from",
     "tranche_totals",
     "usage_since",
@@ -263,30 +261,6 @@ def add_movement(session: AsyncSession, *, kind: MovementKind, actor: str, **fie
 async def count_unused(session: AsyncSession) -> int:
     """Blanks not yet consumed, spoiled or written off (some of them may be counted as reserved)."""
     return await session.scalar(select(func.count()).where(Blank.state == BlankState.AVAILABLE.value)) or 0
-
-
-async def count_unused_and_reserved(session: AsyncSession) -> tuple[int, int]:
-    """``(unused, reserved)`` in one round trip: the grant path holds the stock lock while it waits for this."""
-    states = [s.value for s in OPEN_RESERVATION_STATES]
-    unused = select(func.count()).where(Blank.state == BlankState.AVAILABLE.value).scalar_subquery()
-    reserved = select(func.count()).where(Reservation.status.in_(states)).scalar_subquery()
-    row = (await session.execute(select(unused, reserved))).one()
-    return int(row[0] or 0), int(row[1] or 0)
-
-
-async def reorder_figures(session: AsyncSession, since: dt.datetime) -> tuple[int, int, int]:
-    """``(unused, reserved, used since)`` in one round trip, for the reorder check after each used blank."""
-    states = [s.value for s in OPEN_RESERVATION_STATES]
-    kinds = [MovementKind.CONSUMED.value, MovementKind.SPOILED.value]
-    unused = select(func.count()).where(Blank.state == BlankState.AVAILABLE.value).scalar_subquery()
-    reserved = select(func.count()).where(Reservation.status.in_(states)).scalar_subquery()
-    used = (
-        select(func.coalesce(func.sum(Movement.quantity), 0))
-        .where(Movement.kind.in_(kinds), Movement.at >= since)
-        .scalar_subquery()
-    )
-    row = (await session.execute(select(unused, reserved, used))).one()
-    return int(row[0] or 0), int(row[1] or 0), int(row[2] or 0)
 
 
 async def count_open_reservations(session: AsyncSession) -> int:

@@ -64,7 +64,8 @@ async def create_request(
         fp = fingerprint("POST", request.url.path, body.model_dump(mode="json"))
         if replay := await context.idempotency.replay(session, principal, idempotency_key, fp):
             return replay
-    created = await service.create(session, context, principal, body)
+    # Without a key to remember, the submission is the transaction's only write (one statement on PostgreSQL).
+    created = await service.create(session, context, principal, body, alone=idempotency_key is None)
     content = service.to_out(created, context).model_dump(mode="json")
     headers = {"Location": f"/v1/requests/{created['id']}"}
     if idempotency_key is None:

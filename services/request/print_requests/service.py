@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.auth import Principal, Role
 from services.common.models import new_id, utcnow
 from services.common.problems import Conflict, FieldError, Forbidden, NotFound, Unprocessable
+from services.request.autocommit import alone_connection
 from services.request.context import ServiceContext
 from services.request.models import PrintRequest
 from services.request.print_requests import repository
@@ -210,12 +211,13 @@ def duplicate_nik(existing_id: str) -> Conflict:
 
 
 async def create(
-    session: AsyncSession, context: ServiceContext, principal: Principal, data: RequestIn
+    session: AsyncSession, context: ServiceContext, principal: Principal, data: RequestIn, *, alone: bool = False
 ) -> dict[str, Any]:
     """Validate, refuse a second active request for the NIK, give the queue key and store as ``queued``.
 
     Returns the stored row's values (``to_out`` reads them). On PostgreSQL the key, the row and the audit row
-    are one statement (one round trip); elsewhere three.
+    are one statement; ``alone`` (the caller writes nothing else in this transaction) lets that statement run
+    without BEGIN and COMMIT around it: one round trip in all.
     """
     _may_submit(principal, data)
     checked, errors = check_request(data, catalog=context.catalog, settings=context.settings, today=context.today())
@@ -254,7 +256,7 @@ async def create(
             "channel": data.channel.value,
         },
     }
-    connection = await session.connection()
+    connection = (await alone_connection(session) if alone else None) or await session.connection()
     try:
         if connection.dialect.name == "postgresql":
             key = await repository.insert_queued_pg(

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal, Role
 from services.common.problems import Conflict, NotFound
+from services.request.autocommit import alone_connection
 from services.request.context import ServiceContext
 from services.request.models import PrintRequest, QueueCapacity, QueueJob
 from services.request.print_requests import repository as request_repository
@@ -139,9 +140,10 @@ async def claim(
     now = context.clock()
     expires = now + _lease(context, body.lease_seconds)
     check_transition(RequestStatus.QUEUED, RequestStatus.PRINTING)
-    connection = await session.connection()
+    # PostgreSQL: one statement claims (request, job and audit row), unless the job id exists; only then, or with
+    # nothing queued, a second look. The claim is the transaction's only write, so it needs no BEGIN/COMMIT.
+    connection = await alone_connection(session) or await session.connection()
     if connection.dialect.name == "postgresql":
-        # One statement claims, unless the job id exists; only then (or with nothing queued) a second look.
         try:
             claimed = await repository.claim_next_in_one_statement(
                 session,
