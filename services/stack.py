@@ -129,6 +129,7 @@ def _start_emulators(options: StackOptions) -> list[Child]:
             "--time-scale", str(options.time_scale),
             "--state-dir", str(options.data_dir / "emulators" / name),
             "--serials", f"{_serial(first)}-{_serial(last)}",
+            "--log-level", "WARNING",
         ]  # fmt: skip
         children.append(Child(name, argv).start())
     return children
@@ -153,6 +154,8 @@ def _service_env(service: str, options: StackOptions, extra: dict[str, str]) -> 
     env = dict(os.environ)
     env.setdefault(prefix + "DATABASE_URL", default_sqlite_url(service, options.data_dir))
     env.setdefault(prefix + "JWT_PUBLIC_KEY_FILE", str(options.key_dir / "jwt-public.pem"))
+    # The console and `ektp status` show what happens; the terminal shows only what needs attention.
+    env.setdefault(prefix + "LOG_LEVEL", "WARNING")
     for name, value in extra.items():
         env.setdefault(prefix + name, value)
     return env
