@@ -101,8 +101,8 @@ class SystemUnderTest:
         for service in ("REQUEST", "INVENTORY", "GATEWAY"):
             env.setdefault(f"EKTP_{service}_LOG_LEVEL", "WARNING")
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        log = (self.data_dir / "up.log").open("ab")
-        self.process = subprocess.Popen(argv, env=env, stdout=log, stderr=log)
+        with (self.data_dir / "up.log").open("ab") as log:  # the child keeps its own copy of the descriptor
+            self.process = subprocess.Popen(argv, env=env, stdout=log, stderr=log)
         stack_file = self.data_dir / "stack.json"
         wait_until(lambda: stack_file.exists() or self.process.poll() is not None, timeout=timeout, what="ektp up")
         if self.process.poll() is not None:

@@ -117,7 +117,7 @@ def office_day(system: SystemUnderTest) -> dict[str, Any]:
 
 def test_the_printers_are_commissioned_and_the_tranche_received_on_first_start(system: SystemUnderTest) -> None:
     with system.client("gateway") as gateway, system.client("inventory") as inventory:
-        printers = gateway.get("/v1/printers").json()["items"]
+        printers = gateway.get("/v1/printers").json()
         stock = inventory.get("/v1/stock").json()
     assert sorted(p["name"] for p in printers) == ["printer-1", "printer-2"]
     assert all(p["model"] and p["firmware"] for p in printers)
@@ -248,6 +248,7 @@ def browser() -> Iterator[Any]:
 def test_the_console_shows_printers_and_stock_and_activates_a_card(
     system: SystemUnderTest, office_day: dict[str, Any], browser: Any
 ) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -270,11 +271,19 @@ def test_the_console_shows_printers_and_stock_and_activates_a_card(
     browser.find_element(By.CSS_SELECTOR, "#tabs button[data-view=requests]").click()
     browser.find_element(By.CSS_SELECTOR, "#request-filter select[name=status]").send_keys("printed")
     browser.find_element(By.CSS_SELECTOR, "#request-filter button").click()
-    row = wait.until(
-        lambda b: next((r for r in b.find_elements(By.CSS_SELECTOR, "#request-list tr") if request_id in r.text), None)
-    )
-    row.find_element(By.NAME, "activate-serial").send_keys(serial)
-    row.find_element(By.XPATH, ".//button[text()='Activate']").click()
+    def activate_in_the_list(b: Any) -> bool:
+        # The list re-renders when a filter is applied: find the row afresh until the click lands.
+        try:
+            row = next((r for r in b.find_elements(By.CSS_SELECTOR, "#request-list tr") if request_id in r.text), None)
+            if row is None:
+                return False
+            row.find_element(By.NAME, "activate-serial").send_keys(serial)
+            row.find_element(By.XPATH, ".//button[text()='Activate']").click()
+        except StaleElementReferenceException:
+            return False
+        return True
+
+    wait.until(activate_in_the_list)
 
     def activated() -> bool:
         with system.client("request") as operator:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -9,10 +10,21 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.auth import Principal
 from services.request.models import AuditEvent, Batch, BatchError
-from services.request.print_requests.repository import copy_rows
+from services.request.print_requests.repository import copy_records, copy_rows
+from services.request.print_requests.states import RequestStatus
 
-__all__ = ["by_hash", "errors", "get", "insert_audit_rows", "insert_errors", "list_batches"]
+__all__ = [
+    "AUDIT_COLUMNS",
+    "by_hash",
+    "errors",
+    "get",
+    "insert_audit_rows",
+    "insert_created_audit_rows",
+    "insert_errors",
+    "list_batches",
+]
 
 
 async def get(session: AsyncSession, batch_id: str) -> Batch | None:
@@ -28,6 +40,41 @@ async def by_hash(session: AsyncSession, content_hash: str) -> Batch | None:
 async def insert_errors(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     if rows:
         await session.execute(insert(BatchError), list(rows))
+
+
+AUDIT_COLUMNS = ("at", "actor", "actor_role", "action", "object_type", "object_id", "before", "after")
+
+
+async def insert_created_audit_rows(
+    session: AsyncSession,
+    *,
+    at: dt.datetime,
+    principal: Principal,
+    batch_id: str,
+    created: Sequence[tuple[str, str]],
+) -> None:
+    """The ``request.created`` audit rows of a batch's requests (``created``: request id and priority of each), in
+    the batch's transaction. Only the priority varies between them: each JSON document is made once."""
+    if not created:
+        return
+    before = {"status": RequestStatus.RECEIVED.value}
+    after = {
+        priority: {"status": RequestStatus.QUEUED.value, "batch_id": batch_id, "priority": priority}
+        for priority in {priority for _, priority in created}
+    }
+    head = (at, principal.subject, principal.role.value, "request.created", "print_request")
+    connection = await session.connection()
+    if connection.dialect.name == "postgresql":
+        # COPY takes JSON columns as text.
+        before_text = json.dumps(before)
+        after_text = {priority: json.dumps(document) for priority, document in after.items()}
+        records = [(*head, request_id, before_text, after_text[priority]) for request_id, priority in created]
+        await copy_records(connection, "audit_events", AUDIT_COLUMNS, records)
+        return
+    await session.execute(
+        insert(AuditEvent),
+        [dict(zip(AUDIT_COLUMNS, (*head, rid, before, after[priority]), strict=True)) for rid, priority in created],
+    )
 
 
 async def insert_audit_rows(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:

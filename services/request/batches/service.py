@@ -6,13 +6,14 @@ its audit rows. Row numbers count data rows from 1 (the CSV header is row 0); a 
 from __future__ import annotations
 
 import asyncio
-import codecs
 import contextlib
 import csv
 import hashlib
 import io
 import json
+import os
 import tempfile
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -31,7 +32,7 @@ from services.request.models import Batch
 from services.request.print_requests import repository as request_repository
 from services.request.print_requests.schemas import Channel, Priority, RequestIn
 from services.request.print_requests.states import RequestStatus
-from services.request.print_requests.validation import CheckedRequest, check_request
+from services.request.print_requests.validation import check_request
 from services.request.queue import repository as queue_repository
 from services.request.queue.policy import QueuePolicy
 
@@ -40,6 +41,7 @@ __all__ = ["BATCH_CHANNELS", "Upload", "batch_out", "process", "readable", "spoo
 BATCH_CHANNELS = frozenset({Channel.KECAMATAN_BATCH, Channel.MOBILE_UNIT})
 COLUMNS = frozenset(RequestIn.model_fields)
 REQUIRED = frozenset(name for name, info in RequestIn.model_fields.items() if info.is_required() and name != "channel")
+_IMAGES: set[str] = {"photo", "signature"}
 SPOOL_IN_MEMORY = 8 * 1024 * 1024
 READ_CHUNK = 1024 * 1024
 
@@ -100,7 +102,8 @@ def readable(principal: Principal, batch: Batch) -> None:
 
 
 def _csv_rows(file: IO[bytes]) -> Iterator[tuple[int, dict[str, Any]]]:
-    text = codecs.getreader("utf-8-sig")(file)
+    # The C text layer (newline="" as the csv module wants), not codecs.StreamReader: several times faster.
+    text = io.TextIOWrapper(file, encoding="utf-8-sig", newline="")
     reader = csv.reader(text)
     try:
         header = [h.strip() for h in next(reader)]
@@ -156,19 +159,35 @@ def _json_rows(file: IO[bytes]) -> Iterator[tuple[int, dict[str, Any]]]:
 @dataclass
 class _Chunk:
     seen: int = 0
-    valid: list[tuple[int, CheckedRequest]] = field(default_factory=list)
+    # (row number, the request's column values but id, queue_key, created_at and updated_at)
+    valid: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     errors: list[FieldError] = field(default_factory=list)
 
 
 class _Validator:
     """Validates rows chunk by chunk (in a worker thread); remembers NIKs seen earlier in the file."""
 
-    def __init__(self, rows: Iterator[tuple[int, dict[str, Any]]], context: ServiceContext, principal: Principal):
+    def __init__(
+        self,
+        rows: Iterator[tuple[int, dict[str, Any]]],
+        context: ServiceContext,
+        principal: Principal,
+        batch_id: str,
+    ):
         self.rows = rows
         self.context = context
         self.principal = principal
         self.today = context.today()
         self.seen_niks: dict[str, int] = {}
+        # What every request of the batch is stored with (the row's values are built here, off the event loop).
+        self.common = {
+            "status": RequestStatus.QUEUED.value,
+            "status_note": None,
+            "attempts": 0,
+            "batch_id": batch_id,
+            "submitted_by": principal.subject,
+            "submitter_role": principal.role.value,
+        }
 
     def next_chunk(self, size: int) -> _Chunk:
         chunk = _Chunk()
@@ -203,36 +222,41 @@ class _Validator:
         first = self.seen_niks.setdefault(data.nik, number)
         if first != number:
             return [FieldError(row=number, field="nik", reason=f"already in this batch at row {first}")]
-        chunk.valid.append((number, checked))
+        values = data.model_dump(exclude=_IMAGES)
+        values.update(self.common, photo=checked.photo, signature=checked.signature, priority=data.priority.value)
+        chunk.valid.append((number, values))
         return []
 
 
 # --- processing ---------------------------------------------------------------------------------------------
 
 
+def _new_ids(count: int) -> list[str]:
+    """``count`` random (version 4) UUIDs as ``new_id`` makes them, from one read of the OS's random source."""
+    raw = os.urandom(16 * count)
+    return [str(uuid.UUID(bytes=raw[i : i + 16], version=4)) for i in range(0, 16 * count, 16)]
+
+
 async def _insert_chunk(
     session: AsyncSession, context: ServiceContext, principal: Principal, batch: Batch, chunk: _Chunk
 ) -> int:
-    active = await request_repository.active_niks(session, [c.data.nik for _, c in chunk.valid])
-    accepted: list[tuple[int, CheckedRequest]] = []
-    for number, checked in chunk.valid:
-        if checked.data.nik in active:
+    active = await request_repository.active_niks(session, [values["nik"] for _, values in chunk.valid])
+    accepted: list[dict[str, Any]] = []
+    for number, values in chunk.valid:
+        nik = values["nik"]
+        if nik in active:
             chunk.errors.append(
-                FieldError(
-                    row=number,
-                    field="nik",
-                    reason=f"already has an active request /v1/requests/{active[checked.data.nik]}",
-                )
+                FieldError(row=number, field="nik", reason=f"already has an active request /v1/requests/{active[nik]}")
             )
         else:
-            accepted.append((number, checked))
+            accepted.append(values)
 
     now = context.clock()
     policy = QueuePolicy.from_settings(context.settings)
-    lanes: dict[tuple[str, str], list[int]] = {}
-    for index, (_, checked) in enumerate(accepted):
-        lanes.setdefault((checked.data.priority.value, checked.data.kecamatan_code), []).append(index)
-    keys: dict[int, int] = {}
+    spacing = policy.spacing_ms
+    lanes: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for values in accepted:
+        lanes.setdefault((values["priority"], values["kecamatan_code"]), []).append(values)
     for (priority, kecamatan), members in sorted(lanes.items()):
         first = await queue_repository.take_keys(
             session,
@@ -240,53 +264,28 @@ async def _insert_chunk(
             kecamatan_code=kecamatan,
             count=len(members),
             base=policy.base_key(urgent=priority == Priority.URGENT.value, now=now),
-            spacing=policy.spacing_ms,
+            spacing=spacing,
         )
-        for offset, index in enumerate(members):
-            keys[index] = first + offset * policy.spacing_ms
+        for offset, values in enumerate(members):
+            values["queue_key"] = first + offset * spacing
+    for values, request_id in zip(accepted, _new_ids(len(accepted)), strict=True):
+        values["id"] = request_id
+        values["created_at"] = values["updated_at"] = now
 
-    requests: list[dict[str, Any]] = []
-    audits: list[dict[str, Any]] = []
-    for index, (_, checked) in enumerate(accepted):
-        data = checked.data
-        request_id = new_id()
-        values = data.model_dump(exclude={"photo", "signature"})
-        values.update(
-            id=request_id,
-            photo=checked.photo,
-            signature=checked.signature,
-            priority=data.priority.value,
-            status=RequestStatus.QUEUED.value,
-            status_note=None,
-            queue_key=keys[index],
-            attempts=0,
-            batch_id=batch.id,
-            submitted_by=principal.subject,
-            submitter_role=principal.role.value,
-            created_at=now,
-            updated_at=now,
-        )
-        requests.append(values)
-        audits.append(
-            {
-                "at": now,
-                "actor": principal.subject,
-                "actor_role": principal.role.value,
-                "action": "request.created",
-                "object_type": "print_request",
-                "object_id": request_id,
-                "before": {"status": RequestStatus.RECEIVED.value},
-                "after": {"status": RequestStatus.QUEUED.value, "batch_id": batch.id, "priority": data.priority.value},
-            }
-        )
     try:
-        await request_repository.bulk_insert(session, requests)
+        await request_repository.bulk_insert(session, accepted)
     except IntegrityError:
         raise Conflict(
             "a request for one of this batch's NIKs arrived meanwhile; upload the batch again",
             kind="batch-raced",
         ) from None
-    await repository.insert_audit_rows(session, audits)
+    await repository.insert_created_audit_rows(
+        session,
+        at=now,
+        principal=principal,
+        batch_id=batch.id,
+        created=[(values["id"], values["priority"]) for values in accepted],
+    )
     await repository.insert_errors(
         session,
         [{"batch_id": batch.id, "row": e.row, "field": e.field[:60], "reason": e.reason[:300]} for e in chunk.errors],
@@ -326,7 +325,7 @@ async def process(
         raise Conflict("the same file is being processed; retry", kind="batch-in-progress") from None
 
     rows = _csv_rows(upload.file) if upload.format == "csv" else _json_rows(upload.file)
-    validator = _Validator(rows, context, principal)
+    validator = _Validator(rows, context, principal, batch.id)
     size = context.settings.batch_chunk_rows
     total = accepted = rejected = 0
     # A pipeline: the next chunk is read and validated in a worker thread while this one is inserted.

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, String, bindparam, func, insert, select, text
+from sqlalchemy import BigInteger, String, any_, bindparam, func, insert, select, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -19,6 +20,8 @@ __all__ = [
     "active_by_nik",
     "active_niks",
     "bulk_insert",
+    "copy_records",
+    "copy_rows",
     "get",
     "insert_queued",
     "insert_queued_pg",
@@ -56,10 +59,22 @@ async def active_by_nik(session: AsyncSession, nik: str) -> str | None:
     return found
 
 
+# PostgreSQL: one statement for any number of NIKs (one array parameter), served by the partial unique index.
+_ACTIVE_NIKS_PG = select(PrintRequest.nik, PrintRequest.id).where(
+    PrintRequest.nik == any_(bindparam("niks", type_=postgresql.ARRAY(String()))), ACTIVE_SQL
+)
+
+
 async def active_niks(session: AsyncSession, niks: Iterable[str], *, chunk: int = 1000) -> dict[str, str]:
     """``{nik: request id}`` for those of ``niks`` that have an active request."""
     wanted = list(niks)
     found: dict[str, str] = {}
+    if not wanted:
+        return found
+    connection = await session.connection()
+    if connection.dialect.name == "postgresql":
+        rows = await connection.execute(_ACTIVE_NIKS_PG, {"niks": wanted})
+        return {nik: rid for nik, rid in rows.all()}
     for start in range(0, len(wanted), chunk):
         part = wanted[start : start + chunk]
         query = select(PrintRequest.nik, PrintRequest.id).where(PrintRequest.nik.in_(part), ACTIVE_SQL)
@@ -67,18 +82,25 @@ async def active_niks(session: AsyncSession, niks: Iterable[str], *, chunk: int 
     return found
 
 
-async def copy_rows(session: AsyncSession, table: str, rows: Sequence[dict[str, Any]]) -> bool:
-    """On PostgreSQL, COPY ``rows`` into ``table`` inside the session's transaction; False elsewhere.
+async def copy_records(
+    connection: AsyncConnection, table: str, columns: Sequence[str], records: Sequence[tuple[Any, ...]]
+) -> None:
+    """PostgreSQL: COPY ``records`` (tuples in the order of ``columns``) into ``table``, in the connection's
+    transaction. COPY is several times faster than a multi-row INSERT for tens of thousands of rows with images."""
+    raw = await connection.get_raw_connection()
+    driver: Any = raw.driver_connection
+    await driver.copy_records_to_table(table, records=records, columns=list(columns))
 
-    COPY is several times faster than a multi-row INSERT for tens of thousands of rows with images.
-    """
+
+async def copy_rows(session: AsyncSession, table: str, rows: Sequence[dict[str, Any]]) -> bool:
+    """On PostgreSQL, COPY ``rows`` (dicts, the same keys in each) into ``table``; False elsewhere."""
     connection = await session.connection()
     if connection.dialect.name != "postgresql" or not rows:
         return False
-    raw = await connection.get_raw_connection()
-    driver: Any = raw.driver_connection
     columns = list(rows[0])
-    await driver.copy_records_to_table(table, records=[tuple(r[c] for c in columns) for r in rows], columns=columns)
+    get = operator.itemgetter(*columns)
+    records = [get(r) for r in rows] if len(columns) > 1 else [(get(r),) for r in rows]
+    await copy_records(connection, table, columns, records)
     return True
 
 
