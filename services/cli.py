@@ -96,6 +96,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
             printers=args.printers,
             blanks=args.blanks,
             time_scale=args.time_scale,
+            output_capacity=args.output_capacity,
             data_dir=args.data_dir,
             demo=args.demo,
         )
@@ -115,6 +116,7 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--printers", type=int, default=2, help="emulated card printers")
     up.add_argument("--blanks", type=int, default=8016, help="blank cards in the first tranche")
     up.add_argument("--time-scale", type=float, default=20.0, help="emulated print time: real time / X")
+    up.add_argument("--output-capacity", type=int, default=100, help="cards an emulator's output tray holds")
     up.add_argument("--data-dir", type=Path, default=DATA_DIR, help="databases, keys, emulator state")
     up.add_argument("--demo", action="store_true", help="also load Pesawaran demo residents and a batch")
     up.set_defaults(func=_cmd_up)

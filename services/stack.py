@@ -43,6 +43,7 @@ class StackOptions:
     printers: int = 2
     blanks: int = REFERENCE_STOCK
     time_scale: float = 20.0
+    output_capacity: int = 100
     data_dir: Path = DATA_DIR
     demo: bool = False
     demo_residents: int = 60
@@ -129,6 +130,7 @@ def _start_emulators(options: StackOptions) -> list[Child]:
             "--time-scale", str(options.time_scale),
             "--state-dir", str(options.data_dir / "emulators" / name),
             "--serials", f"{_serial(first)}-{_serial(last)}",
+            "--output-capacity", str(options.output_capacity),
             "--log-level", "WARNING",
         ]  # fmt: skip
         children.append(Child(name, argv).start())
@@ -248,10 +250,11 @@ def stack(options: StackOptions) -> Iterator[tuple[dict[str, Any], list[Child]]]
         for service in SERVICES:
             env = _service_env(service, options, extra[service])
             upgrade(service, env[f"EKTP_{service.upper()}_DATABASE_URL"])
+            if service == "gateway":
+                # The stock first: commissioning prints a test card, whose blank the inventory records.
+                _receive_reference_tranche(options, operator_token)
             children.append(_start_service(service, options, env))
-        for child in children[len(printers) :]:
-            wait_healthy(options.url(child.name), process=child.process)
-        _receive_reference_tranche(options, operator_token)
+            wait_healthy(options.url(service), process=children[-1].process)
         _wait_printers_ready(options, operator_token, len(printers))
         if options.demo:
             from services.demo import load_demo

@@ -85,6 +85,8 @@ class SystemUnderTest:
     printers: int = 2
     blanks: int = 600
     time_scale: float = 2000.0
+    # Nobody empties the output trays during a test run: make them hold the whole run.
+    output_capacity: int = 2000
     process: subprocess.Popen[bytes] | None = None
     info: dict[str, Any] = field(default_factory=dict)
 
@@ -96,6 +98,7 @@ class SystemUnderTest:
             sys.executable, "-m", "services.cli", "up",
             "--data-dir", str(self.data_dir), "--base-port", str(base), "--printer-port", str(printer_port),
             "--printers", str(self.printers), "--blanks", str(self.blanks), "--time-scale", str(self.time_scale),
+            "--output-capacity", str(self.output_capacity),
         ]  # fmt: skip
         env = {**os.environ, "EKTP_LOG_LEVEL": "WARNING", **self.env}
         for service in ("REQUEST", "INVENTORY", "GATEWAY"):

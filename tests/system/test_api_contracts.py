@@ -16,7 +16,13 @@ import pytest
 
 from tests.system.harness import SystemUnderTest
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("contracts")]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.xdist_group("contracts"),
+    # A socket left to the garbage collector by a client library while processes die and restart.
+    pytest.mark.filterwarnings("ignore::ResourceWarning"),
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+]
 
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
 

@@ -21,7 +21,13 @@ from services.demo import request_body
 from tests.conftest import REQUIRE_POSTGRES, pg_admin, pg_url
 from tests.system.harness import SystemUnderTest, people, wait_until
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("system")]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.xdist_group("system"),
+    # A socket left to the garbage collector by a client library while processes die and restart.
+    pytest.mark.filterwarnings("ignore::ResourceWarning"),
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+]
 
 BATCH_KECAMATAN = "18.09.01"
 
@@ -271,6 +277,7 @@ def test_the_console_shows_printers_and_stock_and_activates_a_card(
     browser.find_element(By.CSS_SELECTOR, "#tabs button[data-view=requests]").click()
     browser.find_element(By.CSS_SELECTOR, "#request-filter select[name=status]").send_keys("printed")
     browser.find_element(By.CSS_SELECTOR, "#request-filter button").click()
+
     def activate_in_the_list(b: Any) -> bool:
         # The list re-renders when a filter is applied: find the row afresh until the click lands.
         try:

@@ -24,7 +24,13 @@ from tests.system.harness import Accounting, SystemUnderTest, people, wait_until
 from tests.system.private_postgres import private_postgres
 from tests.system.test_end_to_end import _batch_csv
 
-pytestmark = [pytest.mark.fault, pytest.mark.integration]
+pytestmark = [
+    pytest.mark.fault,
+    pytest.mark.integration,
+    # A socket left to the garbage collector by a client library while processes die and restart.
+    pytest.mark.filterwarnings("ignore::ResourceWarning"),
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+]
 
 SEEDS = range(10)
 BATCH_CARDS = 240
