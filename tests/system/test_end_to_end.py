@@ -53,7 +53,7 @@ def system(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
             if REQUIRE_POSTGRES:
                 raise
             pytest.skip("PostgreSQL does not answer")
-        env = _postgres_env(databases, strict=True)
+        env = _postgres_env(databases)
     sut = SystemUnderTest(tmp_path_factory.mktemp(f"e2e-{request.param}"), env=env, blanks=300, time_scale=3000)
     try:
         sut.start()
