@@ -18,7 +18,7 @@ from services.common.auth import TokenVerifier
 from services.common.db import Database
 from services.common.logging import configure_logging
 from services.common.observability import install_observability
-from services.common.problems import install_problem_handlers
+from services.common.problems import PROBLEM_JSON, ProblemBody, install_problem_handlers
 from services.common.settings import ServiceSettings
 
 __all__ = ["Lifespan", "build_app"]
@@ -69,4 +69,54 @@ def build_app(
     install_observability(app, service)
     for router in routers:
         app.include_router(router)
+    _document_problems(app)
     return app
+
+
+# Answers any operation may give besides its own: bad input, auth, a missing object, a state conflict, a
+# database that does not answer. All are application/problem+json (services.common.problems).
+_COMMON_PROBLEMS = {
+    "400": "Bad request",
+    "401": "No token, or a bad or expired one",
+    "403": "The token's role or scope does not allow this",
+    "404": "Not found",
+    "409": "The current state does not allow this",
+    "413": "Too large",
+    "415": "Unsupported media type",
+    "422": "Invalid input: each field and the reason",
+    "503": "A dependency (database, peer service) does not answer; retry",
+}
+
+
+def _document_problems(app: FastAPI) -> None:
+    """Make the OpenAPI document say what the handlers really answer: problem+json for every error status."""
+    build_schema = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = build_schema()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        problem_schema = ProblemBody.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(problem_schema.pop("$defs", {}))
+        components["Problem"] = problem_schema
+        components.pop("HTTPValidationError", None)
+        components.pop("ValidationError", None)
+        problem = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+        for path, operations in schema.get("paths", {}).items():
+            if path in ("/healthz", "/metrics"):
+                continue
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                for status, description in _COMMON_PROBLEMS.items():
+                    responses[status] = {
+                        "description": responses.get(status, {}).get("description", description),
+                        "content": problem,
+                    }
+                for status, response in responses.items():
+                    if status.startswith(("4", "5")):
+                        response["content"] = problem
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
