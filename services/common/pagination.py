@@ -18,7 +18,7 @@ class PageParams:
     def __init__(
         self,
         limit: int = Query(50, ge=1, le=500, description="Items per page"),
-        offset: int = Query(0, ge=0, description="Items to skip"),
+        offset: int = Query(0, ge=0, le=1_000_000_000, description="Items to skip"),
     ) -> None:
         self.limit = limit
         self.offset = offset

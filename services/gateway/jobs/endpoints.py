@@ -6,6 +6,7 @@ import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
+from fastapi import Path as FastAPIPath
 
 from services.common.audit import Auditor
 from services.common.auth import Authorize, Principal, Role
@@ -72,7 +73,9 @@ async def job_preview(job_id: str, session: ReadSession, _: Manager) -> Response
 
 
 @router.get("/v1/requests/{request_id}/preview.png", response_class=Response, responses=PNG, summary="A request's card")
-async def request_preview(request_id: str, _: Manager, dispatcher: DispatcherDep) -> Response:
+async def request_preview(
+    request_id: Annotated[str, FastAPIPath(pattern=r"^[A-Za-z0-9_.:-]{1,100}$")], _: Manager, dispatcher: DispatcherDep
+) -> Response:
     try:
         body = await dispatcher.gw.requests.get_request(request_id)
     except PeerAnswer as exc:
