@@ -39,8 +39,10 @@ def _answer(row: dict[str, Any], status_code: int = 200) -> Response:
     status_code=201,
     response_model=ReservationOut,
     summary="Reserve one blank for a job (same job id → 200 the same reservation)",
-    responses={200: {"model": ReservationOut, "description": "The same reservation again"}}
-    | problem_responses(401, 403, 409, 422),
+    responses={
+        **problem_responses(401, 403, 409, 422),
+        200: {"model": ReservationOut, "description": "The same reservation again"},
+    },
 )
 async def reserve(body: ReserveIn, session: DbSession, settings: InventorySettings, principal: Service) -> Response:
     reservation, created = await service.reserve(session, settings, principal, body)

@@ -21,8 +21,10 @@ router = APIRouter(prefix="/v1/tranches", tags=["tranches"])
     status_code=201,
     response_model=TrancheOut,
     summary="Receive a tranche of blanks (same reference and body → 200 the tranche on record)",
-    responses={200: {"model": TrancheOut, "description": "The same tranche again"}}
-    | problem_responses(401, 403, 409, 422),
+    responses={
+        **problem_responses(401, 403, 409, 422),
+        200: {"model": TrancheOut, "description": "The same tranche again"},
+    },
 )
 async def receive_tranche(body: TrancheIn, session: DbSession, principal: Operator, response: Response) -> TrancheOut:
     tranche, created = await service.receive(session, principal, body)
