@@ -44,10 +44,13 @@ class Load:
         self.calls: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
         self.lock = threading.Lock()
-        self.serial = 10_000
+        self.serial = 1000
 
     def next_serial(self, n: int) -> int:
+        """The NIK's last four digits: distinct runs of ``n`` within 1000–9999 (birth dates vary too)."""
         with self.lock:
+            if self.serial + n > 9999:
+                self.serial = 1000
             first, self.serial = self.serial, self.serial + n
             return first
 
