@@ -48,6 +48,7 @@ from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 
 from services.common.auth import generate_key_pair, issue_token  # noqa: E402
 from services.common.migrate import upgrade  # noqa: E402
+from services.demo import nik_for  # noqa: E402
 from services.request.models import PrintRequest  # noqa: E402
 from services.request.regions.service import load_catalog  # noqa: E402
 
@@ -73,8 +74,7 @@ def resident(number: int) -> dict[str, Any]:
     born = dt.date(1970, 1, 1) + dt.timedelta(days=rest % 7000)
     serial = rest // 7000 + 1
     female = number % 2 == 1
-    day = born.day + (40 if female else 0)
-    nik = f"{kecamatan.replace('.', '')}{day:02d}{born.month:02d}{born.year % 100:02d}{serial:04d}"
+    nik = nik_for(kecamatan, born, "F" if female else "M", serial)
     return {
         "nik": nik,
         "name": "SITI RAHMAWATI" if female else "BUDI SANTOSO",

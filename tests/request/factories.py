@@ -16,6 +16,7 @@ from typing import Any
 from PIL import Image
 from stdnum.id import nik as stdnum_nik
 
+from services.demo import nik_for
 from services.request.regions.service import load_catalog
 
 CATALOG = load_catalog("18.09")
@@ -35,8 +36,7 @@ SIGNATURE = _image("PNG", (12, 4), (0, 0, 0))
 def make_nik(
     kecamatan: str = "18.09.01", birth: dt.date = dt.date(1990, 5, 17), sex: str = "M", serial: int = 1
 ) -> str:
-    day = birth.day + (40 if sex == "F" else 0)
-    nik = f"{kecamatan.replace('.', '')}{day:02d}{birth.month:02d}{birth.year % 100:02d}{serial:04d}"
+    nik = nik_for(kecamatan, birth, sex, serial)
     assert stdnum_nik.is_valid(nik), nik
     return nik
 
