@@ -10,6 +10,7 @@ import csv
 import datetime as dt
 import io
 import random
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
@@ -22,34 +23,17 @@ from services.common.auth import Role, issue_token
 
 __all__ = ["Resident", "load_demo", "residents"]
 
-GIVEN = [
-    "Ahmad",
-    "Siti",
-    "Budi",
-    "Dewi",
-    "Rudi",
-    "Nur",
-    "Agus",
-    "Sri",
-    "Joko",
-    "Ayu",
-    "Hendra",
-    "Rina",
-    "Wayan",
-    "Putri",
-]
-FAMILY = [
-    "Saputra",
-    "Lestari",
-    "Wijaya",
-    "Handayani",
-    "Pratama",
-    "Kurniawan",
-    "Sari",
-    "Hidayat",
-    "Rahmawati",
-    "Setiawan",
-]
+# Given and second names by sex (Indonesians mostly have no family name: the second name is a given one too).
+NAMES = {
+    "M": (
+        ["Ahmad", "Budi", "Rudi", "Agus", "Joko", "Hendra", "Wayan", "Andi", "Bambang"],
+        ["Saputra", "Wijaya", "Pratama", "Kurniawan", "Hidayat", "Setiawan", "Santoso"],
+    ),
+    "F": (
+        ["Siti", "Dewi", "Nur", "Sri", "Ayu", "Rina", "Putri", "Wulan", "Indah"],
+        ["Lestari", "Handayani", "Sari", "Rahmawati", "Wahyuni", "Anggraini", "Purnamasari"],
+    ),
+}
 PLACES = ["PESAWARAN", "BANDAR LAMPUNG", "METRO", "GEDONG TATAAN", "KEDONDONG", "PADANG CERMIN"]
 RELIGIONS = ["ISLAM", "ISLAM", "ISLAM", "KRISTEN", "KATOLIK", "HINDU", "BUDDHA"]
 OCCUPATIONS = ["PETANI/PEKEBUN", "WIRASWASTA", "PELAJAR/MAHASISWA", "MENGURUS RUMAH TANGGA", "NELAYAN/PERIKANAN"]
@@ -135,7 +119,7 @@ def residents(
         birth = today - dt.timedelta(days=age_days)
         yield Resident(
             nik=nik_for(village.kecamatan_code, birth, sex, serial),
-            name=f"{rng.choice(GIVEN)} {rng.choice(FAMILY)}",
+            name=f"{rng.choice(NAMES[sex][0])} {rng.choice(NAMES[sex][1])}",
             birth_date=birth,
             sex=sex,
             village=village,
@@ -146,8 +130,8 @@ def residents(
 def request_body(resident: Resident, rng: random.Random, *, channel: str, reason: str) -> dict[str, Any]:
     body: dict[str, Any] = {
         **resident.card(rng),
-        "photo": _image(hash(resident.nik) & 0xFFFF, (240, 320), "JPEG"),
-        "signature": _image(hash(resident.nik) & 0xFFF, (300, 100), "PNG"),
+        "photo": _image(zlib.crc32(resident.nik.encode()) & 0xFFFF, (240, 320), "JPEG"),
+        "signature": _image(zlib.crc32(resident.nik.encode()) & 0xFFF, (300, 100), "PNG"),
         "reason": reason,
         "channel": channel,
     }
