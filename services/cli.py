@@ -30,6 +30,9 @@ DEFAULT_PORTS = {"request": 8001, "inventory": 8002, "gateway": 8003}
 KEY_DIR = DATA_DIR / "keys"
 
 
+GRACEFUL_SHUTDOWN_SECONDS = 10
+
+
 def _service_module(service: str, module: str) -> ModuleType:
     return importlib.import_module(f"services.{service}.{module}")
 
@@ -45,7 +48,14 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
     settings = service_settings(args.service)
     app = _service_module(args.service, "app").create_app(settings)
-    uvicorn.run(app, host=args.host, port=args.port or DEFAULT_PORTS[args.service], log_config=None)
+    # A claim may be waiting for work (long polling): on SIGTERM give open calls a few seconds, not forever.
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port or DEFAULT_PORTS[args.service],
+        log_config=None,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+    )
     return 0
 
 

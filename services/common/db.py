@@ -1,7 +1,8 @@
 """Async engine and sessions: SQLite by default (WAL, foreign keys on), PostgreSQL from the same code.
 
 One transaction owner: the ``get_session`` dependency commits when the endpoint returns and rolls back when
-it raises. Services and repositories only ``flush``.
+it raises. Services and repositories only ``flush``; what must happen only once the change is visible to others
+(waking a waiting claim) is registered with ``after_commit`` and run by ``commit``.
 
 SQLite allows one writer at a time. Write sessions start with ``BEGIN IMMEDIATE`` so that two writers queue
 on the lock (``busy_timeout``) instead of failing when a read transaction tries to become a write one. Reads
@@ -11,7 +12,7 @@ use a second engine with plain deferred transactions, so they never wait for a w
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,9 +26,12 @@ __all__ = [
     "Database",
     "DbSession",
     "ReadSession",
+    "after_commit",
+    "commit",
     "get_read_session",
     "get_session",
     "is_sqlite",
+    "rollback",
 ]
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -120,6 +124,27 @@ class Database:
             await self.read_engine.dispose()
 
 
+_AFTER_COMMIT = "after_commit"
+
+
+def after_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
+    """Run ``callback`` once the session's transaction has committed (never if it rolls back)."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(callback)
+
+
+async def commit(session: AsyncSession) -> None:
+    """Commit, then run what ``after_commit`` registered for this transaction."""
+    await session.commit()
+    for callback in session.info.pop(_AFTER_COMMIT, ()):
+        callback()
+
+
+async def rollback(session: AsyncSession) -> None:
+    """Roll back and forget what ``after_commit`` registered."""
+    session.info.pop(_AFTER_COMMIT, None)
+    await session.rollback()
+
+
 def _database(request: Request) -> Database:
     db: Database = request.app.state.db
     return db
@@ -131,10 +156,10 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         try:
             yield session
         except BaseException:
-            await session.rollback()
+            await rollback(session)
             raise
         else:
-            await session.commit()
+            await commit(session)
 
 
 async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:

@@ -29,6 +29,13 @@ class Settings(ServiceSettings):
     reservation_ttl_seconds: float = Field(default=900.0, gt=0)
     poll_interval: float = Field(default=2.0, gt=0, description="Seconds between status polls of each printer.")
     idle_claim_interval: float = Field(default=1.0, gt=0, description="Wait after an empty queue or no blanks.")
+    claim_wait_seconds: float = Field(
+        default=20.0,
+        ge=0,
+        le=60,
+        description="An idle printer's claim waits this long at the request service for work (long polling); "
+        "0 polls every idle_claim_interval instead.",
+    )
     peer_retry_max_wait: float = Field(default=5.0, gt=0, description="Longest backoff while a peer is down.")
     card_timeout: float | None = Field(default=None, description="Seconds a card may take (default: from Rcap).")
     card_margin: float = Field(default=15.0, ge=0)

@@ -36,6 +36,12 @@ class Settings(ServiceSettings):
     default_lease_seconds: float = Field(default=120.0, gt=0)
     max_lease_seconds: float = Field(default=3600.0, gt=0)
     sweep_interval_seconds: float = Field(default=5.0, gt=0, description="How often expired leases are collected.")
+    max_claim_wait_seconds: float = Field(
+        default=60.0, ge=0, description="The longest a claim may wait for work (its wait_seconds is capped here)."
+    )
+    claim_recheck_seconds: float = Field(
+        default=5.0, gt=0, description="A waiting claim looks at the queue this often even without a notice."
+    )
 
     # Priority policy (docs/architecture.md, "Request queue policy")
     urgent_head_start_hours: float = Field(

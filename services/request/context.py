@@ -12,12 +12,15 @@ from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.audit import Auditor
+from services.common.db import after_commit
 from services.common.idempotency import IdempotencyKeys
 from services.common.models import utcnow
 from services.request.config import Settings
 from services.request.models import AuditEvent, IdempotencyKey
+from services.request.queue.signal import QueueSignal
 from services.request.regions.service import RegionCatalog, load_catalog
 
 __all__ = ["Context", "ServiceContext", "get_context"]
@@ -30,6 +33,7 @@ class ServiceContext:
     auditor: Auditor = field(default_factory=lambda: Auditor(AuditEvent))
     idempotency: IdempotencyKeys = field(default_factory=lambda: IdempotencyKeys(IdempotencyKey))
     clock: Callable[[], dt.datetime] = utcnow
+    queue_signal: QueueSignal = field(default_factory=QueueSignal)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ServiceContext:
@@ -38,6 +42,10 @@ class ServiceContext:
     @property
     def timezone(self) -> dt.tzinfo:
         return zoneinfo.ZoneInfo(self.settings.office_timezone)
+
+    def queued(self, session: AsyncSession) -> None:
+        """This transaction queues a request: wake the waiting claims once it commits."""
+        after_commit(session, self.queue_signal.notify)
 
     def today(self) -> dt.date:
         """The office's calendar date (WIB for Pesawaran)."""

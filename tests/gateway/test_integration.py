@@ -135,6 +135,41 @@ async def test_each_printer_fault_shows_its_reason_pauses_the_printer_and_printi
         assert state["since_cleaning"] < 8
 
 
+async def test_an_idle_printer_waits_for_work_takes_a_new_request_at_once_and_none_while_paused(
+    tmp_path: Path, keys: KeyPair, templates: Any
+) -> None:
+    async with office(tmp_path, keys, templates) as it:
+        # Only the notice of a queued request can end a claim's wait within this test's patience.
+        it.stack.configure("request", claim_recheck_seconds=60)
+        await it.start_services(claim_wait_seconds=30)
+        await it.receive_blanks("KTP00000001", "KTP00000010")
+        await it.printer("p1", "KTP00000001-KTP00000010")
+        printer_id = await it.commission("p1")
+        request, gateway = it.client("request"), it.client("gateway")
+
+        async def claims_waiting() -> bool:
+            return bool((await request.get("/v1/queue/stats")).json()["waiting_claims"] == 1)
+
+        await wait_for(claims_waiting, what="the idle printer's claim waiting at the request service")
+        first = await it.submit(1)
+        await it.wait_count("printed", 1, timeout=10)
+        # Paused while its claim waits: the request that ends the wait is handed back, not printed.
+        await wait_for(claims_waiting, what="the claim waiting again")
+        assert (await gateway.post(f"/v1/printers/{printer_id}/pause")).status_code == 200
+        second = await it.submit(1)
+
+        async def handed_back() -> bool:
+            return bool(await it.jobs(request_id=second[0], status="handed_back"))
+
+        await wait_for(handed_back, what="the card handed back")
+        assert (await it.request(second[0]))["status"] == "queued"
+        assert len(await it.printed_cards()) == 1
+        assert (await gateway.post(f"/v1/printers/{printer_id}/resume")).status_code == 200
+        await it.wait_count("printed", 2, timeout=10)
+        await it.assert_exactly_once(first + second)
+        assert (await it.assert_blanks_reconciled())["reserved"] == 0
+
+
 async def test_while_the_inventory_is_down_nothing_is_consumed_and_printing_resumes_when_it_returns(
     tmp_path: Path, keys: KeyPair, templates: Any
 ) -> None:

@@ -233,6 +233,7 @@ async def test_stats_count_the_backlog_and_capacity_moves_the_estimated_date(off
         "needs_review": 0,
         "printed_today": 0,
         "daily_capacity": 400,
+        "waiting_claims": 0,
     }
     set_capacity = await gateway.put("/v1/queue/capacity", json={"cards_per_hour": 0.25, "printers": 1})
     assert set_capacity.json()["daily_capacity"] == 2

@@ -29,7 +29,9 @@ CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,re
 
 @pytest.fixture(scope="module")
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SystemUnderTest]:
-    sut = SystemUnderTest(tmp_path_factory.mktemp("contracts"), blanks=50, time_scale=3000)
+    # Generated claims may ask to wait up to 600 s for work: cap it well under the calls' time-out.
+    env = {"EKTP_REQUEST_MAX_CLAIM_WAIT_SECONDS": "1"}
+    sut = SystemUnderTest(tmp_path_factory.mktemp("contracts"), env=env, blanks=50, time_scale=3000)
     sut.start()
     try:
         yield sut
@@ -53,7 +55,9 @@ def test_the_api_answers_as_its_openapi_document_says(system: SystemUnderTest, s
             "--max-examples", "12",
             "--phases", "examples,fuzzing",  # the coverage phase crashes inside schemathesis itself
             "--seed", "2015",
-            "--workers", "2",
+            # One worker: CPython 3.11's compiler is not thread-safe under schemathesis's workers
+            # ("SystemError: AST constructor recursion depth mismatch", a flaky failure seen here).
+            "--workers", "1",
             "--request-timeout", "20",
             "--suppress-health-check", "all",
             "--no-color",

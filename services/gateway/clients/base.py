@@ -58,13 +58,15 @@ class PeerClient:
         body: dict[str, Any] | None = None,
         key: str | None = None,
         policy: PeerPolicy | None = None,
+        read_timeout: httpx.Timeout | None = None,
     ) -> httpx.Response:
         """The peer's 2xx answer; ``PeerAnswer`` for a 4xx; retries (per policy) anything else."""
         headers = {IDEMPOTENCY_HEADER: key} if key else {}
         use = policy or self.policy
+        timeout = httpx.USE_CLIENT_DEFAULT if read_timeout is None else read_timeout
 
         async def once() -> httpx.Response:
-            return await self.http.request(method, path, json=body, headers=headers)
+            return await self.http.request(method, path, json=body, headers=headers, timeout=timeout)
 
         response = await retrying(
             once,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
+import httpx
 from pydantic import BaseModel, ConfigDict
 
 from services.gateway.clients.base import PeerAnswer, PeerClient, PeerPolicy
@@ -17,6 +18,8 @@ __all__ = ["CardData", "Claim", "LeaseLost", "RequestClient", "StaleJob"]
 
 MAX_REASON = 300
 MAX_CARDS_PER_HOUR = 10_000
+# A waiting claim's read time-out: its wait plus this, so the request service always answers first.
+CLAIM_WAIT_MARGIN_SECONDS = 10.0
 
 
 class CardData(BaseModel):
@@ -86,13 +89,21 @@ def _reason(text: str) -> str:
 class RequestClient(PeerClient):
     """``/v1/queue/...`` and ``/v1/requests/{id}`` of the request service (role service)."""
 
-    async def claim(self, job_id: str, printer_id: str, lease_seconds: float) -> Claim | None:
-        """The next request for this printer under ``job_id``, or None when nothing is ready (204)."""
+    async def claim(
+        self, job_id: str, printer_id: str, lease_seconds: float, *, wait_seconds: float = 0.0
+    ) -> Claim | None:
+        """The next request for this printer under ``job_id``, or None when nothing is ready (204).
+
+        ``wait_seconds``: with nothing ready the request service holds the call that long for a request to be
+        queued (long polling); the read time-out is stretched to match.
+        """
+        body: dict[str, Any] = {"job_id": job_id, "printer_id": printer_id, "lease_seconds": lease_seconds}
+        read_timeout = None
+        if wait_seconds > 0:
+            body["wait_seconds"] = wait_seconds
+            read_timeout = httpx.Timeout(wait_seconds + CLAIM_WAIT_MARGIN_SECONDS, connect=2.0)
         response = await self.call(
-            "POST",
-            "/v1/queue/claims",
-            body={"job_id": job_id, "printer_id": printer_id, "lease_seconds": lease_seconds},
-            key=f"{job_id}:claim",
+            "POST", "/v1/queue/claims", body=body, key=f"{job_id}:claim", read_timeout=read_timeout
         )
         if response.status_code == 204 or not response.content:
             return None

@@ -82,13 +82,16 @@ class CardSteps:
 
     # -- before anything is sent ----------------------------------------------------------------------
 
-    async def prepare(self, printer_id: str, ribbon: str) -> Prepared | NoWork:
-        """Claim the next request, reserve a blank for it and render it; or say why there is no card."""
+    async def prepare(self, printer_id: str, ribbon: str, *, wait_seconds: float = 0.0) -> Prepared | NoWork:
+        """Claim the next request, reserve a blank for it and render it; or say why there is no card.
+
+        ``wait_seconds``: with nothing queued, the claim waits that long for a request (long polling).
+        """
         gw = self.gw
         job_id = new_job_id()
         await gw.journal.begin(job_id, printer_id)
         try:
-            claim = await gw.requests.claim(job_id, printer_id, gw.settings.lease_seconds)
+            claim = await gw.requests.claim(job_id, printer_id, gw.settings.lease_seconds, wait_seconds=wait_seconds)
         except PeerAnswer as exc:
             log.warning("claim refused: %s", exc)
             await gw.journal.discard(job_id)

@@ -26,11 +26,19 @@ KEEPALIVE_S = 10.0
 
 
 class _Prefetch:
-    """The next card, being prepared while the current one prints."""
+    """The next card, being prepared while the current one prints (or already prepared: ``ready``)."""
 
     def __init__(self, worker: PrinterWorker, ribbon: str, delay: float) -> None:
         self.started = False
-        self.task = asyncio.create_task(self._run(worker, ribbon, delay))
+        self.task: asyncio.Future[Prepared | NoWork] = asyncio.create_task(self._run(worker, ribbon, delay))
+
+    @classmethod
+    def ready(cls, prepared: Prepared) -> _Prefetch:
+        holder = cls.__new__(cls)
+        holder.started = True
+        holder.task = asyncio.get_running_loop().create_future()
+        holder.task.set_result(prepared)
+        return holder
 
     async def _run(self, worker: PrinterWorker, ribbon: str, delay: float) -> Prepared | NoWork:
         if delay > 0:
@@ -172,12 +180,13 @@ class PrinterWorker:
 
     # -- dispatch ------------------------------------------------------------------------------------
 
-    async def prepare(self, ribbon: str) -> Prepared | NoWork:
+    async def prepare(self, ribbon: str, *, wait_seconds: float = 0.0) -> Prepared | NoWork:
         started = time.monotonic()
         try:
-            return await self.steps.prepare(self.printer_id, ribbon)
+            return await self.steps.prepare(self.printer_id, ribbon, wait_seconds=wait_seconds)
         finally:
-            self.prepare_seconds = 0.7 * self.prepare_seconds + 0.3 * (time.monotonic() - started)
+            if not wait_seconds:  # a claim that waited for work says nothing about how long preparing takes
+                self.prepare_seconds = 0.7 * self.prepare_seconds + 0.3 * (time.monotonic() - started)
 
     async def _hand_back(self, prefetch: _Prefetch | None, reason: str) -> None:
         if prefetch is None:
@@ -213,8 +222,20 @@ class PrinterWorker:
                     log.info("cleaning cycle", extra={"printer_id": self.printer_id})
                     await printer.clean()
                     continue
-                prepared = await prefetch.take() if prefetch is not None else await self.prepare(ribbon)
-                prefetch = None
+                if prefetch is not None:
+                    prepared = await prefetch.take()
+                    prefetch = None
+                else:
+                    # Idle: the claim waits at the request service until a request is queued (long polling).
+                    started = time.monotonic()
+                    prepared = await self.prepare(ribbon, wait_seconds=gw.settings.claim_wait_seconds)
+                    if isinstance(prepared, Prepared):
+                        # The printer may have been paused or stopped while the claim waited: look again (the
+                        # checks above) before sending.
+                        prefetch = _Prefetch.ready(prepared)
+                        continue
+                    if prepared is NoWork.QUEUE_EMPTY and time.monotonic() - started >= gw.settings.idle_claim_interval:
+                        continue  # the wait happened at the request service
                 if prepared is None:
                     continue
                 if isinstance(prepared, NoWork):

@@ -355,6 +355,8 @@ async def process(
     else:
         batch.status = BatchStatus.COMPLETED_WITH_ERRORS.value
     batch.finished_at = context.clock()
+    if accepted:
+        context.queued(session)
     await session.flush()
     context.auditor.record(
         session, principal, "batch.processed", "batch", batch.id,

@@ -287,6 +287,7 @@ async def create(
         await session.rollback()
         winner = await repository.active_by_nik(session, data.nik)
         raise duplicate_nik(winner or "unknown") from None
+    context.queued(session)
     return values
 
 
@@ -350,6 +351,7 @@ async def resolve(
             session, context, principal, request, "request.resolved_printed", RequestStatus.PRINTED,
             note=body.note, card_serial=body.card_serial, printed_at=context.clock(),
         )  # fmt: skip
+    context.queued(session)
     return await _change(
         session, context, principal, request, "request.resolved_not_printed", RequestStatus.QUEUED,
         note=body.note, lease_expires_at=None,

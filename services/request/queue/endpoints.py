@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
 from services.common.auth import Authorize, Principal, Role
@@ -39,15 +39,17 @@ Gateway = Annotated[Principal, Depends(gateway)]
     "/claims",
     status_code=201,
     response_model=Claim,
-    summary="Claim the next request with a lease",
+    summary="Claim the next request with a lease (optionally waiting for one: wait_seconds)",
     responses={
         200: {"model": Claim, "description": "the same job id again"},
         204: {"description": "nothing ready"},
         **problem_responses(403, 409, 422),
     },
 )
-async def create_claim(body: ClaimIn, session: DbSession, context: Context, principal: Gateway) -> Response:
-    claim, created = await service.claim(session, context, principal, body)
+async def create_claim(
+    body: ClaimIn, request: Request, session: DbSession, context: Context, principal: Gateway
+) -> Response:
+    claim, created = await service.claim_waiting(session, context, principal, body, gone=request.is_disconnected)
     if claim is None:
         return Response(status_code=204)
     return JSONResponse(claim.model_dump(mode="json"), status_code=201 if created else 200)

@@ -42,6 +42,15 @@ class ClaimIn(BaseModel):
     job_id: JobId
     printer_id: PrinterId
     lease_seconds: Annotated[float | None, Field(gt=0)] = None
+    wait_seconds: Annotated[
+        float,
+        Field(
+            ge=0,
+            le=600,
+            description="With nothing ready, wait up to this long for a request to be queued (long polling); "
+            "capped by the service's max_claim_wait_seconds. 0 answers at once.",
+        ),
+    ] = 0.0
 
 
 class Claim(BaseModel):
@@ -85,6 +94,7 @@ class QueueStats(BaseModel):
     needs_review: int
     printed_today: int
     daily_capacity: int
+    waiting_claims: int = Field(default=0, description="Claims waiting for work now: idle printers (this process).")
 
 
 class CapacityIn(BaseModel):

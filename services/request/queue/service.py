@@ -7,13 +7,16 @@ longer holds its request get 409 ``stale-job``, except ``printed``/``failed`` fo
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal, Role
+from services.common.db import commit
 from services.common.problems import Conflict, NotFound
 from services.request.autocommit import alone_connection
 from services.request.context import ServiceContext
@@ -46,6 +49,7 @@ from services.request.queue.schemas import (
 __all__ = [
     "SWEEPER",
     "claim",
+    "claim_waiting",
     "failed",
     "needs_review",
     "printed",
@@ -196,6 +200,46 @@ async def claim(
     return _claim(request, job, context), True
 
 
+# How often a waiting claim checks that its caller is still there.
+DISCONNECT_CHECK_SECONDS = 1.0
+
+
+async def claim_waiting(
+    session: AsyncSession,
+    context: ServiceContext,
+    principal: Principal,
+    body: ClaimIn,
+    *,
+    gone: Callable[[], Awaitable[bool]],
+) -> tuple[Claim | None, bool]:
+    """``claim``, and with nothing ready wait up to ``body.wait_seconds`` for a request to be queued.
+
+    An idle gateway then makes one call every ``wait_seconds`` instead of polling, and a request queued meanwhile
+    is claimed at once. Between looks the empty transaction is committed (SQLite's write lock is not held while
+    waiting); a caller that hung up (``gone``) gets nothing, so no lease is given to nobody.
+    """
+    loop = asyncio.get_running_loop()
+    settings = context.settings
+    deadline = loop.time() + min(body.wait_seconds, settings.max_claim_wait_seconds)
+    signal = context.queue_signal
+    while True:
+        notice = signal.current()
+        claimed, created = await claim(session, context, principal, body)
+        if claimed is not None or loop.time() >= deadline:
+            return claimed, created
+        await commit(session)
+        look_again = min(deadline, loop.time() + settings.claim_recheck_seconds)
+        signal.waiting += 1
+        try:
+            while (left := look_again - loop.time()) > 0:
+                if await signal.wait(notice, min(left, DISCONNECT_CHECK_SECONDS)):
+                    break
+                if await gone():
+                    return None, False
+        finally:
+            signal.waiting -= 1
+
+
 async def renew(session: AsyncSession, context: ServiceContext, job_id: str, body: RenewIn) -> Claim:
     job, request = await _job_and_request(session, job_id)
     if not _holds(job, request):
@@ -223,6 +267,7 @@ async def release(session: AsyncSession, context: ServiceContext, principal: Pri
     before = audit_state(request)
     now = context.clock()
     set_status(request, RequestStatus.QUEUED, now)
+    context.queued(session)
     request.lease_expires_at = None
     job.state, job.finished_at = JobState.RELEASED.value, now
     await session.flush()
@@ -300,6 +345,7 @@ async def failed(
             request.status_note, request.updated_at = note[:300], now
     else:
         set_status(request, RequestStatus.QUEUED, now, f"attempt {request.attempts} failed: {body.reason}")
+        context.queued(session)
     request.lease_expires_at = None
     job.state, job.finished_at = JobState.FAILED.value, now
     job.reason, job.card_used = body.reason, body.card_used
@@ -338,6 +384,7 @@ async def sweep_expired_leases(session: AsyncSession, context: ServiceContext) -
             action = "queue.lease_expired_needs_review"
         else:
             set_status(request, RequestStatus.QUEUED, now, "the lease expired")
+            context.queued(session)
             action = "queue.lease_expired"
         request.lease_expires_at = None
         if job is not None:
@@ -362,6 +409,7 @@ async def stats(session: AsyncSession, context: ServiceContext) -> QueueStats:
         needs_review=sum(n for (s, _), n in counts.items() if s == RequestStatus.NEEDS_REVIEW.value),
         printed_today=await repository.printed_since(session, midnight),
         daily_capacity=await daily_capacity(session, context),
+        waiting_claims=context.queue_signal.waiting,
     )
 
 

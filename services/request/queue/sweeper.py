@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from services.common.db import Database
+from services.common.db import Database, commit, rollback
 from services.request.context import ServiceContext
 from services.request.queue.service import sweep_expired_leases
 
@@ -23,9 +23,9 @@ async def sweep_once(db: Database, context: ServiceContext) -> int:
         try:
             count = await sweep_expired_leases(session, context)
         except BaseException:
-            await session.rollback()
+            await rollback(session)
             raise
-        await session.commit()
+        await commit(session)
         return count
 
 
