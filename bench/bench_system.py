@@ -9,7 +9,7 @@ ready, nothing queued (goal: ≤ 1 % of one core). Baseline in the same run: the
 gateway polling the queue every second (``claim_wait_seconds = 0``) instead of waiting claims. Then for the
 soak's length it keeps four kinds of users busy at once: front-desk intake (walk-ins, some urgent), kecamatan
 batches, readers (queue, stock, printers, request pages, coverage) and the printers themselves. It samples
-each service's resident memory after a one-minute warm-up and at the end (goal: ≤ 10 % growth) and counts
+each service's resident memory after a one-minute warm-up, halfway and at the end (goal: ≤ 10 % growth) and counts
 errors (goal: 0: any 5xx, any transport error, any unexpected 4xx).
 """
 
@@ -189,6 +189,9 @@ def main() -> int:
             time.sleep(min(args.warmup, args.minutes * 60 / 2))
             pids = {s: int(sut.reload()["pids"][s]) for s in SERVICES}
             before = {s: rss(pid) for s, pid in pids.items()}
+            # Halfway between the warm-up and the end: growth in the second half tells a leak from caches filling.
+            time.sleep(max(0.0, (deadline - time.monotonic()) / 2))
+            middle = {s: rss(pid) for s, pid in pids.items()}
             for thread in threads:
                 thread.join()
             after = {s: rss(pid) for s, pid in pids.items()}
@@ -200,11 +203,14 @@ def main() -> int:
             sut.stop()
 
     table = Table(title=f"{args.idle:g} s idle, then a soak: {args.minutes:g} min of mixed load")
-    for column in ("service", "RSS after warm-up (MiB)", "RSS at end (MiB)", "growth", "goal"):
+    columns = ("service", "RSS after warm-up (MiB)", "halfway", "at end", "growth", "second half", "goal")
+    for column in columns:
         table.add_column(column)
     for s in SERVICES:
         growth = (after[s] - before[s]) / before[s] * 100
-        table.add_row(s, f"{before[s] / 2**20:.1f}", f"{after[s] / 2**20:.1f}", f"{growth:+.1f} %", "≤ 10 %")
+        second = (after[s] - middle[s]) / middle[s] * 100
+        mib = [f"{v[s] / 2**20:.1f}" for v in (before, middle, after)]
+        table.add_row(s, *mib, f"{growth:+.1f} %", f"{second:+.1f} %", "≤ 10 %")
     console.print(table)
     summary = Table(show_header=False)
     summary.add_row("calls", ", ".join(f"{k}: {v}" for k, v in sorted(load.calls.items())))

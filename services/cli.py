@@ -30,9 +30,6 @@ DEFAULT_PORTS = {"request": 8001, "inventory": 8002, "gateway": 8003}
 KEY_DIR = DATA_DIR / "keys"
 
 
-GRACEFUL_SHUTDOWN_SECONDS = 10
-
-
 def _service_module(service: str, module: str) -> ModuleType:
     return importlib.import_module(f"services.{service}.{module}")
 
@@ -44,18 +41,11 @@ def service_settings(service: str, **overrides: Any) -> Any:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
+    from services.common.server import serve
 
     settings = service_settings(args.service)
     app = _service_module(args.service, "app").create_app(settings)
-    # A claim may be waiting for work (long polling): on SIGTERM give open calls a few seconds, not forever.
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port or DEFAULT_PORTS[args.service],
-        log_config=None,
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
-    )
+    serve(app, host=args.host, port=args.port or DEFAULT_PORTS[args.service])
     return 0
 
 

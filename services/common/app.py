@@ -56,6 +56,8 @@ def build_app(
     app = FastAPI(title=title, description=description, version=version, lifespan=_lifespan, **fastapi_kwargs)
     app.state.settings = settings
     app.state.service = service
+    # Called (in the event loop) as soon as the server is told to stop, before open calls are waited for.
+    app.state.exit_hooks = []
     app.state.token_verifier = TokenVerifier(settings.public_key_pem(), audience=settings.jwt_audience)
     install_problem_handlers(app)
     if settings.cors_origins:

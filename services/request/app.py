@@ -39,6 +39,7 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lease_sweeper,
     )
     app.state.context = ServiceContext.from_settings(settings)
+    app.state.exit_hooks.append(app.state.context.queue_signal.close)  # waiting claims answer 204 at once
     install_console(
         app,
         request_url=settings.console_request_url,

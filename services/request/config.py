@@ -40,7 +40,7 @@ class Settings(ServiceSettings):
         default=60.0, ge=0, description="The longest a claim may wait for work (its wait_seconds is capped here)."
     )
     claim_recheck_seconds: float = Field(
-        default=5.0, gt=0, description="A waiting claim looks at the queue this often even without a notice."
+        default=10.0, gt=0, description="A waiting claim looks at the queue this often even without a notice."
     )
 
     # Priority policy (docs/architecture.md, "Request queue policy")

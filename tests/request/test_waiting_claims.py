@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from services.common.auth import KeyPair
+from services.common.server import GRACEFUL_SHUTDOWN_SECONDS
+from tests.processes import office_stack
 from tests.request.conftest import Office
 from tests.request.factories import batch_row
 from tests.request.test_queue import claim, submit
@@ -96,3 +101,33 @@ async def test_a_wait_longer_than_the_contract_allows_is_422_naming_the_field(of
     answer = await waiting_claim(office.as_("service"), "job_x", 601)
     assert answer.status_code == 422
     assert "wait_seconds" in answer.text
+
+
+@pytest.mark.integration
+async def test_a_stopping_service_answers_its_waiting_claims_at_once_instead_of_holding_up_the_stop(
+    tmp_path: Path,
+    keys: KeyPair,
+    _templates: Any,  # noqa: PT019 - the migrated template databases, used as a value
+) -> None:
+    async with office_stack(tmp_path, keys, _templates) as stack:
+        service = await stack.start("request")
+        async with stack.client("request", "service") as gateway, stack.client("request") as operator:
+            body = {"job_id": "job_idle", "printer_id": "printer-1", "wait_seconds": LONG}
+            waiting = asyncio.create_task(gateway.post("/v1/queue/claims", json=body, timeout=LONG + 30))
+
+            async def claim_waits() -> bool:
+                return bool((await operator.get("/v1/queue/stats")).json()["waiting_claims"] == 1)
+
+            await wait_for(claim_waits, what="the claim waiting")
+            assert "date" in (await operator.get("/healthz")).headers  # still refreshed by the quieter loop
+            assert service.process is not None
+            loop = asyncio.get_running_loop()
+            asked = loop.time()
+            service.process.send_signal(signal.SIGTERM)
+            answer = await asyncio.wait_for(waiting, LONG)
+            assert answer.status_code == 204  # told at once that there is nothing, not cut off
+            await asyncio.to_thread(service.process.wait, 30)
+            assert loop.time() - asked < GRACEFUL_SHUTDOWN_SECONDS  # not held up to the graceful limit
+            # uvicorn ends a clean shutdown by re-raising the signal it caught.
+            assert service.process.returncode in (0, -signal.SIGTERM)
+            assert "Cancel" not in service.log.read_text()  # no call was cut off at the graceful limit

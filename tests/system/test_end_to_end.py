@@ -254,7 +254,7 @@ def browser() -> Iterator[Any]:
 def test_the_console_shows_printers_and_stock_and_activates_a_card(
     system: SystemUnderTest, office_day: dict[str, Any], browser: Any
 ) -> None:
-    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.common.exceptions import ElementNotInteractableException, StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -286,8 +286,8 @@ def test_the_console_shows_printers_and_stock_and_activates_a_card(
                 return False
             row.find_element(By.NAME, "activate-serial").send_keys(serial)
             row.find_element(By.XPATH, ".//button[text()='Activate']").click()
-        except StaleElementReferenceException:
-            return False
+        except (StaleElementReferenceException, ElementNotInteractableException):
+            return False  # caught mid re-render: the row's input is replaced or not shown yet
         return True
 
     wait.until(activate_in_the_list)

@@ -216,7 +216,8 @@ async def claim_waiting(
 
     An idle gateway then makes one call every ``wait_seconds`` instead of polling, and a request queued meanwhile
     is claimed at once. Between looks the empty transaction is committed (SQLite's write lock is not held while
-    waiting); a caller that hung up (``gone``) gets nothing, so no lease is given to nobody.
+    waiting); a caller that hung up (``gone``) gets nothing, so no lease is given to nobody; when the service is
+    stopping (``QueueSignal.close``) the claim answers at once.
     """
     loop = asyncio.get_running_loop()
     settings = context.settings
@@ -225,7 +226,7 @@ async def claim_waiting(
     while True:
         notice = signal.current()
         claimed, created = await claim(session, context, principal, body)
-        if claimed is not None or loop.time() >= deadline:
+        if claimed is not None or loop.time() >= deadline or signal.closed:
             return claimed, created
         await commit(session)
         look_again = min(deadline, loop.time() + settings.claim_recheck_seconds)

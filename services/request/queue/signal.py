@@ -17,11 +17,17 @@ class QueueSignal:
     def __init__(self) -> None:
         self._event = asyncio.Event()
         self.waiting = 0  # claims waiting now (the queue's stats show it)
+        self.closed = False  # the service is stopping: claims no longer wait
 
     def notify(self) -> None:
         """Wake every claim waiting now; later waiters wait for the next notice."""
         self._event.set()
         self._event = asyncio.Event()
+
+    def close(self) -> None:
+        """The service is stopping: wake every waiting claim, and let none wait from now on."""
+        self.closed = True
+        self.notify()
 
     def current(self) -> asyncio.Event:
         """The notice to wait for: take it *before* looking at the queue, so a change in between is not missed."""
