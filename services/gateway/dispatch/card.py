@@ -212,7 +212,7 @@ class CardSteps:
         The lease is renewed until the request service has the outcome, not a moment longer.
         """
         job = await self.gw.journal.get(job_id)
-        if job is None:
+        if job is None or job.step in (Step.REPORTED, Step.RELEASED):  # already settled (a retried settle)
             return
         if outcome.ending is Ending.PRINTED:
             await self.report_printed(job, outcome.serial or "", lease=lease)

@@ -38,8 +38,25 @@ class Dispatcher:
 
     async def start(self) -> None:
         """Recover the journal and start the workers in the background (a peer may be down)."""
-        self._spawn(self._start())
+        self._spawn(self._start_until_done())
         self._spawn(self._publish_capacity())
+
+    async def _start_until_done(self) -> None:
+        # Every step of the start is idempotent: after a failure (a peer killed mid-call can make httpx raise
+        # something other than a transport error) it is tried again, so the printers never stay without a loop.
+        task = asyncio.current_task()
+        while True:
+            try:
+                await self._start()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # Stopping (a cancellation that something below swallowed): do not start again.
+                if task is not None and task.cancelling():
+                    return
+                log.exception("starting the dispatch failed; trying again")
+                await asyncio.sleep(self.gw.settings.poll_interval)
 
     async def _start(self) -> None:
         # Printers caught mid-commissioning by a crash go back to registered.

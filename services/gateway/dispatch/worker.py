@@ -23,6 +23,7 @@ __all__ = ["PrinterWorker"]
 log = logging.getLogger(__name__)
 
 KEEPALIVE_S = 10.0
+REPORT_ATTEMPTS = 10
 
 
 class _Prefetch:
@@ -270,11 +271,20 @@ class PrinterWorker:
     def _report(self, prepared: Prepared, outcome: Outcome) -> None:
         async def report() -> None:
             try:
-                await self.steps.settle(prepared.job_id, outcome, lease=prepared.lease)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # the journal keeps the step: recovery reports it at the next start
-                log.exception("reporting failed", extra={"job_id": prepared.job_id})
+                # Reports are idempotent by job id: an unexpected failure (a peer killed mid-call can make httpx
+                # raise something other than a transport error) is tried again; the journal keeps the step, so
+                # what is still unreported after that goes out at the next start.
+                for attempt in range(1, REPORT_ATTEMPTS + 1):
+                    try:
+                        await self.steps.settle(prepared.job_id, outcome, lease=prepared.lease)
+                        return
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception:
+                        log.exception("reporting failed (attempt %d)", attempt, extra={"job_id": prepared.job_id})
+                        if (task := asyncio.current_task()) is not None and task.cancelling():
+                            return  # stopping: the journal keeps the step
+                        await asyncio.sleep(self.gw.settings.poll_interval)
             finally:
                 prepared.lease.stop()
 
