@@ -128,10 +128,11 @@ def residents(
 
 
 def request_body(resident: Resident, rng: random.Random, *, channel: str, reason: str) -> dict[str, Any]:
+    seed = zlib.crc32(resident.nik.encode())  # stable across processes, unlike hash()
     body: dict[str, Any] = {
         **resident.card(rng),
-        "photo": _image(zlib.crc32(resident.nik.encode()) & 0xFFFF, (240, 320), "JPEG"),
-        "signature": _image(zlib.crc32(resident.nik.encode()) & 0xFFF, (300, 100), "PNG"),
+        "photo": _image(seed & 0xFFFF, (240, 320), "JPEG"),
+        "signature": _image(seed & 0xFFF, (300, 100), "PNG"),
         "reason": reason,
         "channel": channel,
     }

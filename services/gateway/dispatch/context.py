@@ -1,8 +1,13 @@
-"""``Gateway``: what the background work shares — database, journal, peer clients, settings, meter."""
+"""``Gateway``: what the background work shares — database, journal, peer clients, settings, meter — and
+``keep_trying``, how it retries an idempotent step after an unexpected error."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from services.common.db import Database
 from services.gateway.clients import InventoryClient, RequestClient
@@ -11,7 +16,9 @@ from services.gateway.fleet.service import FleetStore
 from services.gateway.journal.service import Journal
 from services.gateway.throughput import ThroughputMeter
 
-__all__ = ["Gateway"]
+__all__ = ["Gateway", "keep_trying"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -28,3 +35,33 @@ class Gateway:
         self.journal = Journal(self.db)
         self.fleet = FleetStore(self.db)
         self.meter = ThroughputMeter(self.settings.throughput_window_seconds)
+
+
+async def keep_trying(
+    step: Callable[[], Awaitable[None]],
+    *,
+    what: str,
+    wait: float,
+    attempts: int | None = None,
+    extra: dict[str, Any] | None = None,
+) -> bool:
+    """Run an idempotent ``step`` until it succeeds (True), waiting ``wait`` seconds after each failure.
+
+    False after ``attempts`` failures, or once the task is being cancelled (a cancellation that something below
+    swallowed): a stopping gateway does not start the step again. A peer killed mid-call can make httpx raise
+    something other than a transport error, so any exception counts as a failure here.
+    """
+    task = asyncio.current_task()
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            await step()
+            return True
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s failed (attempt %d)", what, attempt, extra=extra)
+            if (task is not None and task.cancelling()) or (attempts is not None and attempt >= attempts):
+                return False
+            await asyncio.sleep(wait)

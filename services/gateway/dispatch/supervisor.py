@@ -15,7 +15,7 @@ from services.common.models import utcnow
 from services.gateway.clients import NoBlanks
 from services.gateway.clients.base import PeerAnswer, PeerPolicy
 from services.gateway.dispatch.card import CardSteps
-from services.gateway.dispatch.context import Gateway
+from services.gateway.dispatch.context import Gateway, keep_trying
 from services.gateway.dispatch.worker import PrinterWorker
 from services.gateway.fleet.states import RUNNING, PrinterLifecycle
 from services.gateway.journal.service import new_job_id
@@ -38,25 +38,10 @@ class Dispatcher:
 
     async def start(self) -> None:
         """Recover the journal and start the workers in the background (a peer may be down)."""
-        self._spawn(self._start_until_done())
+        # Every step of the start is idempotent: after a failure it is tried again, so the printers never stay
+        # without a loop.
+        self._spawn(keep_trying(self._start, what="starting the dispatch", wait=self.gw.settings.poll_interval))
         self._spawn(self._publish_capacity())
-
-    async def _start_until_done(self) -> None:
-        # Every step of the start is idempotent: after a failure (a peer killed mid-call can make httpx raise
-        # something other than a transport error) it is tried again, so the printers never stay without a loop.
-        task = asyncio.current_task()
-        while True:
-            try:
-                await self._start()
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                # Stopping (a cancellation that something below swallowed): do not start again.
-                if task is not None and task.cancelling():
-                    return
-                log.exception("starting the dispatch failed; trying again")
-                await asyncio.sleep(self.gw.settings.poll_interval)
 
     async def _start(self) -> None:
         # Printers caught mid-commissioning by a crash go back to registered.

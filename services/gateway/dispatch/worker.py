@@ -14,7 +14,7 @@ import time
 
 from drivers import CardPrinter, JobStatus, LinkError, PrinterStatus, Reason, Timeouts
 from services.gateway.dispatch.card import CardSteps, Ending, NoWork, Outcome, Prepared
-from services.gateway.dispatch.context import Gateway
+from services.gateway.dispatch.context import Gateway, keep_trying
 from services.gateway.fleet.states import RUNNING, PrinterLifecycle
 from services.gateway.journal.steps import Step
 
@@ -271,20 +271,15 @@ class PrinterWorker:
     def _report(self, prepared: Prepared, outcome: Outcome) -> None:
         async def report() -> None:
             try:
-                # Reports are idempotent by job id: an unexpected failure (a peer killed mid-call can make httpx
-                # raise something other than a transport error) is tried again; the journal keeps the step, so
-                # what is still unreported after that goes out at the next start.
-                for attempt in range(1, REPORT_ATTEMPTS + 1):
-                    try:
-                        await self.steps.settle(prepared.job_id, outcome, lease=prepared.lease)
-                        return
-                    except asyncio.CancelledError:
-                        raise
-                    except Exception:
-                        log.exception("reporting failed (attempt %d)", attempt, extra={"job_id": prepared.job_id})
-                        if (task := asyncio.current_task()) is not None and task.cancelling():
-                            return  # stopping: the journal keeps the step
-                        await asyncio.sleep(self.gw.settings.poll_interval)
+                # Reports are idempotent by job id; the journal keeps the step, so what is still unreported after
+                # the last attempt goes out at the next start.
+                await keep_trying(
+                    lambda: self.steps.settle(prepared.job_id, outcome, lease=prepared.lease),
+                    what="reporting",
+                    wait=self.gw.settings.poll_interval,
+                    attempts=REPORT_ATTEMPTS,
+                    extra={"job_id": prepared.job_id},
+                )
             finally:
                 prepared.lease.stop()
 
