@@ -20,7 +20,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -33,6 +32,7 @@ from PIL import Image
 from stdnum.id import nik as stdnum_nik
 
 from services.common.auth import KeyPair, Role, issue_token
+from tests.support import free_port
 
 __all__ = ["EmulatorProcess", "Stack", "free_port", "office_stack", "request_body"]
 
@@ -41,13 +41,6 @@ PROJECT = Path(__file__).resolve().parents[1]
 
 class Templates(Protocol):
     def sqlite_template(self, service: str) -> Path: ...
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _image(kind: str, size: tuple[int, int], colour: tuple[int, int, int]) -> str:

@@ -12,7 +12,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,28 +24,9 @@ import httpx
 
 from services.common.auth import Role, issue_token
 from services.demo import Resident, request_body, residents
+from tests.support import free_port_block
 
-__all__ = ["Accounting", "SystemUnderTest", "free_port_block"]
-
-
-def free_port_block(size: int) -> int:
-    """The first of ``size`` consecutive free TCP ports on loopback."""
-    for _ in range(200):
-        base = random.randrange(20000, 60000)
-        sockets = []
-        try:
-            for port in range(base, base + size):
-                s = socket.socket()
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                s.bind(("127.0.0.1", port))
-                sockets.append(s)
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in sockets:
-                s.close()
-    raise RuntimeError("no block of free ports")
+__all__ = ["Accounting", "SystemUnderTest"]
 
 
 def wait_until(condition: Any, *, timeout: float, interval: float = 0.1, what: str = "condition") -> Any:

@@ -11,12 +11,13 @@ import contextlib
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.support import free_port
 
 __all__ = ["PrivatePostgres", "find_pg_bin", "private_postgres"]
 
@@ -27,13 +28,6 @@ def find_pg_bin() -> Path | None:
         return Path(candidates[0]).parent
     found = shutil.which("pg_ctl")
     return Path(found).parent if found else None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -72,7 +66,7 @@ def private_postgres() -> Iterator[PrivatePostgres]:
     as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
     if as_user:
         shutil.chown(root, "postgres")
-    server = PrivatePostgres(bin_dir, data_dir, _free_port(), as_user)
+    server = PrivatePostgres(bin_dir, data_dir, free_port(), as_user)
     try:
         server._run(str(bin_dir / "initdb"), "-D", str(data_dir), "-A", "trust", "-U", "postgres", "--no-sync")
         server.pg_ctl("start")
