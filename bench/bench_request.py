@@ -7,8 +7,10 @@ fresh database migrated by alembic, and, in a second child process, a bare FastA
 JSON body into the same table with one INSERT and no auth, validation, idempotency, queue key or audit. The
 bench creates and drops its own databases.
 
-1. ``POST /v1/requests`` vs the bare insert: 16 concurrent clients, rps, p50, p99, errors, ratio
-   (goals: ≥ 0.8× the bare rps, p99 ≤ 250 ms, 0 errors).
+1. ``POST /v1/requests`` vs the bare insert: 16 concurrent clients, in five rounds that alternate the two (a
+   slow spell of the shared machine then falls on both); rps (median round), p50, p99, the server's CPU per
+   call, errors, and the ratio (median of the rounds' ratios). Goals: ≥ 0.8× the bare rps, p99 ≤ 250 ms,
+   0 errors.
 2. One 41,000-row kecamatan batch as text/csv (goal ≤ 10 s).
 3. Claim latency (``POST /v1/queue/claims`` one after another) with 10k, 100k and 1M requests queued,
    seeded by ``INSERT … SELECT generate_series`` (goal p99 ≤ 10 ms).
@@ -23,6 +25,7 @@ import csv
 import datetime as dt
 import io
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -34,6 +37,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import psutil
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from PIL import Image
@@ -52,6 +56,7 @@ from services.demo import nik_for  # noqa: E402
 from services.request.models import PrintRequest  # noqa: E402
 from services.request.regions.service import load_catalog  # noqa: E402
 
+ROUNDS = 5
 CATALOG = load_catalog("18.09")
 KECAMATAN = list(CATALOG.kecamatan)
 
@@ -107,7 +112,8 @@ def resident(number: int) -> dict[str, Any]:
 def bare_app(url: str) -> FastAPI:
     """One INSERT of the posted JSON into the same table, nothing else."""
     app = FastAPI()
-    engine = create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    # The service's own pool settings (services.common.settings), and no ping per checkout: nothing extra.
+    engine = create_async_engine(url, pool_size=20, max_overflow=5)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -204,6 +210,20 @@ class Load:
     p99: float
     errors: int
     count: int
+    latencies: list[float]
+
+
+def merged(rounds: list[Load]) -> Load:
+    """The rounds as one: the median round's rps; p50 and p99 over every call of every round."""
+    latencies = [latency for one in rounds for latency in one.latencies]
+    return Load(
+        rps=statistics.median(one.rps for one in rounds),
+        p50=percentile(latencies, 0.5) * 1000,
+        p99=percentile(latencies, 0.99) * 1000,
+        errors=sum(one.errors for one in rounds),
+        count=len(latencies),
+        latencies=latencies,
+    )
 
 
 async def load(url: str, bodies: Iterator[dict[str, Any]], total: int, clients: int, token: str | None) -> Load:
@@ -240,6 +260,7 @@ async def load(url: str, bodies: Iterator[dict[str, Any]], total: int, clients: 
         p99=percentile(latencies, 0.99) * 1000,
         errors=errors,
         count=len(latencies),
+        latencies=latencies,
     )
 
 
@@ -364,25 +385,51 @@ async def run(args: argparse.Namespace) -> int:
         processes.append(start("bare", pg.url(bare_db), args.port + 1, env))
         app_url, bare_url = f"http://127.0.0.1:{args.port}", f"http://127.0.0.1:{args.port + 1}"
 
-        # 1. submissions: warm both up, then measure
-        console.print(f"[bold]1.[/] {posts} submissions, 16 clients …")
+        # 1. submissions: warm both up, then rounds that alternate bare and real, so that a slow spell of the
+        # shared machine falls on both; the medians of the rounds and of their ratios are reported.
+        console.print(f"[bold]1.[/] {posts} submissions each, 16 clients, {ROUNDS} alternating rounds …")
         numbers = iter(range(10**6))
         await load(f"{bare_url}/bare", (resident(next(numbers)) for _ in range(200)), 200, 16, None)
         await load(f"{app_url}/v1/requests", (resident(next(numbers)) for _ in range(200)), 200, 16, operator)
-        bare = await load(f"{bare_url}/bare", (resident(next(numbers)) for _ in range(posts)), posts, 16, None)
-        real = await load(
-            f"{app_url}/v1/requests", (resident(next(numbers)) for _ in range(posts)), posts, 16, operator
+        per_round = posts // ROUNDS
+        bare_rounds: list[Load] = []
+        real_rounds: list[Load] = []
+        cpu = {"bare": 0.0, "real": 0.0}
+        servers = {"real": psutil.Process(processes[0].pid), "bare": psutil.Process(processes[1].pid)}
+        for _ in range(ROUNDS):
+            for kind, url, token, rounds in (
+                ("bare", f"{bare_url}/bare", None, bare_rounds),
+                ("real", f"{app_url}/v1/requests", operator, real_rounds),
+            ):
+                before = sum(servers[kind].cpu_times()[:2])
+                bodies = (resident(next(numbers)) for _ in range(per_round))
+                rounds.append(await load(url, bodies, per_round, 16, token))
+                cpu[kind] += sum(servers[kind].cpu_times()[:2]) - before
+        bare, real = merged(bare_rounds), merged(real_rounds)
+        ratio = statistics.median(r.rps / b.rps for b, r in zip(bare_rounds, real_rounds, strict=True))
+        bare_cpu, real_cpu = (1000 * cpu[k] / (per_round * ROUNDS) for k in ("bare", "real"))
+        table.add_row(
+            "bare insert",
+            "rps / p50 / p99 (server CPU)",
+            f"{bare.rps:.0f} / {bare.p50:.1f} / {bare.p99:.1f} ms ({bare_cpu:.2f} ms a call)",
+            "",
+            "",
         )
-        ratio = real.rps / bare.rps
-        table.add_row("bare insert", "rps / p50 / p99", f"{bare.rps:.0f} / {bare.p50:.1f} / {bare.p99:.1f} ms", "", "")
         table.add_row(
             "POST /v1/requests",
-            "rps / p50 / p99",
-            f"{real.rps:.0f} / {real.p50:.1f} / {real.p99:.1f} ms",
+            "rps / p50 / p99 (server CPU)",
+            f"{real.rps:.0f} / {real.p50:.1f} / {real.p99:.1f} ms ({real_cpu:.2f} ms a call)",
             "p99 ≤ 250 ms",
             "✓" if real.p99 <= 250 else "✗",
         )
-        table.add_row("POST /v1/requests", "ratio to bare", f"{ratio:.2f}×", "≥ 0.8×", "✓" if ratio >= 0.8 else "✗")
+        spread = ", ".join(f"{r.rps / b.rps:.2f}" for b, r in zip(bare_rounds, real_rounds, strict=True))
+        table.add_row(
+            "POST /v1/requests",
+            "ratio to bare (median of rounds)",
+            f"{ratio:.2f}× ({spread})",
+            "≥ 0.8×",
+            "✓" if ratio >= 0.8 else "✗",
+        )
         table.add_row(
             "POST /v1/requests", "errors", f"{real.errors} of {real.count}", "0", "✓" if real.errors == 0 else "✗"
         )

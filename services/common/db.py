@@ -69,7 +69,7 @@ def _sqlite_engine(url: str, *, begin: str) -> AsyncEngine:
 PING_IDLE_SECONDS = 0.25
 
 
-def _postgres_engine(url: str, *, pool_size: int) -> AsyncEngine:
+def _postgres_engine(url: str, *, pool_size: int, max_overflow: int) -> AsyncEngine:
     """PostgreSQL without ``pool_pre_ping`` on every checkout (through asyncpg that is BEGIN, a ping and ROLLBACK:
     three round trips per request, more than a simple call's own statements).
 
@@ -78,7 +78,7 @@ def _postgres_engine(url: str, *, pool_size: int) -> AsyncEngine:
     invalidates the whole pool (SQLAlchemy's default), so every later checkout reconnects. After a PostgreSQL
     restart only the calls that were talking to the old server fail: 503 ``database-unavailable``, retried.
     """
-    engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size)
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=max_overflow)
 
     @event.listens_for(engine.sync_engine, "checkin")
     def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
@@ -101,14 +101,14 @@ def _postgres_engine(url: str, *, pool_size: int) -> AsyncEngine:
 class Database:
     """The engines and session factories of one service's database."""
 
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, pool_size: int = 20, max_overflow: int = 5) -> None:
         self.url = url
         self.sqlite = is_sqlite(url)
         if self.sqlite:
             self.engine = _sqlite_engine(url, begin="BEGIN IMMEDIATE")
             self.read_engine = _sqlite_engine(url, begin="BEGIN")
         else:
-            self.engine = _postgres_engine(url, pool_size=pool_size)
+            self.engine = _postgres_engine(url, pool_size=pool_size, max_overflow=max_overflow)
             self.read_engine = self.engine
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self.read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)

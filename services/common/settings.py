@@ -32,7 +32,20 @@ class ServiceSettings(BaseSettings):
     jwt_audience: str = "ektp-print"
     log_level: str = "INFO"
     log_json: bool = True
-    db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_pool_size: int = Field(
+        default=20,
+        ge=1,
+        le=200,
+        description="PostgreSQL connections kept open. Size it for the calls served at once: a connection beyond "
+        "it is opened for one call and closed after it (a TCP, TLS and auth handshake each time).",
+    )
+    db_max_overflow: int = Field(
+        default=5,
+        ge=0,
+        le=200,
+        description="Extra PostgreSQL connections beyond db_pool_size in a burst; a call waits for a free one "
+        "after that. Three services at the defaults hold at most 75, under PostgreSQL's default 100.",
+    )
     cors_origins: list[str] = Field(
         default=["http://127.0.0.1:8001", "http://localhost:8001"],
         description="Origins whose pages may call this API from a browser: the office console's.",
