@@ -43,9 +43,7 @@ def build_app(
 
     @contextlib.asynccontextmanager
     async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.db = Database(
-            database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
-        )
+        app.state.db = Database(database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow)
         try:
             if lifespan is None:
                 yield

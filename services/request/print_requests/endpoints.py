@@ -3,7 +3,7 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from services.common.auth import Authorize, Principal, Role
@@ -54,7 +54,7 @@ async def create_request(
     context: Context,
     principal: Annotated[Principal, Depends(submitter)],
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
-) -> JSONResponse:
+) -> Response:
     """Validated on entry and queued at once; a replay with the same ``Idempotency-Key`` gets the first answer.
 
     The answer's ``queue`` is null here (counting the queue ahead is not free); ``GET /v1/requests/{id}`` has it.
@@ -66,10 +66,11 @@ async def create_request(
             return replay
     # Without a key to remember, the submission is the transaction's only write (one statement on PostgreSQL).
     created = await service.create(session, context, principal, body, alone=idempotency_key is None)
-    content = service.to_out(created, context).model_dump(mode="json")
+    out = service.to_out(created, context)
     headers = {"Location": f"/v1/requests/{created['id']}"}
-    if idempotency_key is None:
-        return JSONResponse(content, status_code=201, headers=headers)
+    if idempotency_key is None:  # pydantic writes the JSON itself: no dict of the body in between
+        return Response(out.model_dump_json(), status_code=201, headers=headers, media_type="application/json")
+    content = out.model_dump(mode="json")
     return await context.idempotency.remember(session, principal, idempotency_key, fp, 201, content, headers=headers)
 
 
