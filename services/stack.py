@@ -29,7 +29,7 @@ from services.common.auth import Role, ensure_key_pair, issue_token
 from services.common.migrate import SERVICES, upgrade
 from services.common.settings import DATA_DIR, default_sqlite_url
 
-__all__ = ["StackOptions", "run_stack", "wait_healthy"]
+__all__ = ["StackOptions", "ephemeral_port_range", "run_stack", "wait_healthy"]
 
 STARTUP_DEADLINE_S = 60.0
 REFERENCE_STOCK = 8016  # blanks the reference office held (Pesawaran, January 2015)
@@ -54,6 +54,16 @@ class StackOptions:
 
     def port(self, service: str) -> int:
         return self.base_port + SERVICES.index(service)
+
+    def ports(self) -> list[int]:
+        """Every port the stack listens on: the services', the emulators' and their control ports."""
+        emulators = [self.printer_port + i for i in range(self.printers)]
+        return [self.port(s) for s in SERVICES] + emulators + [p + 100 for p in emulators]
+
+    def ephemeral_ports(self) -> list[int]:
+        """The stack's ports inside the kernel's ephemeral range (see ``ephemeral_port_range``)."""
+        low, high = ephemeral_port_range()
+        return [p for p in self.ports() if low <= p <= high]
 
     def url(self, service: str) -> str:
         return f"http://{self.host}:{self.port(service)}"
@@ -83,6 +93,20 @@ class Child:
         now = time.monotonic()
         self.restarts = [t for t in self.restarts if now - t < window_s] + [now]
         return len(self.restarts) <= limit
+
+
+def ephemeral_port_range() -> tuple[int, int]:
+    """The ports the kernel hands out as source ports of outgoing connections (Linux's default if unknown).
+
+    A child restarted by ``ektp up`` binds its port again. On a port in this range, a client that keeps dialling
+    the stopped child can be given that very port as its own source port and connect to itself (TCP
+    simultaneous open); the restart then fails with "address already in use".
+    """
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
 
 
 def wait_healthy(
@@ -291,6 +315,13 @@ def run_stack(options: StackOptions) -> int:
         stop = True
 
     signal.signal(signal.SIGTERM, _on_sigterm)
+    if inside := options.ephemeral_ports():
+        low, high = ephemeral_port_range()
+        print(
+            f"warning: ports {', '.join(map(str, inside))} lie in the ephemeral range {low}-{high}; a service "
+            "restarted after a crash may find its port taken. Choose --base-port and --printer-port below it.",
+            file=sys.stderr,
+        )
     try:
         with stack(options) as (info, children):
             print("\nektp-print is up (Ctrl-C stops it):")

@@ -7,10 +7,11 @@ import contextlib
 import random
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
+
+from services.stack import ephemeral_port_range
 
 __all__ = ["free_port", "free_port_block", "running", "wait_for"]
 
@@ -39,24 +40,14 @@ async def wait_for(
     pytest.fail(f"timed out after {timeout} s waiting for {what}")
 
 
-def _ephemeral_ports() -> tuple[int, int]:
-    try:
-        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
-        return int(low), int(high)
-    except (OSError, ValueError):
-        return 32768, 60999  # Linux's default range
-
-
 def free_port_block(size: int = 1) -> int:
     """The first of ``size`` consecutive free TCP ports on loopback, below the kernel's ephemeral range.
 
     A test that kills a process and starts it again on the same port needs a port that no outgoing connection
-    can take meanwhile. Inside the ephemeral range one can: a client that keeps dialling the stopped service
-    (a health check, a retrying peer) eventually gets that very port as its source port and connects to itself
-    (TCP simultaneous open), and the restarted service's bind then fails with "address already in use".
+    can take meanwhile (``services.stack.ephemeral_port_range`` says why).
     """
     low = 10_000
-    high = _ephemeral_ports()[0] - size
+    high = ephemeral_port_range()[0] - size
     for _ in range(500):
         base = random.randrange(low, high)
         sockets = []

@@ -60,3 +60,14 @@ def test_migrate_creates_each_service_database(tmp_path: Path) -> None:
     result = ektp("migrate", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert {p.name for p in (tmp_path / "data").glob("*.db")} == {"request.db", "inventory.db", "gateway.db"}
+
+
+def test_the_default_ports_lie_below_the_ephemeral_range_and_others_are_named() -> None:
+    # A child that ektp up restarts binds its port again: a port the kernel may hand out as a source port
+    # could be taken by then, so the defaults stay below that range and ports inside it are reported.
+    from services.stack import StackOptions, ephemeral_port_range
+
+    assert StackOptions().ephemeral_ports() == []
+    low, _high = ephemeral_port_range()
+    inside = StackOptions(base_port=low, printer_port=low - 50, printers=2)
+    assert inside.ephemeral_ports() == [low, low + 1, low + 2, low + 50, low + 51]
