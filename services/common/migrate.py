@@ -1,29 +1,47 @@
 """Run a service's alembic migrations: ``ektp migrate [SERVICE]`` and the test fixtures both call this.
 
 One ``alembic.ini`` at the project root has a section per service (``[request]``, ``[inventory]``,
-``[gateway]``), each pointing at ``migrations/<service>``.
+``[gateway]``), each pointing at ``migrations/<service>``. The migrations are not part of the installed package:
+they are found beside the source tree (a checkout, an editable install), else in ``EKTP_MIGRATIONS_ROOT``, else
+in the working directory (the image's ``/app``, where the Dockerfile copies them).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import make_url
 
-__all__ = ["PROJECT_ROOT", "SERVICES", "alembic_config", "upgrade", "upgrade_async"]
+__all__ = ["PROJECT_ROOT", "SERVICES", "alembic_config", "migrations_root", "upgrade", "upgrade_async"]
 
+# The source tree this module was imported from (a checkout or an editable install).
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("request", "inventory", "gateway")
+
+
+def migrations_root() -> Path:
+    """The folder holding ``alembic.ini`` and ``migrations/``: the source tree, ``EKTP_MIGRATIONS_ROOT``, or cwd."""
+    explicit = os.environ.get("EKTP_MIGRATIONS_ROOT")
+    candidates = [Path(explicit)] if explicit else [PROJECT_ROOT, Path.cwd()]
+    for candidate in candidates:
+        if (candidate / "alembic.ini").is_file() and (candidate / "migrations").is_dir():
+            return candidate.resolve()
+    looked = ", ".join(str(c) for c in candidates)
+    raise FileNotFoundError(
+        f"no alembic.ini and migrations/ in {looked}: run from the project folder or set EKTP_MIGRATIONS_ROOT"
+    )
 
 
 def alembic_config(service: str, url: str) -> Config:
     if service not in SERVICES:
         raise ValueError(f"unknown service {service!r}; one of {', '.join(SERVICES)}")
-    config = Config(str(PROJECT_ROOT / "alembic.ini"), ini_section=service)
-    config.set_main_option("script_location", str(PROJECT_ROOT / "migrations" / service))
+    root = migrations_root()
+    config = Config(str(root / "alembic.ini"), ini_section=service)
+    config.set_main_option("script_location", str(root / "migrations" / service))
     config.attributes["database_url"] = url
     return config
 

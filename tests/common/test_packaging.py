@@ -26,3 +26,51 @@ def test_no_file_under_the_packages_or_migrations_is_ignored_by_git() -> None:
     ).stdout.splitlines()
     hidden = [path for path in listed if not any(part in path for part in BUILD_DEBRIS)]
     assert hidden == []
+
+
+def _dockerfile_layout(app: Path) -> str:
+    """Copy what the Dockerfile COPYs into ``app``; return its WORKDIR (the image's working directory)."""
+    dockerfile = (ROOT / "Dockerfile").read_text().splitlines()
+    workdir = next(line.split()[1] for line in dockerfile if line.startswith("WORKDIR"))
+    for line in dockerfile:
+        if not line.startswith("COPY"):
+            continue
+        *sources, target = line.split()[1:]
+        for source in sources:
+            destination = app / (source if target in ("./", ".") else target.removeprefix("./"))
+            if (ROOT / source).is_dir():
+                shutil.copytree(ROOT / source, destination, ignore=shutil.ignore_patterns("__pycache__"))
+            else:
+                shutil.copy(ROOT / source, destination)
+    return workdir
+
+
+@pytest.mark.slow
+def test_a_regular_install_as_in_the_image_migrates_from_the_image_workdir(tmp_path: Path) -> None:
+    # The image runs `pip install .` (not editable), so `services` lives in site-packages, away from
+    # alembic.ini and migrations/: `ektp migrate` must still find them in the image's WORKDIR.
+    app, site = tmp_path / "app", tmp_path / "site"
+    app.mkdir()
+    assert _dockerfile_layout(app) == "/app"
+    pip = [str(ROOT / ".venv/bin/python"), "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(site)]
+    subprocess.run([*pip, str(app)], check=True, capture_output=True)
+    shutil.rmtree(app / "services"), shutil.rmtree(app / "drivers")  # only the installed copy can be imported
+    script = (
+        "import sys; from services.common.migrate import upgrade, migrations_root; "
+        "from services.request.regions.service import load_catalog; "
+        "assert 'site' in __import__('services').__file__; "
+        "upgrade(sys.argv[1], 'sqlite+aiosqlite:///' + sys.argv[2]); "
+        "print(migrations_root(), len(load_catalog('18.09').kecamatan))"
+    )
+    env = {"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"}
+    python = str(ROOT / ".venv/bin/python")
+    for service in ("request", "inventory", "gateway"):
+        done = subprocess.run([python, "-c", script, service, str(tmp_path / f"{service}.db")],
+                              cwd=app, env=env, capture_output=True, text=True)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.split() == [str(app), "11"]
+
+    elsewhere = subprocess.run([python, "-c", script, "request", str(tmp_path / "x.db")],
+                               cwd=tmp_path, env=env, capture_output=True, text=True)  # fmt: skip
+    assert elsewhere.returncode != 0
+    assert "EKTP_MIGRATIONS_ROOT" in elsewhere.stderr

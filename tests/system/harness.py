@@ -63,10 +63,11 @@ class SystemUnderTest:
     data_dir: Path
     env: dict[str, str] = field(default_factory=dict)
     printers: int = 2
-    blanks: int = 600
+    blanks: int | None = 600  # None: ektp up's default (8,016, the reference office's stock)
     time_scale: float = 2000.0
     # Nobody empties the output trays during a test run: make them hold the whole run.
     output_capacity: int = 2000
+    extra_args: tuple[str, ...] = ()
     process: subprocess.Popen[bytes] | None = None
     info: dict[str, Any] = field(default_factory=dict)
 
@@ -77,9 +78,11 @@ class SystemUnderTest:
         argv = [
             sys.executable, "-m", "services.cli", "up",
             "--data-dir", str(self.data_dir), "--base-port", str(base), "--printer-port", str(printer_port),
-            "--printers", str(self.printers), "--blanks", str(self.blanks), "--time-scale", str(self.time_scale),
-            "--output-capacity", str(self.output_capacity),
+            "--printers", str(self.printers), "--time-scale", str(self.time_scale),
+            "--output-capacity", str(self.output_capacity), *self.extra_args,
         ]  # fmt: skip
+        if self.blanks is not None:
+            argv += ["--blanks", str(self.blanks)]
         env = {**os.environ, "EKTP_LOG_LEVEL": "WARNING", **self.env}
         for service in ("REQUEST", "INVENTORY", "GATEWAY"):
             env.setdefault(f"EKTP_{service}_LOG_LEVEL", "WARNING")
@@ -97,14 +100,30 @@ class SystemUnderTest:
         self.info = json.loads((self.data_dir / "stack.json").read_text())
         return self.info
 
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
+    def stop(self) -> int | None:
+        """Ctrl-C, as a user stops it; returns ``ektp up``'s exit code (None if it had to be killed)."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
             try:
                 self.process.wait(timeout=40)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+                return None
+        return self.process.returncode
+
+    def children_alive(self) -> list[str]:
+        """The children (services, emulators) of the last stack.json whose process still runs."""
+        alive = []
+        for name, pid in self.info.get("pids", {}).items():
+            try:
+                os.kill(int(pid), 0)
+            except ProcessLookupError:
+                continue
+            alive.append(name)
+        return alive
 
     def log_tail(self, lines: int = 60) -> str:
         path = self.data_dir / "up.log"
