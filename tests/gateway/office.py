@@ -37,16 +37,15 @@ class Office:
     async def start_services(self, *, gateway: bool = True, **gateway_env: Any) -> None:
         self.stack.configure("request", fair_spacing_seconds=0)
         self.stack.configure("inventory", urgent_reserve_count=0)
-        self.stack.configure(
-            "gateway",
-            poll_interval=0.1,
-            idle_claim_interval=0.05,
-            peer_retry_max_wait=0.3,
-            lease_seconds=20,
-            card_margin=2,
-            capacity_publish_interval=1,
-            **gateway_env,
-        )
+        defaults = {
+            "poll_interval": 0.1,
+            "idle_claim_interval": 0.05,
+            "peer_retry_max_wait": 0.3,
+            "lease_seconds": 20,
+            "card_margin": 2,
+            "capacity_publish_interval": 1,
+        }
+        self.stack.configure("gateway", **(defaults | gateway_env))
         await asyncio.gather(self.stack.start("request"), self.stack.start("inventory"))
         if gateway:
             await self.stack.start("gateway")

@@ -212,6 +212,74 @@ async def test_while_the_inventory_is_down_nothing_is_consumed_and_printing_resu
         assert [job["id"] for job in cancelled] == [waiting[0]["id"]]
 
 
+async def test_while_the_request_service_is_down_printers_wait_and_a_card_out_but_unreported_survives_a_gateway_kill(
+    tmp_path: Path, keys: KeyPair, templates: Any
+) -> None:
+    async with office(tmp_path, keys, templates) as it:
+        await it.start_services()
+        await it.receive_blanks("KTP00000001", "KTP00000100")
+        await it.printer("p1", "KTP00000001-KTP00000100", time_scale=120)
+        await it.commission("p1")
+        ids = await it.submit(12)
+        await it.wait_count("printed", 3, timeout=30)
+        it.stack.kill("request")
+
+        # The card in the printer comes out, but its "printed" report cannot reach the request service: the
+        # job stays journaled at "printed" and no further card is claimed.
+        unreported: list[dict[str, Any]] = []
+
+        async def card_out_and_waiting() -> bool:
+            unreported[:] = await it.jobs(status="active", step="printed")
+            busy = [job for job in await it.jobs(status="active") if job["step"] in ("sent", "printing")]
+            return bool(unreported) and not busy
+
+        await wait_for(card_out_and_waiting, timeout=20, what="a printed card waiting on the request service")
+        cards = len(await it.printed_cards())
+        consumed = (await it.invariant())["consumed"]
+        for _ in range(10):  # an observation window: nothing more is printed or consumed
+            await asyncio.sleep(0.1)
+            assert len(await it.printed_cards()) == cards
+            assert (await it.invariant())["consumed"] == consumed
+
+        # The gateway dies with the report still owed; it comes back first, then the request service.
+        it.stack.kill("gateway")
+        await it.stack.start("gateway")
+        await it.stack.start("request")
+        await it.wait_count("printed", 12, timeout=60)
+
+        await it.assert_exactly_once(ids)
+        invariant = await it.assert_blanks_reconciled()
+        assert (invariant["consumed"], invariant["reserved"]) == (12, 0)
+        assert await it.count("needs_review") == 0
+        owed = (await it.client("gateway").get(f"/v1/jobs/{unreported[0]['id']}")).json()
+        assert owed["status"] == "printed"
+        assert (await it.request(owed["request_id"]))["card_serial"] == owed["card_serial"]
+
+
+async def test_a_lease_shorter_than_a_card_is_renewed_while_the_card_prints(
+    tmp_path: Path, keys: KeyPair, templates: Any
+) -> None:
+    async with office(tmp_path, keys, templates) as it:
+        # A card takes 3 s; the lease is 1.5 s and the request service collects expired leases every 0.1 s:
+        # without renewal every card sent would go to review.
+        it.stack.configure("request", sweep_interval_seconds=0.1)
+        await it.start_services(lease_seconds=1.5)
+        await it.receive_blanks("KTP00000001", "KTP00000020")
+        await it.printer("p1", "KTP00000001-KTP00000020", time_scale=10)
+        await it.commission("p1")
+        ids = await it.submit(3)
+        await it.wait_count("printed", 3, timeout=60)
+        await it.assert_exactly_once(ids)
+        # No request passed through review on its way (an expired lease after "sent" sends it there, and the
+        # late "printed" report would hide that at the end): its audit trail goes straight to printed.
+        admin = it.client("request", "admin")
+        for request_id in ids:
+            trail = (await admin.get("/v1/audit", params={"object_id": request_id, "limit": 100})).json()["items"]
+            statuses = [(row["after"] or {}).get("status") for row in reversed(trail)]
+            assert "printed" in statuses
+            assert "needs_review" not in statuses, statuses
+
+
 async def test_sigkill_at_several_points_of_a_card_loses_and_duplicates_nothing_and_a_power_cut_goes_to_review(
     tmp_path: Path, keys: KeyPair, templates: Any
 ) -> None:
