@@ -24,6 +24,9 @@ from services.common.settings import DATA_DIR
 __all__ = ["add_office_commands"]
 
 CHUNK = 64 * 1024
+# The stock forecast as `ektp status` and the console show it (GET /v1/forecast of the inventory service).
+FORECAST_FIELDS = ["rate_per_day", "days_of_cover", "projected_stock_out_on", "backlog", "shortfall", "reorder_point",
+                   "suggested_quantity"]  # fmt: skip
 
 
 def _token(args: argparse.Namespace, role: Role) -> str:
@@ -96,7 +99,9 @@ def _cmd_status(args: argparse.Namespace) -> int:
         ["queued", "urgent_queued", "regular_queued", "printing", "needs_review", "printed_today", "daily_capacity"],
     )
     pairs("Blank cards", stock, ["received", "available", "reserved", "consumed", "spoiled", "urgent_reserve"])
-    pairs("Forecast", forecast, ["consumption_per_day", "days_of_cover", "stock_out_date", "backlog", "reorder_point"])
+    pairs("Forecast", forecast, FORECAST_FIELDS)
+    if "projection_note" in forecast:
+        console.print(forecast["projection_note"])
     return 0
 
 

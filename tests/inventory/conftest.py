@@ -26,9 +26,18 @@ class Inventory:
         self.operator = client_for(app, make_token("operator", subject="desk-1"))
         self.service = client_for(app, make_token("service", subject="gateway-1"))
         self.clerk = client_for(app, make_token("clerk", scope=["18.09.01"], subject="clerk-1"))
+        self.partner = client_for(app, make_token("partner", subject="bank-1"))
+        self.anonymous = client_for(app, None)
+        self.by_role: dict[str, httpx.AsyncClient] = {
+            "admin": self.admin,
+            "operator": self.operator,
+            "service": self.service,
+            "clerk": self.clerk,
+            "partner": self.partner,
+        }
 
     async def aclose(self) -> None:
-        for client in (self.admin, self.operator, self.service, self.clerk):
+        for client in (*self.by_role.values(), self.anonymous):
             await client.aclose()
 
     async def receive(self, reference: str, first: str, last: str, **extra: Any) -> dict[str, Any]:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
+from services.inventory.config import Settings
+from services.inventory.reorder.service import Rate, project
 from tests.inventory.conftest import Inventory, StartInventory
 
 # rate = used / 10 days; reorder point = rate x (5 + 5) days = the blanks used so far.
@@ -77,40 +81,146 @@ async def test_a_proposal_moves_draft_submitted_approved_shipped_closed(inv: Inv
     assert (await inv.stock())["received"] == 8
 
 
-def _request_service(queued: int) -> FastAPI:
-    """A stand-in for the request service's ``GET /v1/queue/stats`` (the real one is another team's app)."""
+def _request_service(stats: dict[str, int]) -> FastAPI:
+    """A stand-in for the request service's ``GET /v1/queue/stats`` (the real one is another team's app); it
+    answers whatever ``stats`` holds at the time, so that a test can change the queue between two calls."""
     app = FastAPI()
 
     @app.get("/v1/queue/stats")
-    async def stats() -> dict[str, int]:
-        return {
-            "queued": queued,
-            "urgent_queued": 1,
-            "regular_queued": queued - 1,
-            "printing": 0,
-            "needs_review": 0,
-            "printed_today": 0,
-            "daily_capacity": 100,
-        }
+    async def queue_stats() -> dict[str, int]:
+        return {"urgent_queued": 0, "printing": 0, "needs_review": 0, "printed_today": 0} | stats
 
     return app
 
 
-async def test_the_forecast_gives_rate_days_of_cover_and_the_backlog(start_inventory: StartInventory) -> None:
-    transport = httpx.ASGITransport(app=_request_service(queued=30))
-    async with start_inventory(request_transport=transport, **REORDER) as inv:
+async def _forecast(inv: Inventory) -> tuple[dict[str, Any], set[str]]:
+    """The forecast, and the stock-out dates its ``days_of_cover`` can give (the day may turn during the call)."""
+    before = dt.datetime.now(dt.UTC)
+    response = await inv.operator.get("/v1/forecast")
+    after = dt.datetime.now(dt.UTC)
+    assert response.status_code == 200, response.text
+    body = dict(response.json())
+    days = body["days_of_cover"]
+    dates = set() if days is None else {(t + dt.timedelta(days=days)).date().isoformat() for t in (before, after)}
+    return body, dates
+
+
+async def test_the_backlog_is_spent_first_and_moves_the_stock_out_date(start_inventory: StartInventory) -> None:
+    stats = {"queued": 0, "daily_capacity": 100}
+    transport = httpx.ASGITransport(app=_request_service(stats))
+    async with start_inventory(request_transport=transport, **REORDER | {"reorder_min_quantity": 1}) as inv:
         await inv.receive("TR-1", "KTP00000001", "KTP00000100")
-        await _print_cards(inv, 1, 20)
+        await _print_cards(inv, 1, 20)  # 80 available; 20 used in 10 days: 2 a day
 
-        forecast = (await inv.operator.get("/v1/forecast")).json()
+        # Nothing queued: the plain available / rate.
+        idle, dates = await _forecast(inv)
+        assert (idle["rate_per_day"], idle["available"], idle["reorder_point"]) == (2.0, 80, 20)
+        assert (idle["days_of_cover"], idle["projection"]) == (40.0, "rate")
+        assert idle["projected_stock_out_on"] in dates
+        assert (idle["backlog"], idle["backlog_covered"], idle["shortfall"], idle["daily_capacity"]) == (
+            0,
+            True,
+            0,
+            100,
+        )
+        # A proposal now: 60 days at 2 a day; the 5 days' lead time (10 blanks) are covered by the stock.
+        assert idle["suggested_quantity"] == 120
 
-        assert forecast["rate_per_day"] == 2.0
-        assert forecast["available"] == 80
-        assert forecast["days_of_cover"] == 40.0
-        expected = (dt.datetime.now(dt.UTC) + dt.timedelta(days=40)).date().isoformat()
-        assert forecast["projected_stock_out_on"] == expected
-        assert (forecast["backlog"], forecast["backlog_covered"], forecast["backlog_note"]) == (30, True, None)
-        assert forecast["reorder_point"] == 20
+        # 30 queued, fewer than the stock: covered. They go at the printers' 100 a day (0.3 days), then the 50
+        # blanks left last 25 days at the rate: 25.3 days, not the 40 the rate alone would say.
+        stats["queued"] = 30
+        covered, dates = await _forecast(inv)
+        assert (covered["backlog"], covered["backlog_covered"], covered["shortfall"]) == (30, True, 0)
+        assert (covered["days_to_clear_backlog"], covered["days_of_cover"]) == (0.3, 25.3)
+        assert covered["projection"] == "backlog_then_rate"
+        assert covered["projected_stock_out_on"] in dates
+        assert "30 queued cards are covered" in covered["projection_note"]
+        assert covered["suggested_quantity"] == 120
+
+        # 300 queued, more than the stock: 220 short, and the stock is gone within the day at 100 a day. The
+        # suggestion covers the shortfall and the lead time's demand besides the 60 days: 120 + (300 + 10 - 80).
+        stats["queued"] = 300
+        short, dates = await _forecast(inv)
+        assert (short["backlog"], short["backlog_covered"], short["shortfall"]) == (300, False, 220)
+        assert (short["days_to_clear_backlog"], short["days_of_cover"], short["projection"]) == (3.0, 0.8, "backlog")
+        assert short["projected_stock_out_on"] in dates
+        assert "220 cards short" in short["projection_note"]
+        assert "before a delivery ordered today arrives" in short["projection_note"]
+        assert short["suggested_quantity"] == 350
+        assert short["below_reorder_point"] is False  # the automatic draft reads the stock only
+
+
+async def test_without_consumption_the_backlog_is_printed_at_the_printers_capacity(
+    start_inventory: StartInventory,
+) -> None:
+    stats = {"queued": 150, "daily_capacity": 50}
+    transport = httpx.ASGITransport(app=_request_service(stats))
+    async with start_inventory(request_transport=transport, **REORDER | {"reorder_min_quantity": 1}) as inv:
+        await inv.receive("TR-1", "KTP00000001", "KTP00000100")  # 100 available, nothing used yet
+
+        body, dates = await _forecast(inv)
+        assert (body["rate_per_day"], body["shortfall"], body["days_of_cover"]) == (0.0, 50, 2.0)
+        assert (body["projection"], body["days_to_clear_backlog"]) == ("backlog", 3.0)
+        assert body["projected_stock_out_on"] in dates
+        assert body["suggested_quantity"] == 50  # no rate: just the shortfall
+
+        # A queue the stock covers, and no consumption after it: no stock-out in sight.
+        stats["queued"] = 40
+        body, _ = await _forecast(inv)
+        assert (body["shortfall"], body["backlog_covered"], body["projection"]) == (0, True, "no_demand")
+        assert (body["days_of_cover"], body["projected_stock_out_on"]) == (None, None)
+
+        # No capacity reported and no rate: the shortfall is known, the date is not.
+        stats.clear()
+        stats["queued"] = 150
+        body, _ = await _forecast(inv)
+        assert (body["daily_capacity"], body["shortfall"], body["projection"]) == (None, 50, "unknown")
+        assert (body["days_of_cover"], body["projected_stock_out_on"], body["days_to_clear_backlog"]) == (
+            None,
+            None,
+            None,
+        )
+
+
+@pytest.mark.parametrize(
+    ("available", "per_day", "backlog", "capacity", "days", "shortfall", "basis"),
+    [
+        (80, 2.0, None, None, 40.0, None, "rate"),  # the request service did not answer
+        (80, 2.0, 0, 100, 40.0, 0, "rate"),
+        (80, 2.0, 30, 100, 25.3, 0, "backlog_then_rate"),
+        (80, 2.0, 30, None, 40.0, 0, "backlog_then_rate"),  # no capacity: the queue goes at the rate
+        (80, 2.0, 80, 100, 0.8, 0, "backlog"),  # exactly covered: gone when the queue is printed
+        (80, 2.0, 300, 100, 0.8, 220, "backlog"),
+        (80, 200.0, 300, 100, 0.4, 220, "backlog"),  # printing faster than the reported capacity
+        (80, 0.0, 300, None, None, 220, "unknown"),
+        (80, 0.0, 0, None, None, 0, "no_demand"),
+        (0, 2.0, 5, 100, 0.0, 5, "empty"),
+        (-1, 2.0, None, None, 0.0, None, "empty"),
+    ],
+)
+def test_the_projection_arithmetic(
+    available: int,
+    per_day: float,
+    backlog: int | None,
+    capacity: int | None,
+    days: float | None,
+    shortfall: int | None,
+    basis: str,
+) -> None:
+    projection = project(available, per_day, backlog, capacity)
+    assert (None if projection.days is None else round(projection.days, 2), projection.shortfall) == (days, shortfall)
+    assert projection.basis == basis
+
+
+def test_a_proposal_covers_the_deficit_at_delivery_and_the_cover_days() -> None:
+    settings = Settings(reorder_window_days=10, reorder_lead_time_days=5, reorder_cover_days=60, reorder_min_quantity=1)
+    rate = Rate(settings, used=20)  # 2 a day; 10 blanks over the lead time; 120 over the cover days
+    assert rate.proposal_quantity(available=80) == 120
+    assert rate.proposal_quantity(available=4) == 126  # the stock runs out 3 days before the delivery
+    assert rate.proposal_quantity(available=80, backlog=300) == 350
+    assert Rate(settings.model_copy(update={"reorder_min_quantity": 500}), used=20).proposal_quantity(80) == 500
+    thirty = Settings(reorder_window_days=30, reorder_lead_time_days=30, reorder_safety_days=0)
+    assert Rate(thirty, used=7).reorder_point == 7  # integer arithmetic: 7 / 30 x 30 is not 7.000000000000001
 
 
 async def test_the_forecast_degrades_when_the_request_service_does_not_answer(inv: Inventory) -> None:
@@ -121,6 +231,8 @@ async def test_the_forecast_degrades_when_the_request_service_does_not_answer(in
     assert (body["backlog"], body["backlog_covered"]) == (None, None)
     assert body["backlog_note"].startswith("backlog unknown")
     assert (body["rate_per_day"], body["days_of_cover"], body["projected_stock_out_on"]) == (0.0, None, None)
+    assert (body["shortfall"], body["daily_capacity"], body["projection"]) == (None, None, "no_demand")
+    assert body["suggested_quantity"] == 1000  # the minimum: nothing used, no backlog known
 
 
 async def test_the_forecast_degrades_when_the_request_service_refuses_or_fails(start_inventory: StartInventory) -> None:

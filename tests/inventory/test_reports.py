@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from html.parser import HTMLParser
 
 from tests.inventory.conftest import Inventory
 
@@ -27,11 +28,48 @@ async def test_the_months_spoilage_lists_serials_reasons_and_witnesses(inv: Inve
     assert empty["total"] == 0
 
 
+class _Rows(HTMLParser):
+    """The cells of every table row of a document, as text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[list[str]] = []
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "tr":
+            self.rows.append([])
+        elif tag in ("td", "th"):
+            self._cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self._cell is not None:
+            self.rows[-1].append("".join(self._cell).strip())
+            self._cell = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def _minutes_rows(document: str) -> dict[str, dict[str, str]]:
+    """The minutes' list of blanks, by serial: each row's cells under the heading's names."""
+    parser = _Rows()
+    parser.feed(document)
+    at = next(n for n, row in enumerate(parser.rows) if "Nomor seri" in row)
+    heading = parser.rows[at]
+    rows = [dict(zip(heading, row, strict=True)) for row in parser.rows[at + 1 :] if len(row) == len(heading)]
+    return {row["Nomor seri"]: row for row in rows}
+
+
 async def test_the_destruction_minutes_download_as_a_document(inv: Inventory) -> None:
-    await inv.receive("TR-1", "KTP00000001", "KTP00000002")
+    await inv.receive("TR-1", "KTP00000001", "KTP00000003")
     await inv.operator.post(
         "/v1/spoilage", json={"serial": "KTP00000002", "reason": "damaged", "witness": "Ani <saksi>"}
     )
+    # One spoiled at the printer, through the job's reservation: the gateway names the printer and the witness.
+    assert (await inv.reserve("job_a")).status_code == 201
+    assert (await inv.spoil("job_a", "KTP00000003", "failed_encode")).status_code == 200
     month = dt.datetime.now(dt.UTC).strftime("%Y-%m")
 
     minutes = await inv.admin.get("/v1/reports/spoilage/minutes", params={"month": month})
@@ -40,8 +78,18 @@ async def test_the_destruction_minutes_download_as_a_document(inv: Inventory) ->
     assert minutes.headers["content-type"].startswith("text/html")
     assert minutes.headers["content-disposition"] == f'attachment; filename="berita-acara-pemusnahan-{month}.html"'
     assert "Berita Acara Pemusnahan" in minutes.text
-    assert "KTP00000002" in minutes.text
     assert "Ani &lt;saksi&gt;" in minutes.text  # escaped, never raw HTML
+    rows = _minutes_rows(minutes.text)
+    assert set(rows) == {"KTP00000002", "KTP00000003"}
+    shelf, printed = rows["KTP00000002"], rows["KTP00000003"]
+    assert (shelf["Tranche"], shelf["Alasan"], shelf["Saksi"], shelf["Printer"]) == ("TR-1", "Rusak", "Ani <saksi>", "")
+    assert (printed["Tranche"], printed["Alasan"], printed["Saksi"], printed["Printer"]) == (
+        "TR-1",
+        "Gagal encode chip",
+        "Budi",
+        "printer-1",
+    )
+    assert "Rusak: 1, Gagal encode chip: 1" in minutes.text  # the summary by reason
 
 
 async def test_a_malformed_month_is_422(inv: Inventory) -> None:

@@ -203,6 +203,9 @@ def test_the_status_command_shows_printers_queue_and_stock(system: SystemUnderTe
     assert "printer-1" in result.stdout
     assert "printer-2" in result.stdout
     assert "consumed" in result.stdout
+    # The stock forecast, with the backlog counted (the inventory asks the request service for it).
+    assert "rate per day" in result.stdout
+    assert "suggested quantity" in result.stdout
 
 
 def test_import_batch_uploads_a_file_and_prints_its_report(system: SystemUnderTest, tmp_path: Path) -> None:
@@ -270,6 +273,9 @@ def test_the_console_shows_printers_and_stock_and_activates_a_card(
         consumed = inventory.get("/v1/stock").json()["consumed"]
     shown = browser.find_element(By.CSS_SELECTOR, "#stock-summary dd[data-key=consumed]").text
     assert shown == str(consumed)
+    # The forecast panel shows the rate of use and the backlog the inventory fetched from the request service.
+    wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, "#forecast dd[data-key=rate_per_day]"))
+    assert browser.find_element(By.CSS_SELECTOR, "#forecast dd[data-key=backlog]").text.isdigit()
 
     request_id = office_day["walk_in_ids"][1]
     with system.client("request") as operator:

@@ -89,7 +89,7 @@ const views = {
     ]);
     definitions("queue-stats", queue.value, ["queued", "urgent_queued", "regular_queued", "printing", "needs_review", "printed_today", "daily_capacity"]);
     definitions("stock-summary", stock.value, ["received", "available", "reserved", "consumed", "spoiled", "urgent_reserve"]);
-    definitions("forecast", forecast.value, ["consumption_per_day", "days_of_cover", "stock_out_date", "backlog", "reorder_point"]);
+    definitions("forecast", forecast.value, ["rate_per_day", "days_of_cover", "projected_stock_out_on", "backlog", "shortfall", "reorder_point", "suggested_quantity"]);
     table("overview-printers", items(printers.value), printerColumns(false));
     const failed = [queue, stock, forecast, printers].filter(r => r.status === "rejected");
     say(failed.map(r => r.reason.message).join("; "));

@@ -2,21 +2,34 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import httpx
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from services.common.http import PeerUnavailable, retrying, service_client
 from services.inventory.config import Settings
 
-__all__ = ["QueueStats", "RequestServiceClient"]
+__all__ = ["Backlog", "QueueStats", "RequestServiceClient"]
 
 
 class QueueStats(BaseModel):
     """The part of the request service's queue stats the forecast reads."""
 
-    queued: int
+    queued: int = Field(ge=0)
     urgent_queued: int | None = None
     regular_queued: int | None = None
+    daily_capacity: int | None = Field(default=None, ge=0, description="Cards a day the printers print.")
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """What the forecast learns from the request service: the cards queued and how many a day the printers print.
+    ``queued`` is None (and ``note`` says why) when the request service did not tell."""
+
+    queued: int | None
+    daily_capacity: int | None = None
+    note: str | None = None
 
 
 class RequestServiceClient:
@@ -48,13 +61,14 @@ class RequestServiceClient:
         except (ValidationError, ValueError) as exc:
             raise ValueError(f"the request service's queue stats are not readable: {exc}") from None
 
-    async def backlog(self) -> tuple[int | None, str | None]:
-        """``(queued, None)``, or ``(None, why)`` when the request service does not tell: the forecast degrades."""
+    async def backlog(self) -> Backlog:
+        """The queue's backlog and the printers' capacity, or an unknown backlog with the reason when the request
+        service does not tell: the forecast degrades to the consumption rate alone."""
         try:
             stats = await self.queue_stats()
         except (httpx.HTTPError, PeerUnavailable, ValueError) as exc:
-            return None, f"backlog unknown: {exc}"
-        return stats.queued, None
+            return Backlog(queued=None, note=f"backlog unknown: {exc}")
+        return Backlog(queued=stats.queued, daily_capacity=stats.daily_capacity)
 
     async def aclose(self) -> None:
         await self._http.aclose()

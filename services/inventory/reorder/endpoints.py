@@ -18,11 +18,10 @@ __all__ = ["router"]
 router = APIRouter(prefix="/v1", tags=["reorder"])
 
 
-@router.get("/forecast", response_model=Forecast, summary="Rate, days of cover, stock-out date, the queue's backlog")
+@router.get("/forecast", response_model=Forecast, summary="Days of cover, stock-out date, shortfall, suggested order")
 async def get_forecast(request: Request, session: ReadSession, settings: InventorySettings, _: Reader) -> Forecast:
     client: RequestServiceClient = request.app.state.requests_client
-    backlog, note = await client.backlog()
-    return await service.forecast(session, settings, backlog, note)
+    return await service.forecast(session, settings, await client.backlog())
 
 
 @router.get("/proposals", response_model=Page[ProposalOut], summary="Reorder proposals, newest first")

@@ -3,33 +3,43 @@
 Rate = blanks used (consumed + spoiled) in the last ``reorder_window_days`` / window days.
 Reorder point = rate x (lead time + safety days), rounded up. When the available blanks (unused minus
 reserved) are at or below it and no proposal is open, a proposal is drafted, once.
+
+Forecast (``project``): the request service's backlog is demand already known, so it is spent first: the queued
+cards are printed at the printers' speed (the larger of the daily capacity the request service reports and the
+measured rate), and whatever stock is left then lasts at the measured rate. The stock-out date is where the
+available blanks run out on that path; ``shortfall`` is how many blanks the queue needs beyond the stock.
+A proposal's quantity (``Rate.proposal_quantity``) covers the blanks missing when a delivery ordered today
+arrives (backlog + lead-time demand - available, if positive) plus ``reorder_cover_days`` of consumption.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import math
+from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
 from services.common.models import utcnow
 from services.common.problems import Conflict, NotFound
+from services.inventory.clients.requests import Backlog
 from services.inventory.config import Settings
 from services.inventory.dependencies import auditor
 from services.inventory.ledger import repository as ledger
 from services.inventory.models import ReorderProposal
 from services.inventory.reorder import repository
-from services.inventory.reorder.schemas import Forecast, ProposalIn, ProposalOut
+from services.inventory.reorder.schemas import Forecast, ProjectionBasis, ProposalIn, ProposalOut
 from services.inventory.states import PROPOSAL_TRANSITIONS, ProposalState, check_transition
 
 __all__ = [
+    "Projection",
     "Rate",
     "apply_transition",
     "draft",
     "forecast",
     "maybe_draft",
     "measure",
+    "project",
     "proposal_for_tranche",
     "reorder_window",
     "transition",
@@ -40,15 +50,27 @@ class Rate:
     """The measured consumption and the reorder point it gives."""
 
     def __init__(self, settings: Settings, used: int) -> None:
+        self.settings = settings
         self.window_days = settings.reorder_window_days
         self.used = used
         self.per_day = used / settings.reorder_window_days
-        horizon = settings.reorder_lead_time_days + settings.reorder_safety_days
-        # Integer arithmetic: the point must not move by a float's rounding.
-        self.reorder_point = -(-used * horizon // settings.reorder_window_days)
-        self.proposed_quantity = max(
-            settings.reorder_min_quantity, math.ceil(self.per_day * settings.reorder_cover_days)
-        )
+        self.reorder_point = self.demand(settings.reorder_lead_time_days + settings.reorder_safety_days)
+
+    def demand(self, days: int) -> int:
+        """Blanks used in ``days`` at this rate, rounded up: integer arithmetic, so that a float's rounding never
+        moves the reorder point or a quantity by one."""
+        return -(-self.used * days // self.window_days)
+
+    def deficit_at_delivery(self, available: int, backlog: int = 0) -> int:
+        """Blanks missing when a delivery ordered now arrives: the queue plus the lead time's demand, less the
+        stock."""
+        return max(0, backlog + self.demand(self.settings.reorder_lead_time_days) - max(available, 0))
+
+    def proposal_quantity(self, available: int, backlog: int = 0) -> int:
+        """What a proposal drafted now should ask for: the deficit at delivery plus ``reorder_cover_days`` of
+        consumption, at least ``reorder_min_quantity``."""
+        cover = self.demand(self.settings.reorder_cover_days)
+        return max(self.settings.reorder_min_quantity, cover + self.deficit_at_delivery(available, backlog))
 
 
 async def measure(session: AsyncSession, settings: Settings, now: dt.datetime | None = None) -> Rate:
@@ -109,9 +131,11 @@ async def maybe_draft(
     rate, available, reserved = _at_point(settings, used, counters, pending)
     if is_open or rate is None:
         return None
+    # Sized without the request service's backlog: this runs inside a reservation call, which must not wait on
+    # another service. GET /v1/forecast gives the size with the backlog (``suggested_quantity``).
     proposal = ReorderProposal(
         state=ProposalState.DRAFT.value,
-        quantity=rate.proposed_quantity,
+        quantity=rate.proposal_quantity(available),
         automatic=True,
         basis={
             "available": available,
@@ -122,6 +146,8 @@ async def maybe_draft(
             "reorder_point": rate.reorder_point,
             "lead_time_days": settings.reorder_lead_time_days,
             "safety_days": settings.reorder_safety_days,
+            "cover_days": settings.reorder_cover_days,
+            "deficit_at_delivery": rate.deficit_at_delivery(available),
         },
         note="drafted automatically: the available blanks reached the reorder point",
         created_by=principal.subject,
@@ -197,20 +223,93 @@ async def proposal_for_tranche(session: AsyncSession, principal: Principal, prop
     return proposal
 
 
-async def forecast(
-    session: AsyncSession, settings: Settings, backlog: int | None, backlog_note: str | None
-) -> Forecast:
-    """Days of cover and stock-out date at the measured rate, with the request service's backlog beside them."""
+@dataclass(frozen=True, slots=True)
+class Projection:
+    """Where the stock runs out, from the available blanks, the known backlog and the measured rate.
+
+    ``days``: until the available blanks are gone (None: no stock-out in sight, or no speed to reckon it with);
+    ``shortfall``: blanks the queue needs beyond the stock (None: backlog unknown); ``days_to_clear_backlog``:
+    printing time of the queue at the printers' speed, as if the stock sufficed; ``basis``: which case applied;
+    ``note``: the same in a sentence."""
+
+    days: float | None
+    shortfall: int | None
+    days_to_clear_backlog: float | None
+    basis: ProjectionBasis
+    note: str
+
+
+def _n(value: float) -> str:
+    return f"{value:g}" if value == int(value) else f"{value:.2f}"
+
+
+def project(available: int, per_day: float, backlog: int | None, daily_capacity: int | None) -> Projection:
+    """The forecast's arithmetic (pure; the module's docstring states the model).
+
+    The queue is printed at ``max(per_day, daily_capacity)`` blanks a day: the printers take queued cards as
+    fast as they can, and they have printed at least the measured rate. Without a capacity and a rate the
+    queue's speed is unknown. An unknown backlog counts as none (the plain ``available / per_day``)."""
+    available = max(available, 0)
+    queued = backlog or 0
+    speed = max(per_day, float(daily_capacity or 0))
+    shortfall = None if backlog is None else max(0, queued - available)
+    clear = round(queued / speed, 2) if queued and speed > 0 else (0.0 if backlog == 0 else None)
+    if available == 0:
+        note = "no blank is available"
+        if queued:
+            note += f": the {queued} queued cards wait for a delivery"
+        return Projection(0.0, shortfall, clear, "empty", note)
+    if queued >= available:  # the known queue alone uses the stock up
+        if speed <= 0:
+            note = (
+                f"the {queued} queued cards need {queued - available} blanks more than the {available} available; "
+                "when they run out is unknown (no consumption measured and no printing capacity reported)"
+            )
+            return Projection(None, shortfall, None, "unknown", note)
+        days = available / speed
+        note = (
+            f"the {queued} queued cards use up the {available} available blanks in {_n(round(days, 2))} days "
+            f"at {_n(round(speed, 2))} a day"
+        )
+        if queued > available:
+            note += f", {queued - available} cards short"
+        return Projection(days, shortfall, clear, "backlog", note)
+    left = available - queued
+    if per_day <= 0:
+        note = "no stock-out in sight: nothing was used in the window"
+        if queued:
+            note = f"the {queued} queued cards are covered, leaving {left} blanks; " + note
+        return Projection(None, shortfall, clear, "no_demand", note)
+    if queued:
+        days = queued / speed + left / per_day
+        note = (
+            f"the {queued} queued cards are covered (printed in {_n(clear or 0.0)} days at {_n(round(speed, 2))} "
+            f"a day); the {left} blanks left then last {_n(round(left / per_day, 2))} days at "
+            f"{_n(round(per_day, 2))} a day"
+        )
+        return Projection(days, shortfall, clear, "backlog_then_rate", note)
+    days = available / per_day
+    note = f"the {available} available blanks last {_n(round(days, 2))} days at {_n(round(per_day, 2))} a day"
+    if backlog is None:
+        note += " (the backlog is unknown)"
+    return Projection(days, shortfall, clear, "rate", note)
+
+
+async def forecast(session: AsyncSession, settings: Settings, backlog: Backlog) -> Forecast:
+    """Days of cover, stock-out date, shortfall and the suggested order, from the stock, the measured rate and
+    the request service's backlog (``project``)."""
     now = utcnow()
     rate = await measure(session, settings, now)
     unused = await ledger.count_unused(session)
     reserved = await ledger.count_open_reservations(session)
     available = unused - reserved
-    days: float | None = None
+    projection = project(available, rate.per_day, backlog.queued, backlog.daily_capacity)
     stock_out: dt.date | None = None
-    if rate.per_day > 0:
-        days = round(available / rate.per_day, 2)
-        stock_out = (now + dt.timedelta(days=available / rate.per_day)).date()
+    note = projection.note
+    if projection.days is not None:
+        stock_out = (now + dt.timedelta(days=projection.days)).date()
+        if projection.days < settings.reorder_lead_time_days:
+            note += f"; that is before a delivery ordered today arrives ({settings.reorder_lead_time_days} days)"
     proposal = await repository.open_proposal(session)
     return Forecast(
         window_days=rate.window_days,
@@ -220,10 +319,16 @@ async def forecast(
         reserved=reserved,
         reorder_point=rate.reorder_point,
         below_reorder_point=rate.used > 0 and available <= rate.reorder_point,
-        days_of_cover=days,
+        days_of_cover=None if projection.days is None else round(projection.days, 2),
         projected_stock_out_on=stock_out,
-        backlog=backlog,
-        backlog_covered=None if backlog is None else available >= backlog,
-        backlog_note=backlog_note,
+        projection=projection.basis,
+        projection_note=note,
+        backlog=backlog.queued,
+        backlog_covered=None if backlog.queued is None else available >= backlog.queued,
+        backlog_note=backlog.note,
+        shortfall=projection.shortfall,
+        daily_capacity=backlog.daily_capacity,
+        days_to_clear_backlog=projection.days_to_clear_backlog,
+        suggested_quantity=rate.proposal_quantity(available, backlog.queued or 0),
         open_proposal=ProposalOut.model_validate(proposal) if proposal else None,
     )

@@ -1,0 +1,162 @@
+"""Who may call what on the inventory (services/inventory/dependencies.py): admin adjusts, approves and cancels;
+operator (and admin) receives tranches, records shelf spoilage and drafts and moves proposals; service (the
+printer gateway) reserves, consumes, spoils, releases and holds; those three read. Clerks and partners are
+denied every route, and nothing but the public ones answers without a token."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+from fastapi.routing import iter_route_contexts
+
+from services.common.auth import Role
+from tests.inventory.conftest import Inventory
+
+PROBLEM_JSON = "application/problem+json"
+
+READ = frozenset({"admin", "operator", "service"})
+OPERATOR = frozenset({"admin", "operator"})
+ADMIN = frozenset({"admin"})
+SERVICE = frozenset({"service"})
+
+# Every route the app has, with the roles allowed; the walk below fails if a route is added without a line here.
+POLICY: dict[tuple[str, str], frozenset[str]] = {
+    ("POST", "/v1/tranches"): OPERATOR,
+    ("GET", "/v1/tranches"): READ,
+    ("GET", "/v1/tranches/{tranche_id}"): READ,
+    ("GET", "/v1/stock"): READ,
+    ("GET", "/v1/stock/invariant"): READ,
+    ("GET", "/v1/serials/{serial}"): READ,
+    ("GET", "/v1/movements"): READ,
+    ("POST", "/v1/spoilage"): OPERATOR,
+    ("POST", "/v1/adjustments"): ADMIN,
+    ("POST", "/v1/reservations"): SERVICE,
+    ("POST", "/v1/reservations/{job_id}/consume"): SERVICE,
+    ("POST", "/v1/reservations/{job_id}/spoil"): SERVICE,
+    ("POST", "/v1/reservations/{job_id}/release"): SERVICE,
+    ("POST", "/v1/reservations/{job_id}/hold"): SERVICE,
+    ("GET", "/v1/reservations"): READ,
+    ("GET", "/v1/reservations/{job_id}"): READ,
+    ("GET", "/v1/forecast"): READ,
+    ("GET", "/v1/proposals"): READ,
+    ("POST", "/v1/proposals"): OPERATOR,
+    ("GET", "/v1/proposals/{proposal_id}"): READ,
+    ("POST", "/v1/proposals/{proposal_id}/submit"): OPERATOR,
+    ("POST", "/v1/proposals/{proposal_id}/approve"): ADMIN,
+    ("POST", "/v1/proposals/{proposal_id}/ship"): OPERATOR,
+    ("POST", "/v1/proposals/{proposal_id}/close"): OPERATOR,
+    ("POST", "/v1/proposals/{proposal_id}/cancel"): ADMIN,
+    ("GET", "/v1/reports/spoilage"): READ,
+    ("GET", "/v1/reports/spoilage/minutes"): READ,
+    ("GET", "/v1/audit"): ADMIN,
+}
+
+# Answer without a token: probes, the metrics scraper, the OpenAPI document and its viewers.
+PUBLIC = {"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+
+
+def routes(inv: Inventory) -> set[tuple[str, str]]:
+    """``(method, path)`` of every route of the app, included routers' too (HEAD left out: GET's twin)."""
+    return {
+        (method, context.path)
+        for context in iter_route_contexts(inv.app.routes)
+        if context.path is not None
+        for method in context.methods or {"GET"}
+        if method != "HEAD"
+    }
+
+
+def url(path: str) -> str:
+    return re.sub(r"\{\w+\}", "x", path)
+
+
+async def snapshot(inv: Inventory) -> dict[str, Any]:
+    """What a denied call could have changed: the balances, the ledger, the proposals, the audit trail."""
+    return {
+        "stock": await inv.stock(),
+        "movements": (await inv.admin.get("/v1/movements")).json()["total"],
+        "proposals": [(p["id"], p["state"]) for p in (await inv.admin.get("/v1/proposals")).json()["items"]],
+        "audit": (await inv.admin.get("/v1/audit")).json()["total"],
+    }
+
+
+def assert_problem(response: httpx.Response, status: int, kind: str, what: object) -> None:
+    assert response.status_code == status, (what, response.status_code, response.text)
+    assert response.headers["content-type"].startswith(PROBLEM_JSON), what
+    assert response.json()["type"].endswith("/" + kind), (what, response.json())
+
+
+async def test_the_policy_names_every_route_and_every_role(inv: Inventory) -> None:
+    assert routes(inv) - {(m, p) for m, p in routes(inv) if p in PUBLIC} == set(POLICY)
+    assert set(inv.by_role) == {role.value for role in Role}
+
+
+async def test_every_route_but_the_public_ones_answers_401_without_a_token(inv: Inventory) -> None:
+    for method, path in sorted(POLICY):
+        response = await inv.anonymous.request(method, url(path))
+        assert_problem(response, 401, "token-missing", (method, path))
+        assert response.headers["www-authenticate"] == "Bearer", (method, path)
+    for path in ("/healthz", "/readyz", "/openapi.json", "/docs"):
+        assert (await inv.anonymous.get(path)).status_code == 200, path
+
+
+async def test_each_role_is_denied_every_route_the_policy_does_not_give_it(inv: Inventory) -> None:
+    await inv.receive("TR-1", "KTP00000001", "KTP00000005")
+    before = await snapshot(inv)
+    denied = 0
+    for (method, path), allowed in sorted(POLICY.items()):
+        for role, client in inv.by_role.items():
+            if role not in allowed:
+                assert_problem(await client.request(method, url(path)), 403, "forbidden", (role, method, path))
+                denied += 1
+    assert denied >= 2 * len(POLICY)  # clerk and partner, everywhere
+    assert await snapshot(inv) == before
+
+    # And the allowed ones get past the check (to a 2xx, or the 404/409/422 of a call made without its data).
+    for (method, path), allowed in sorted(POLICY.items()):
+        for role in sorted(allowed):
+            response = await inv.by_role[role].request(method, url(path))
+            assert response.status_code not in (401, 403), (role, method, path, response.text)
+
+
+async def test_shelf_spoilage_and_adjustments_are_refused_to_the_service_and_clerks(inv: Inventory) -> None:
+    await inv.receive("TR-1", "KTP00000001", "KTP00000005")
+    spoilage = {"serial": "KTP00000001", "reason": "damaged", "witness": "Ani"}
+    adjustment = {"serial": "KTP00000002", "action": "write_off", "reason": "missing at stock take"}
+    before = await snapshot(inv)
+    for role in ("service", "clerk", "partner"):
+        client = inv.by_role[role]
+        assert_problem(await client.post("/v1/spoilage", json=spoilage), 403, "forbidden", (role, "spoilage"))
+        assert_problem(await client.post("/v1/adjustments", json=adjustment), 403, "forbidden", (role, "adjust"))
+    operator = await inv.operator.post("/v1/adjustments", json=adjustment)
+    assert_problem(operator, 403, "forbidden", "operator adjusts")
+    assert await snapshot(inv) == before
+
+    assert (await inv.operator.post("/v1/spoilage", json=spoilage)).status_code == 201
+    assert (await inv.admin.post("/v1/adjustments", json=adjustment)).status_code == 201
+    stock = await inv.stock()
+    assert (stock["available"], stock["spoiled"]) == (3, 1)
+
+
+async def test_only_an_admin_approves_or_cancels_a_proposal_and_clerks_and_the_service_draft_none(
+    inv: Inventory,
+) -> None:
+    for role in ("service", "clerk", "partner"):
+        response = await inv.by_role[role].post("/v1/proposals", json={"quantity": 1000})
+        assert_problem(response, 403, "forbidden", (role, "draft"))
+    assert (await inv.admin.get("/v1/proposals")).json()["total"] == 0
+
+    pid = (await inv.operator.post("/v1/proposals", json={"quantity": 1000})).json()["id"]
+    assert (await inv.operator.post(f"/v1/proposals/{pid}/submit")).status_code == 200
+    for role in ("operator", "service", "clerk", "partner"):
+        for action in ("approve", "cancel"):
+            response = await inv.by_role[role].post(f"/v1/proposals/{pid}/{action}", json={"note": "ok"})
+            assert_problem(response, 403, "forbidden", (role, action))
+    assert (await inv.admin.get(f"/v1/proposals/{pid}")).json()["state"] == "submitted"
+
+    assert (await inv.admin.post(f"/v1/proposals/{pid}/approve")).json()["state"] == "approved"
+    assert (await inv.admin.post(f"/v1/proposals/{pid}/cancel")).json()["state"] == "cancelled"
+    actions = [e["action"] for e in (await inv.admin.get("/v1/audit", params={"object_id": pid})).json()["items"]]
+    assert actions == ["proposal.cancelled", "proposal.approved", "proposal.submitted", "proposal.drafted"]
