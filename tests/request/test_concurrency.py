@@ -1,7 +1,8 @@
-"""Exclusive claims under real concurrency: eight gateways drain 500 requests, each claimed exactly once.
+"""Under real concurrency: eight gateways drain 500 requests, each claimed exactly once; ten desks submitting
+one NIK at once queue it once.
 
-On PostgreSQL the claimers run on the app's connection pool (``FOR UPDATE SKIP LOCKED``); on SQLite the
-single writer (``BEGIN IMMEDIATE``) serialises them.
+On PostgreSQL the callers run on the app's connection pool (``FOR UPDATE SKIP LOCKED``, the partial unique
+index on active NIKs); on SQLite the single writer (``BEGIN IMMEDIATE``) serialises them.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections import Counter
 import httpx
 
 from tests.request.conftest import Office
-from tests.request.factories import KECAMATAN, batch_row
+from tests.request.factories import KECAMATAN, batch_row, make_nik, request_body
 
 REQUESTS = 500
 CLAIMERS = 8
@@ -44,3 +45,27 @@ async def test_eight_concurrent_claimers_take_each_of_500_requests_exactly_once(
     stats = (await gateways[0].get("/v1/queue/stats")).json()
     assert stats["printing"] == REQUESTS
     assert stats["queued"] == 0
+
+
+async def test_ten_desks_submitting_one_nik_at_once_queue_it_exactly_once(office: Office) -> None:
+    desks = [office.as_("operator", subject=f"desk-{n}") for n in range(10)]
+    # half of the desks send an Idempotency-Key (each its own), half send none
+    headers = [{"Idempotency-Key": f"desk-{n}-0001"} if n % 2 else {} for n in range(10)]
+    answers = await asyncio.gather(
+        *(desk.post("/v1/requests", json=request_body(1), headers=h) for desk, h in zip(desks, headers, strict=True))
+    )
+
+    assert Counter(a.status_code for a in answers) == {201: 1, 409: 9}, [a.text for a in answers]
+    winner = next(a for a in answers if a.status_code == 201).json()["id"]
+    for refused in (a for a in answers if a.status_code == 409):
+        problem = refused.json()
+        assert problem["type"].endswith("/duplicate-nik")
+        assert problem["existing_request"] == f"/v1/requests/{winner}"
+        assert f"</v1/requests/{winner}>" in refused.headers["link"]
+
+    admin = office.as_("admin")
+    stored = (await admin.get("/v1/requests", params={"nik": make_nik(serial=1)})).json()
+    assert [r["id"] for r in stored["items"]] == [winner]
+    assert (await admin.get("/v1/audit", params={"action": "request.created"})).json()["total"] == 1
+    stats = (await admin.get("/v1/queue/stats")).json()
+    assert stats["queued"] == 1

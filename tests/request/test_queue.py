@@ -121,6 +121,45 @@ async def test_printed_reports_are_idempotent_and_the_card_is_activated_and_hand
     assert (await operator.post("/v1/requests", json=request_body(1, reason="lost_card"))).status_code == 201
 
 
+async def test_a_sent_report_made_twice_gets_the_same_answer_and_changes_nothing(office: Office) -> None:
+    operator, gateway, admin = office.as_("operator"), office.as_("service"), office.as_("admin")
+    request_id = await submit(operator, 1)
+    await claim(gateway, "job_1")
+    first = await gateway.post("/v1/queue/claims/job_1/sent", json={"printer_id": "printer-1"})
+    seen = (await operator.get(f"/v1/requests/{request_id}")).json()
+    again = await gateway.post("/v1/queue/claims/job_1/sent", json={"printer_id": "printer-1"})
+    assert first.status_code == again.status_code == 200
+    assert again.json() == first.json()
+    assert (again.json()["status"], again.json()["job_id"]) == ("printing", "job_1")
+    assert (await operator.get(f"/v1/requests/{request_id}")).json() == seen
+    sent_rows = (await admin.get("/v1/audit", params={"object_id": "job_1", "action": "queue.sent"})).json()
+    assert sent_rows["total"] == 1
+    # the job still counts as sent: giving the request back is refused
+    released = await gateway.post("/v1/queue/claims/job_1/release", json={})
+    assert released.status_code == 409
+    assert released.json()["type"].endswith("job-sent")
+
+
+async def test_a_needs_review_report_made_twice_gets_the_same_answer_and_changes_nothing(office: Office) -> None:
+    operator, gateway, admin = office.as_("operator"), office.as_("service"), office.as_("admin")
+    request_id = await submit(operator, 1)
+    await claim(gateway, "job_1")
+    await gateway.post("/v1/queue/claims/job_1/sent", json={"printer_id": "printer-1"})
+    report = {"reason": "power lost mid-card"}
+    first = await gateway.post("/v1/queue/claims/job_1/needs-review", json=report)
+    seen = (await operator.get(f"/v1/requests/{request_id}")).json()
+    again = await gateway.post("/v1/queue/claims/job_1/needs-review", json=report)
+    assert first.status_code == again.status_code == 200
+    assert again.json() == first.json()
+    assert (again.json()["status"], again.json()["status_note"]) == ("needs_review", "power lost mid-card")
+    assert (await operator.get(f"/v1/requests/{request_id}")).json() == seen
+    rows = (await admin.get("/v1/audit", params={"object_id": request_id, "action": "queue.needs_review"})).json()
+    assert rows["total"] == 1
+    assert (await claim(gateway, "job_2")).status_code == 204  # not back in the queue
+    stats = (await operator.get("/v1/queue/stats")).json()
+    assert (stats["needs_review"], stats["printing"], stats["queued"]) == (1, 0, 0)
+
+
 async def test_failed_prints_go_back_to_the_queue_until_max_attempts_then_need_review(open_office: Any) -> None:
     async with open_office(max_attempts=2) as office:
         operator, gateway = office.as_("operator"), office.as_("service")

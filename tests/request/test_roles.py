@@ -1,96 +1,223 @@
-"""Every role is denied what it may not do (and nothing is changed when it is)."""
+"""Every role is denied what it may not do (and nothing is changed when it is); no call but the public ones
+answers without a token; a clerk submits for its own kecamatan only (docs/architecture.md, "Roles")."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
+from fastapi.routing import APIRoute
+from starlette.routing import BaseRoute, Mount
+
 from tests.request.conftest import Office
-from tests.request.factories import make_nik, request_body
+from tests.request.factories import batch_row, make_nik, request_body
+
+PROBLEM_JSON = "application/problem+json"
 
 
-async def test_each_role_is_denied_what_it_may_not_do(office: Office) -> None:
-    operator = office.as_("operator")
-    created = await operator.post("/v1/requests", json=request_body(1, kecamatan="18.09.02"))
-    other = created.json()["id"]
-    partner_a = office.as_("partner", subject="rs-abdul-moeloek")
-    own = await partner_a.post("/v1/requests", json=request_body(2, reason="health", channel="partner"))
-    assert own.status_code == 201, own.text
+@dataclass
+class Denied:
+    """One call that must answer 403: ``kind`` is the problem type the caller is shown."""
 
-    clerk = office.as_("clerk", scope=["18.09.01"])
-    partner_b = office.as_("partner", subject="univ-lampung")
+    what: str
+    client: httpx.AsyncClient
+    method: str
+    path: str
+    kind: str = "forbidden"
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+async def assert_denied(calls: list[Denied]) -> None:
+    for call in calls:
+        response = await call.client.request(call.method, call.path, **call.kwargs)
+        assert response.status_code == 403, (call.what, response.status_code, response.text)
+        assert response.headers["content-type"].startswith(PROBLEM_JSON), call.what
+        assert response.json()["type"].endswith("/" + call.kind), (call.what, response.json())
+
+
+async def snapshot(office: Office) -> dict[str, Any]:
+    """What a denied call could have changed: every request's state, the audit trail, capacity and coverage."""
+    admin = office.as_("admin")
+    requests = (await admin.get("/v1/requests", params={"limit": 500})).json()["items"]
+    return {
+        "requests": sorted(
+            (r["id"], r["status"], r["attempts"], r["job_id"], r["lease_expires_at"], r["card_serial"])
+            for r in requests
+        ),
+        "audit_rows": (await admin.get("/v1/audit")).json()["total"],
+        "stats": (await admin.get("/v1/queue/stats")).json(),
+        "coverage": (await admin.get("/v1/coverage")).json(),
+    }
+
+
+async def submit(client: httpx.AsyncClient, body: dict[str, Any]) -> str:
+    response = await client.post("/v1/requests", json=body)
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+async def printed_by_the_gateway(office: Office, request_id: str, job: str, serial: str) -> None:
+    """The queue holds only ``request_id``: the gateway claims it and reports it printed as ``serial``."""
     gateway = office.as_("service")
-    anonymous = office.anonymous()
+    claim = await gateway.post("/v1/queue/claims", json={"job_id": job, "printer_id": "printer-1"})
+    assert claim.json()["request_id"] == request_id
+    printed = await gateway.post(f"/v1/queue/claims/{job}/printed", json={"card_serial": serial})
+    assert printed.json()["status"] == "printed"
 
-    denied: list[tuple[str, Any, str, str, dict[str, Any]]] = [
-        ("no token", anonymous, "GET", "/v1/requests", {}),
-        (
-            "clerk submits outside its kecamatan",
-            clerk,
-            "POST",
-            "/v1/requests",
-            {"json": request_body(3, kecamatan="18.09.02")},
-        ),
-        ("clerk reads outside its kecamatan", clerk, "GET", f"/v1/requests/{other}", {}),
-        ("clerk lists outside its kecamatan", clerk, "GET", "/v1/requests", {"params": {"kecamatan": "18.09.02"}}),
-        ("clerk searches by NIK", clerk, "GET", "/v1/requests", {"params": {"nik": make_nik(serial=1)}}),
-        ("clerk cancels outside its kecamatan", clerk, "POST", f"/v1/requests/{other}/cancel", {}),
-        (
-            "clerk claims from the queue",
-            clerk,
-            "POST",
-            "/v1/queue/claims",
-            {"json": {"job_id": "j", "printer_id": "p"}},
-        ),
-        ("clerk sets coverage", clerk, "PUT", "/v1/coverage/18.09.01", {"json": {"obliged": 1, "recorded": 1}}),
-        ("clerk activates", clerk, "POST", f"/v1/requests/{other}/activate", {"json": {"card_serial": "KTP00000001"}}),
-        (
-            "partner submits a regular request",
-            partner_b,
-            "POST",
-            "/v1/requests",
-            {"json": request_body(4, channel="partner")},
-        ),
-        ("partner submits as walk-in", partner_b, "POST", "/v1/requests", {"json": request_body(5, reason="health")}),
-        ("partner reads another's request", partner_b, "GET", f"/v1/requests/{own.json()['id']}", {}),
-        ("partner reads the office's request", partner_a, "GET", f"/v1/requests/{other}", {}),
-        ("partner uploads a batch", partner_a, "POST", "/v1/batches", {"json": {"rows": []}}),
-        ("partner reads coverage", partner_a, "GET", "/v1/coverage", {}),
-        ("partner reads queue stats", partner_a, "GET", "/v1/queue/stats", {}),
-        ("service submits a request", gateway, "POST", "/v1/requests", {"json": request_body(6)}),
-        ("service uploads a batch", gateway, "POST", "/v1/batches", {"json": {"rows": []}}),
-        (
-            "service resolves a review",
-            gateway,
-            "POST",
-            f"/v1/requests/{other}/resolve",
-            {"json": {"outcome": "not_printed"}},
-        ),
-        (
-            "operator claims from the queue",
-            operator,
-            "POST",
-            "/v1/queue/claims",
-            {"json": {"job_id": "j", "printer_id": "p"}},
-        ),
-        (
-            "operator reports a print",
-            operator,
-            "POST",
-            "/v1/queue/claims/j/printed",
-            {"json": {"card_serial": "KTP00000001"}},
-        ),
-        ("operator reads the audit trail", operator, "GET", "/v1/audit", {}),
+
+async def test_each_role_is_denied_what_it_may_not_do_and_nothing_changes(office: Office) -> None:
+    admin, operator, gateway = office.as_("admin"), office.as_("operator"), office.as_("service")
+    clerk = office.as_("clerk", scope=["18.09.01"], subject="clerk-gedong-tataan")
+    clerk_b = office.as_("clerk", scope=["18.09.02"], subject="clerk-negeri-katon")
+    partner_a = office.as_("partner", subject="rs-abdul-moeloek")
+    partner_b = office.as_("partner", subject="univ-lampung")
+
+    # Partner A's own requests in the clerk's own kecamatan, one at each step an operator acts on: a denial
+    # below is about the role, never about the request's kecamatan, owner or state.
+    in_review = await submit(partner_a, request_body(1, reason="health", channel="partner"))
+    claim = await gateway.post("/v1/queue/claims", json={"job_id": "job_review", "printer_id": "printer-1"})
+    assert claim.json()["request_id"] == in_review
+    await gateway.post("/v1/queue/claims/job_review/needs-review", json={"reason": "power lost mid-card"})
+    printed = await submit(partner_a, request_body(2, reason="health", channel="partner"))
+    await printed_by_the_gateway(office, printed, "job_printed", "KTP00000002")
+    activated = await submit(partner_a, request_body(3, reason="health", channel="partner"))
+    await printed_by_the_gateway(office, activated, "job_activated", "KTP00000003")
+    assert (await operator.post(f"/v1/requests/{activated}/activate", json={"card_serial": "KTP00000003"})).is_success
+
+    office_request = await submit(operator, request_body(4, kecamatan="18.09.02"))
+    partners_queued = await submit(partner_a, request_body(5, reason="health", channel="partner"))
+    batch = await clerk_b.post("/v1/batches", json={"rows": [batch_row(6, kecamatan="18.09.02"), batch_row(7)]})
+    assert batch.status_code == 201, batch.text
+    batch_b = batch.json()["id"]  # clerk B's batch: one row of 18.09.02 queued, one of 18.09.01 refused
+
+    coverage = {"json": {"obliged": 1, "recorded": 1}}
+    capacity = {"json": {"cards_per_hour": 10, "printers": 1}}
+    resolve = {"json": {"outcome": "printed", "card_serial": "KTP00000001"}}
+    activate = {"json": {"card_serial": "KTP00000002"}}
+    handover = {"json": {"received_by": "BUDI SANTOSO"}}
+
+    before = await snapshot(office)
+    await assert_denied(
+        [
+            # clerk: its kecamatan's requests and its own batches only; no desk, queue or audit work
+            Denied("clerk submits outside its kecamatan", clerk, "POST", "/v1/requests", "out-of-scope",
+                   {"json": request_body(8, kecamatan="18.09.02")}),
+            Denied("clerk reads outside its kecamatan", clerk, "GET", f"/v1/requests/{office_request}",
+                   "out-of-scope"),
+            Denied("clerk reads a queue position outside its kecamatan", clerk, "GET",
+                   f"/v1/requests/{office_request}/queue", "out-of-scope"),
+            Denied("clerk lists outside its kecamatan", clerk, "GET", "/v1/requests", "out-of-scope",
+                   {"params": {"kecamatan": "18.09.02"}}),
+            Denied("clerk searches by NIK", clerk, "GET", "/v1/requests", "nik-search-forbidden",
+                   {"params": {"nik": make_nik(serial=1)}}),
+            Denied("clerk cancels outside its kecamatan", clerk, "POST", f"/v1/requests/{office_request}/cancel",
+                   "out-of-scope"),
+            Denied("clerk reads another kecamatan's batch", clerk, "GET", f"/v1/batches/{batch_b}", "out-of-scope"),
+            Denied("clerk reads another kecamatan's batch report", clerk, "GET", f"/v1/batches/{batch_b}/report",
+                   "out-of-scope"),
+            Denied("clerk resolves a review", clerk, "POST", f"/v1/requests/{in_review}/resolve", kwargs=resolve),
+            Denied("clerk activates a card", clerk, "POST", f"/v1/requests/{printed}/activate", kwargs=activate),
+            Denied("clerk hands a card over", clerk, "POST", f"/v1/requests/{activated}/handover", kwargs=handover),
+            Denied("clerk sets the queue's capacity", clerk, "PUT", "/v1/queue/capacity", kwargs=capacity),
+            Denied("clerk reads the queue's stats", clerk, "GET", "/v1/queue/stats"),
+            Denied("clerk sets coverage", clerk, "PUT", "/v1/coverage/18.09.01", kwargs=coverage),
+            Denied("clerk reads the audit trail", clerk, "GET", "/v1/audit"),
+            # partner: urgent requests through its own channel, and only its own
+            Denied("partner submits a regular request", partner_b, "POST", "/v1/requests", "partner-urgent-only",
+                   {"json": request_body(9, channel="partner")}),
+            Denied("partner submits as walk-in", partner_b, "POST", "/v1/requests", "partner-channel",
+                   {"json": request_body(10, reason="health")}),
+            Denied("partner reads another partner's request", partner_b, "GET", f"/v1/requests/{partners_queued}",
+                   "out-of-scope"),
+            Denied("partner reads another partner's queue position", partner_b, "GET",
+                   f"/v1/requests/{partners_queued}/queue", "out-of-scope"),
+            Denied("partner cancels another partner's request", partner_b, "POST",
+                   f"/v1/requests/{partners_queued}/cancel", "out-of-scope"),
+            Denied("partner reads the office's request", partner_a, "GET", f"/v1/requests/{office_request}",
+                   "out-of-scope"),
+            Denied("partner cancels the office's request", partner_a, "POST",
+                   f"/v1/requests/{office_request}/cancel", "out-of-scope"),
+            Denied("partner resolves its own review", partner_a, "POST", f"/v1/requests/{in_review}/resolve",
+                   kwargs=resolve),
+            Denied("partner activates its own card", partner_a, "POST", f"/v1/requests/{printed}/activate",
+                   kwargs=activate),
+            Denied("partner hands its own card over", partner_a, "POST", f"/v1/requests/{activated}/handover",
+                   kwargs=handover),
+            Denied("partner uploads a batch", partner_a, "POST", "/v1/batches", kwargs={"json": {"rows": []}}),
+            Denied("partner reads a batch", partner_a, "GET", f"/v1/batches/{batch_b}"),
+            Denied("partner reads coverage", partner_a, "GET", "/v1/coverage"),
+            Denied("partner sets coverage", partner_a, "PUT", "/v1/coverage/18.09.01", kwargs=coverage),
+            Denied("partner reads the queue's stats", partner_a, "GET", "/v1/queue/stats"),
+            Denied("partner sets the queue's capacity", partner_a, "PUT", "/v1/queue/capacity", kwargs=capacity),
+            Denied("partner reads the audit trail", partner_a, "GET", "/v1/audit"),
+            # service (the gateway): the queue and reading requests, nothing of the front desk
+            Denied("service submits a request", gateway, "POST", "/v1/requests", kwargs={"json": request_body(11)}),
+            Denied("service uploads a batch", gateway, "POST", "/v1/batches", kwargs={"json": {"rows": []}}),
+            Denied("service lists batches", gateway, "GET", "/v1/batches"),
+            Denied("service cancels a request", gateway, "POST", f"/v1/requests/{office_request}/cancel"),
+            Denied("service resolves a review", gateway, "POST", f"/v1/requests/{in_review}/resolve",
+                   kwargs=resolve),
+            Denied("service activates a card", gateway, "POST", f"/v1/requests/{printed}/activate", kwargs=activate),
+            Denied("service hands a card over", gateway, "POST", f"/v1/requests/{activated}/handover",
+                   kwargs=handover),
+            Denied("service reads coverage", gateway, "GET", "/v1/coverage"),
+            Denied("service sets coverage", gateway, "PUT", "/v1/coverage/18.09.01", kwargs=coverage),
+            Denied("service reads the audit trail", gateway, "GET", "/v1/audit"),
+            # operator: everything at the desk, but not the audit trail
+            Denied("operator reads the audit trail", operator, "GET", "/v1/audit"),
+        ]
+    )  # fmt: skip
+    assert await snapshot(office) == before
+
+    # and the same calls made by a role that may make them are answered
+    assert (await admin.get("/v1/audit")).status_code == 200
+    assert (await clerk_b.get(f"/v1/batches/{batch_b}/report")).json()["total"] == 1
+    assert (await partner_a.get(f"/v1/requests/{partners_queued}/queue")).status_code == 200
+    assert (await clerk.get("/v1/coverage")).status_code == 200
+    assert (await operator.get("/v1/queue/stats")).status_code == 200
+
+
+async def test_only_the_gateway_claims_from_the_queue_or_reports_on_a_claim(office: Office) -> None:
+    operator, gateway = office.as_("operator"), office.as_("service")
+    held = await submit(operator, request_body(1))
+    claimed = await gateway.post("/v1/queue/claims", json={"job_id": "job_1", "printer_id": "printer-1"})
+    assert claimed.json()["request_id"] == held
+    waiting = await submit(operator, request_body(2))  # something a claim could take
+
+    reports = [
+        ("renews the lease", "renew", {"lease_seconds": 600}),
+        ("releases the claim", "release", {}),
+        ("reports the card data sent", "sent", {"printer_id": "printer-1"}),
+        ("reports the card printed", "printed", {"card_serial": "KTP00000001", "printer_id": "printer-1"}),
+        ("reports a failed print", "failed", {"reason": "ribbon out", "card_used": True}),
+        ("reports the job needs review", "needs-review", {"reason": "unknown outcome"}),
     ]
-    for what, client, method, path, kwargs in denied:
-        response = await client.request(method, path, **kwargs)
-        expected = 401 if client is anonymous else 403
-        assert response.status_code == expected, (what, response.status_code, response.text)
-        assert response.headers["content-type"].startswith("application/problem+json"), what
+    people = {
+        "admin": office.as_("admin"),
+        "operator": operator,
+        "clerk": office.as_("clerk", scope=["18.09.01"]),
+        "partner": office.as_("partner", subject="rs-abdul-moeloek"),
+    }
+    calls: list[Denied] = []
+    for role, client in people.items():
+        claim = {"job_id": f"job_{role}", "printer_id": "printer-1"}
+        calls.append(
+            Denied(f"{role} claims from the queue", client, "POST", "/v1/queue/claims", kwargs={"json": claim})
+        )
+        for what, report, body in reports:
+            path = f"/v1/queue/claims/job_1/{report}"
+            calls.append(Denied(f"{role} {what}", client, "POST", path, kwargs={"json": body}))
 
-    # nothing changed: still the two requests, both queued, nothing claimed
-    listing = (await operator.get("/v1/requests")).json()
-    assert listing["total"] == 2
-    assert {r["status"] for r in listing["items"]} == {"queued"}
+    before = await snapshot(office)
+    await assert_denied(calls)
+    assert await snapshot(office) == before
+    # the gateway still holds its claim and the other request is still there to be claimed
+    assert (await gateway.post("/v1/queue/claims/job_1/renew", json={})).json()["request_id"] == held
+    next_claim = await gateway.post("/v1/queue/claims", json={"job_id": "job_2", "printer_id": "printer-1"})
+    assert next_claim.json()["request_id"] == waiting
 
 
 async def test_a_partner_submits_urgent_requests_and_reads_only_its_own(office: Office) -> None:
@@ -102,3 +229,63 @@ async def test_a_partner_submits_urgent_requests_and_reads_only_its_own(office: 
     mine = (await partner.get("/v1/requests")).json()
     assert [r["id"] for r in mine["items"]] == [response.json()["id"]]
     assert (await partner.get(f"/v1/requests/{response.json()['id']}")).status_code == 200
+
+
+async def test_a_clerk_submits_for_its_own_kecamatan_and_is_refused_another_naming_it(office: Office) -> None:
+    clerk = office.as_("clerk", scope=["18.09.01"], subject="clerk-gedong-tataan")
+    own = await clerk.post("/v1/requests", json=request_body(1, kecamatan="18.09.01"))
+    assert own.status_code == 201, own.text
+    assert own.json()["status"] == "queued"
+    assert own.json()["submitted_by"] == "clerk-gedong-tataan"
+    assert own.headers["location"] == f"/v1/requests/{own.json()['id']}"
+    assert (await clerk.get(own.headers["location"])).json()["queue"]["position"] == 1
+
+    other = await clerk.post("/v1/requests", json=request_body(2, kecamatan="18.09.02"))
+    assert other.status_code == 403
+    assert other.headers["content-type"].startswith(PROBLEM_JSON)
+    problem = other.json()
+    assert problem["type"].endswith("/out-of-scope")
+    assert "18.09.02" in problem["detail"]
+    assert "scope" in problem["detail"]
+    listing = (await office.as_("operator").get("/v1/requests")).json()
+    assert [r["id"] for r in listing["items"]] == [own.json()["id"]]
+
+
+# Answer without a token: health, readiness and metrics (probes and scrapers), the OpenAPI document and its
+# viewers, and the static console (it holds no data; every call it makes carries the staff member's token).
+PUBLIC = re.compile(r"^/(healthz|readyz|metrics|openapi\.json|docs|docs/oauth2-redirect|redoc)$|^/console(/|$)")
+PATH_VALUES = {"kecamatan_code": "18.09.01", "job_id": "job_1"}
+
+
+def walk(routes: list[BaseRoute], prefix: str = "") -> Iterator[tuple[str, str]]:
+    """``(method, path)`` of every route, including those of included routers."""
+    for route in routes:
+        included = getattr(route, "original_router", None)  # FastAPI keeps an included router as one route
+        if included is not None:
+            yield from walk(included.routes, prefix + route.include_context.prefix)  # type: ignore[attr-defined]
+        elif isinstance(route, Mount):
+            yield "GET", prefix + route.path + "/"
+        elif isinstance(route, APIRoute):
+            yield from ((method, prefix + route.path) for method in sorted(route.methods))
+        else:
+            yield from ((method, prefix + route.path) for method in sorted(getattr(route, "methods", None) or {"GET"}))
+
+
+async def test_every_route_but_the_public_ones_answers_401_without_a_token(office: Office) -> None:
+    routes = sorted(set(walk(office.app.routes)))
+    protected = [(method, path) for method, path in routes if not PUBLIC.match(path)]
+    documented = {(method.upper(), path) for path, ops in office.app.openapi()["paths"].items() for method in ops}
+    assert {call for call in documented if not PUBLIC.match(call[1])} <= set(protected)  # the walk missed nothing
+    assert ("POST", "/v1/queue/claims") in protected
+    assert ("GET", "/v1/audit") in protected
+
+    anonymous = office.anonymous()
+    for method, path in protected:
+        url = re.sub(r"\{(\w+)\}", lambda m: PATH_VALUES.get(m.group(1), "x"), path)
+        response = await anonymous.request(method, url)
+        assert response.status_code == 401, (method, url, response.status_code, response.text)
+        assert response.headers["content-type"].startswith(PROBLEM_JSON), (method, url)
+        assert response.headers["www-authenticate"] == "Bearer", (method, url)
+
+    for path in ("/healthz", "/readyz", "/docs", "/openapi.json", "/console/"):
+        assert (await anonymous.get(path)).status_code == 200, path
