@@ -387,6 +387,9 @@ class CardPrinter:
                 outcome: JobOutcome | None = await self.job_outcome(job_id)
             except LinkError:
                 outcome = None  # the link is still down: keep asking until the deadline
+            except ProtocolError:
+                # Not an answer to Rjs: on a serial line, the late answer to the command that timed out (Se).
+                outcome = None
             if outcome is not None and outcome.status is not JobStatus.PRINTING:
                 return outcome
             if loop.time() >= deadline:

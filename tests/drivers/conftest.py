@@ -96,19 +96,39 @@ async def printer(emulator: Emulator, link: str) -> AsyncIterator[CardPrinter]:
         yield printer
 
 
+def _cpu_wait() -> float:
+    """Seconds this thread has spent runnable but waiting for a CPU (Linux schedstat; 0 where not told)."""
+    try:
+        with open("/proc/thread-self/schedstat", "rb") as schedstat:
+            return int(schedstat.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 @dataclass
 class Ticker:
-    """Ticks every ``interval`` seconds in the event loop and records how late each tick woke up."""
+    """Ticks every ``interval`` seconds in the event loop and records how late each tick woke up.
+
+    On a loaded machine the kernel alone makes ticks late (an idle loop sees lags of 50–100 ms at a load of
+    9 on two cores), so each tick also records how long the loop's thread waited for a CPU meanwhile:
+    ``held()`` is the lag this process caused (the loop busy or blocked, or waiting for the GIL).
+    """
 
     interval: float = 0.005
     lags: list[float] = field(default_factory=list)
+    cpu_waits: list[float] = field(default_factory=list)
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            started = loop.time()
+            started, waited = loop.time(), _cpu_wait()
             await asyncio.sleep(self.interval)
+            self.cpu_waits.append(_cpu_wait() - waited)
             self.lags.append(loop.time() - started - self.interval)
+
+    def held(self, since: int = 0) -> list[float]:
+        """Each tick's lag from tick ``since`` on, less the time the kernel gave the CPU to someone else."""
+        return [max(0.0, lag - wait) for lag, wait in zip(self.lags[since:], self.cpu_waits[since:], strict=True)]
 
 
 @pytest.fixture
@@ -129,19 +149,26 @@ class EmulatorProcess:
     lines: list[str]
 
 
+# The emulator as a program: ``python -m drivers.emulator`` (``ektp emulator`` is the same, see test_emulator).
+EMULATOR_PROGRAM = (sys.executable, "-m", "drivers.emulator")
+
+
 @pytest.fixture
 def emulator_process() -> Callable[..., AbstractAsyncContextManager[EmulatorProcess]]:
-    """``async with emulator_process("--port", "0", printers=1) as run``: the emulator as a real program."""
+    """``async with emulator_process("--port", "0", printers=1) as run``: the emulator as a real program.
+
+    ``program=("…/ektp", "emulator")`` starts it another way.
+    """
     return _emulator_process
 
 
 @contextlib.asynccontextmanager
-async def _emulator_process(*args: str, printers: int = 1) -> AsyncIterator[EmulatorProcess]:
-    """``python -m drivers.emulator ARGS`` until it printed one JSON line per printer; SIGTERM at the end."""
+async def _emulator_process(
+    *args: str, printers: int = 1, program: tuple[str, ...] = EMULATOR_PROGRAM
+) -> AsyncIterator[EmulatorProcess]:
+    """``PROGRAM ARGS`` until it printed one JSON line per printer; SIGTERM at the end."""
     process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "drivers.emulator",
+        *program,
         *args,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,

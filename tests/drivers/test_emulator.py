@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import select
 import signal
+import socket
 import sys
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
@@ -17,9 +19,9 @@ import httpx
 import psutil
 import pytest
 
-from drivers import CardPrinter, JobStatus, Reason
+from drivers import CardPrinter, CoverOpen, JobStatus, PrinterState, Reason
 from drivers.emulator import Emulator, Fault, FaultSpec
-from tests.support import wait_for
+from tests.support import free_port_block, wait_for
 
 Panel = Callable[..., bytes]
 OpenPrinter = Callable[..., CardPrinter]
@@ -90,6 +92,112 @@ async def test_the_control_client_command_line_injects_a_fault(emulator: Emulato
     assert client.returncode == 0, err.decode()
     assert b'"reply_delay": 0.25' in out
     assert emulator.snapshot()["reply_delay"] == 0.25
+
+
+def _url(emulator: Emulator, link: str) -> str:
+    url = emulator.url if link == "socket" else emulator.pty_path
+    assert url is not None
+    return url
+
+
+async def test_an_operator_opening_the_cover_stops_the_printer_until_it_is_closed(
+    emulator: Emulator, open_printer: OpenPrinter, link: str, panel: Panel
+) -> None:
+    async with (
+        httpx.AsyncClient(base_url=str(emulator.control_url)) as control,
+        open_printer(_url(emulator, link)) as printer,
+    ):
+        state = (await control.post("/actions/open_cover")).json()
+        assert (state["state"], state["reasons"], state["cover_open"]) == ("stopped", ["cover-open-error"], True)
+        status = await printer.status()
+        assert (status.state, status.reasons, status.accepts_work) == (
+            PrinterState.STOPPED,
+            (Reason.COVER_OPEN_ERROR,),
+            False,
+        )
+        with pytest.raises(CoverOpen):
+            await printer.print_card("job-cover", {"k": panel()})
+        assert emulator.card_log() == []  # no blank was fed with the cover open
+
+        state = (await control.post("/actions/close_cover")).json()
+        assert (state["state"], state["reasons"], state["cover_open"]) == ("idle", [], False)
+        status = await printer.status()
+        assert (status.state, status.reasons, status.accepts_work) == (PrinterState.IDLE, (), True)
+        assert await printer.print_card("job-cover", {"k": panel()}) == "KTP00000001"
+
+
+async def _control_client(control_url: str, *args: str) -> dict[str, Any]:
+    """``python -m drivers.emulator.control URL ARGS`` as an operator types it; its JSON answer."""
+    client = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "drivers.emulator.control",
+        control_url,
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    async with asyncio.timeout(20):
+        out, err = await client.communicate()
+    assert client.returncode == 0, err.decode()
+    answer: dict[str, Any] = json.loads(out)
+    return answer
+
+
+async def test_an_operator_switching_the_printer_off_makes_it_offline_until_it_is_switched_on(
+    emulator: Emulator, open_printer: OpenPrinter, link: str, panel: Panel
+) -> None:
+    control_url = str(emulator.control_url)
+    async with open_printer(_url(emulator, link)) as printer:
+        assert await printer.print_card("job-before", {"k": panel()}) == "KTP00000001"
+
+        state = await _control_client(control_url, "action", "power_off")
+        assert (state["powered"], state["state"], state["reasons"]) == (False, "stopped", ["offline"])
+        status = await printer.status()
+        assert (status.state, status.reasons, status.accepts_work) == (PrinterState.STOPPED, (Reason.OFFLINE,), False)
+        if link == "pty":
+            assert not Path(_url(emulator, link)).exists()  # the device is gone, as a switched-off USB printer's
+
+        state = await _control_client(control_url, "action", "power_on")
+        assert (state["powered"], state["state"], state["reasons"]) == (True, "idle", [])
+        status = await printer.status()
+        assert (status.state, status.reasons) == (PrinterState.IDLE, ())
+        assert status.supplies.cards_printed == 1  # the same printer, its counters kept
+        assert (await printer.identify()).model == "Primacy"
+        assert await printer.print_card("job-after", {"k": panel()}) == "KTP00000002"
+        assert printer.transport.reconnects >= 1
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "ctrl-c"])
+async def test_ektp_emulator_serves_a_printer_on_the_ports_given_until_it_is_stopped(
+    emulator_process: EmulatorProcess, open_printer: OpenPrinter, stop: signal.Signals
+) -> None:
+    ektp = Path(sys.executable).with_name("ektp")  # the console script the package installs
+    assert ektp.exists(), f"{ektp} is not installed"
+    port = free_port_block(2)
+    control_port = port + 1
+    args = ("--port", str(port), "--control-port", str(control_port), "--time-scale", "inf", "--name", "desk-3")
+    async with emulator_process(*args, program=(str(ektp), "emulator")) as run:
+        info = run.printers[0]
+        assert (info["name"], info["url"], info["control"], info["pid"]) == (
+            "desk-3",
+            f"socket://127.0.0.1:{port}",
+            f"http://127.0.0.1:{control_port}",
+            run.process.pid,
+        )
+        async with open_printer(info["url"]) as printer:
+            identity = await printer.identify()
+            assert (identity.model, identity.firmware, identity.serial) == ("Primacy", "EKTP-EMU 1.0", "EMU-DESK3")
+        async with httpx.AsyncClient(base_url=info["control"]) as control:
+            assert (await control.get("/healthz")).json() == {"ok": True}
+        run.process.send_signal(stop)
+        async with asyncio.timeout(10):
+            _, err = await run.process.communicate()
+        assert run.process.returncode == 0, err.decode()
+        assert b"Traceback" not in err
+    for gone in (port, control_port):
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", gone), timeout=5).close()
 
 
 def test_scripted_faults_read_name_and_card() -> None:

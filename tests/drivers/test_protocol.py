@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -184,6 +186,97 @@ def test_random_bytes_never_crash_the_frame_parser(noise: bytes, chunk: int) -> 
 )
 def test_every_valid_frame_round_trips_through_writer_and_parser(frames: list[Frame], chunk: int) -> None:
     wire = b"".join(frame.encode() for frame in frames)
+    assert feed_in_chunks(FrameParser(), wire, chunk) == frames
+
+
+# Downloads whose data is sure to hold CR and ESC, the bytes that end and start a command frame.
+_cr_esc_downloads = st.builds(
+    lambda name, data: Frame("Dbc", (name, "2", str(len(data))), data),
+    st.sampled_from(PANELS),
+    st.binary(max_size=200).map(lambda data: b"\x1b\r" + data + b"\r\x1b"),
+)
+_valid_frames = st.lists(st.one_of(_plain_frames, _downloads, _cr_esc_downloads), max_size=5)
+# Noise rich in what confuses a parser: ESC, CR, half headers, a header too long to be one, and noise that
+# announces a download (then the bytes after it are taken as its data, whatever they are).
+_noise = st.lists(
+    st.one_of(
+        st.binary(max_size=40),
+        st.sampled_from(
+            [
+                b"\x1b",
+                b"\r",
+                b";",
+                b"12",
+                b"\x1bSs;jo",
+                b"\x1bDbc;k;2;",
+                b"\x1bDbc;y;2;7\r",
+                b"\x1b" + b"A" * MAX_HEADER,
+            ]
+        ),
+    ),
+    max_size=8,
+).map(b"".join)
+_RESET = None  # in a stream: the parser is reset there (the printer's download time-out)
+
+
+def feed_stream(parser: FrameParser, stream: list[bytes | None], sizes: list[int]) -> list[Frame]:
+    """Feed the bytes in chunks of the given sizes, round and round, resetting the parser where it says so."""
+    frames: list[Frame] = []
+    next_size = itertools.cycle(sizes)
+    for piece in stream:
+        if piece is _RESET:
+            parser.reset()
+            continue
+        start = 0
+        while start < len(piece):
+            size = next(next_size)
+            frames += parser.feed(piece[start : start + size])
+            start += size
+    return frames
+
+
+@given(
+    st.lists(st.tuples(_noise, st.booleans(), _valid_frames), min_size=1, max_size=5),
+    st.lists(st.integers(min_value=1, max_value=64), min_size=1, max_size=8),
+)
+def test_after_noise_every_valid_frame_is_recovered_once_the_parser_is_between_frames(
+    segments: list[tuple[bytes, bool, list[Frame]]], sizes: list[int]
+) -> None:
+    # The parser's resync points: it is between frames (``awaiting_payload == 0``), where the ESC of the next
+    # frame drops any half header the noise left; a download the noise announced ends once it got its count
+    # of bytes (``fill``), or at ``reset()`` (what the printer does when the data stops coming).
+    reference = FrameParser()
+    stream: list[bytes | None] = []
+    expected: list[Frame] = []
+    for noise, fill, frames in segments:
+        expected += reference.feed(noise)  # whatever the noise itself makes into frames
+        stream.append(noise)
+        if owed := reference.awaiting_payload:
+            if fill:
+                filler = (b"\r\x1b" * owed)[:owed]
+                expected += reference.feed(filler)
+                stream.append(filler)
+            else:
+                reference.reset()
+                stream.append(_RESET)
+        assert reference.awaiting_payload == 0
+        wire = b"".join(frame.encode() for frame in frames)
+        assert reference.feed(wire) == frames  # every one recovered, none lost, none made up
+        expected += frames
+        stream.append(wire)
+    # The same bytes in any chunk sizes give the same frames: no crash, nothing depends on where reads split.
+    parser = FrameParser()
+    assert feed_stream(parser, stream, sizes) == expected
+    assert parser.awaiting_payload == 0
+
+
+@given(
+    st.binary(max_size=500).map(lambda noise: noise.replace(b"\x1b", b"")),
+    _valid_frames,
+    st.integers(min_value=1, max_value=64),
+)
+def test_noise_without_an_esc_is_skipped_and_needs_no_resync(noise: bytes, frames: list[Frame], chunk: int) -> None:
+    wire = noise + b"".join(frame.encode() for frame in frames)
     assert feed_in_chunks(FrameParser(), wire, chunk) == frames
 
 
