@@ -161,7 +161,8 @@ class VirtualPrinter:
         """Wait before a reply while ``slow_replies`` is on (clearing the fault lets held replies go)."""
         if self.reply_delay:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._replies_released.wait(), self.reply_delay)
+                async with asyncio.timeout(self.reply_delay):  # not wait_for: it can swallow a cancellation on 3.11
+                    await self._replies_released.wait()
 
     # -- commands -------------------------------------------------------------------------------------------
 

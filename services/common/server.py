@@ -48,7 +48,8 @@ class QuietServer(uvicorn.Server):
         while not await self.on_tick(counter):
             counter = (counter + _TICKS_PER_SECOND) % 864_000
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(woken.wait(), TICK_SECONDS)
+                async with asyncio.timeout(TICK_SECONDS):  # not wait_for: see services/gateway/dispatch/worker.py
+                    await woken.wait()
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         super().handle_exit(sig, frame)

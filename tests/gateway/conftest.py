@@ -130,3 +130,16 @@ async def commissioned(client: httpx.AsyncClient, name: str, url: str) -> dict[s
 def templates(_templates: Any) -> Any:
     """The session's migrated template databases (tests/conftest.py), for services started as processes."""
     return _templates
+
+
+@pytest.fixture
+async def office(
+    gateway_settings: Callable[..., Settings],
+    client_for: Callable[..., httpx.AsyncClient],
+    make_token: Callable[..., str],
+) -> AsyncIterator[Any]:
+    """The gateway in process with recording fake peers and a client per role (tests/gateway/in_process.py)."""
+    from tests.gateway.in_process import open_office  # it imports this module's sample card
+
+    async with open_office(gateway_settings(), client_for, make_token) as office:
+        yield office

@@ -1,16 +1,19 @@
-"""The e-KTP front: size, panels in the driver's format, text on the K panel, the same card → the same bytes."""
+"""The e-KTP front: size, panels in the driver's format, text on the K panel, the same card → the same bytes;
+and what a person sees on it: the header lines, the signature, the place and date of issue, each in its place."""
 
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import io
 import time
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageChops, ImageDraw
 
 from drivers import PANEL_HEIGHT, PANEL_WIDTH, panel_size
-from services.gateway.rendering import draw_card, render_panels, render_png
+from services.gateway.rendering import CardPicture, draw_card, render_panels, render_png
+from services.gateway.rendering.card import PHOTO_BOX, SIGNATURE_BOX
 from tests.gateway.conftest import SAMPLE_CARD
 
 
@@ -80,3 +83,175 @@ def test_rendering_a_card_takes_a_fraction_of_a_second_of_cpu() -> None:
     for _ in range(5):
         render_panels(SAMPLE_CARD)
     assert (time.process_time() - started) / 5 < 0.2
+
+
+# What a person looks at on the front, as boxes of the 1016 × 648 card (services/gateway/rendering/card.py).
+REGIONS: dict[str, tuple[int, int, int, int]] = {
+    "province line": (0, 0, PANEL_WIDTH, 50),
+    "regency line": (0, 50, PANEL_WIDTH, 92),
+    "NIK and fields": (0, 92, 760, PANEL_HEIGHT),
+    "photo": PHOTO_BOX,
+    "place of issue": (PHOTO_BOX[0], PHOTO_BOX[3], PHOTO_BOX[2], 436),
+    "date of issue": (PHOTO_BOX[0], 436, PHOTO_BOX[2], SIGNATURE_BOX[1] - 20),
+    "signature": SIGNATURE_BOX,
+}
+
+
+def _encoded(image: Image.Image, fmt: str = "PNG") -> str:
+    out = io.BytesIO()
+    image.save(out, format=fmt)
+    return base64.b64encode(out.getvalue()).decode()
+
+
+def _signature(points: list[tuple[int, int]], *, transparent: bool = False, size: tuple[int, int] = (400, 150)) -> str:
+    """A pen stroke through ``points``: black on white, or black on a transparent background (a signature pad)."""
+    image = Image.new("RGBA", size, (0, 0, 0, 0)) if transparent else Image.new("RGB", size, "white")
+    ImageDraw.Draw(image).line(points, fill=(0, 0, 0, 255) if transparent else "black", width=6)
+    return _encoded(image)
+
+
+ZIGZAG = [(20, 120), (80, 30), (140, 110), (200, 40), (260, 120), (380, 60)]
+LOOP = [(30, 40), (370, 40), (370, 120), (30, 120), (200, 20)]
+
+
+def _difference(a: CardPicture, b: CardPicture) -> Image.Image:
+    """255-scaled mask of every pixel where the two printed cards differ (text layer or any colour band)."""
+    mask = ImageChops.difference(a.text, b.text)
+    for band in ImageChops.difference(a.colour, b.colour).split():
+        mask = ImageChops.lighter(mask, band)
+    return mask
+
+
+def regions_changed(a: CardPicture, b: CardPicture) -> set[str]:
+    """The named regions where ``a`` and ``b`` differ, and ``elsewhere`` if any pixel outside them does."""
+    mask = _difference(a, b)
+    changed = {name for name, box in REGIONS.items() if mask.crop(box).getbbox() is not None}
+    outside = mask.copy()
+    for box in REGIONS.values():
+        outside.paste(0, box)
+    if outside.getbbox() is not None:
+        changed.add(f"elsewhere {outside.getbbox()}")
+    return changed
+
+
+def ink_box(picture: CardPicture, region: str) -> tuple[int, int, int, int]:
+    """The bounding box (card coordinates) of the black ink inside a region."""
+    left, top, right, bottom = REGIONS[region]
+    box = picture.text.crop((left, top, right, bottom)).getbbox()
+    assert box is not None, f"no ink in the {region}"
+    return box[0] + left, box[1] + top, box[2] + left, box[3] + top
+
+
+def test_the_header_shows_the_province_on_the_first_line_and_the_regency_on_the_second() -> None:
+    card = SAMPLE_CARD | {"issued_place": "GEDONG TATAAN"}  # the place of issue does not follow the regency
+    base = draw_card(card)
+    assert regions_changed(base, draw_card(card | {"province": "JAWA BARAT"})) == {"province line"}
+    assert regions_changed(base, draw_card(card | {"regency": "BANDUNG"})) == {"regency line"}
+    # Both lines are centred on the card, as on the real one.
+    for line in ("province line", "regency line"):
+        left, _, right, _ = ink_box(base, line)
+        assert abs((left + right) / 2 - PANEL_WIDTH / 2) <= 4, (line, left, right)
+
+
+def test_without_a_place_of_issue_the_card_names_the_regency_under_the_photo() -> None:
+    base = draw_card(SAMPLE_CARD)
+    other = draw_card(SAMPLE_CARD | {"regency": "BANDUNG"})
+    assert regions_changed(base, other) == {"regency line", "place of issue"}
+    assert regions_changed(base, draw_card(SAMPLE_CARD | {"issued_place": "PESAWARAN"})) == set()
+
+
+def test_a_regency_sent_with_its_kabupaten_or_kota_word_is_not_prefixed_twice() -> None:
+    plain = draw_card(SAMPLE_CARD)
+    assert regions_changed(plain, draw_card(SAMPLE_CARD | {"regency": "KABUPATEN PESAWARAN"})) == set()
+    # A city: "KOTA METRO" (shorter than "KABUPATEN METRO"), not "KABUPATEN KOTA METRO" (longer).
+    city = ink_box(draw_card(SAMPLE_CARD | {"regency": "KOTA METRO", "issued_place": "METRO"}), "regency line")
+    regency = ink_box(draw_card(SAMPLE_CARD | {"regency": "METRO", "issued_place": "METRO"}), "regency line")
+    assert city[2] - city[0] < regency[2] - regency[0]
+
+
+def test_the_longest_province_and_regency_names_stay_inside_the_header() -> None:
+    card = SAMPLE_CARD | {
+        "province": "KEPULAUAN BANGKA BELITUNG",
+        "regency": "KEPULAUAN SIAU TAGULANDANG BIARO",
+        "issued_place": "GEDONG TATAAN",
+    }
+    picture = draw_card(card)
+    assert regions_changed(draw_card(SAMPLE_CARD | {"issued_place": "GEDONG TATAAN"}), picture) == {
+        "province line",
+        "regency line",
+    }
+    for line in ("province line", "regency line"):
+        left, _, right, _ = ink_box(picture, line)
+        assert left >= 20, (line, left)
+        assert right <= PANEL_WIDTH - 20, (line, right)
+
+
+def _place_of_issue_ink(regency: str) -> tuple[int, int]:
+    """Left and right edge of the place of issue (the regency's name when no place is given)."""
+    picture = draw_card(SAMPLE_CARD | {"regency": regency})
+    top, bottom = REGIONS["place of issue"][1], REGIONS["place of issue"][3]
+    box = picture.text.crop((REGIONS["NIK and fields"][2], top, PANEL_WIDTH, bottom)).getbbox()
+    assert box is not None
+    return box[0] + REGIONS["NIK and fields"][2], box[2] + REGIONS["NIK and fields"][2]
+
+
+@pytest.mark.parametrize("regency", ["PESAWARAN", "LAMPUNG SELATAN"])
+def test_the_place_of_issue_sits_in_the_photo_column(regency: str) -> None:
+    left, right = _place_of_issue_ink(regency)
+    assert PHOTO_BOX[0] <= left
+    assert right <= PHOTO_BOX[2]
+
+
+@pytest.mark.parametrize("regency", ["TULANG BAWANG BARAT", "KEPULAUAN SIAU TAGULANDANG BIARO"])
+def test_a_long_place_of_issue_is_fitted_to_the_photo_column(regency: str) -> None:
+    left, right = _place_of_issue_ink(regency)
+    assert PHOTO_BOX[0] <= left
+    assert right <= PHOTO_BOX[2]
+
+
+def test_the_signature_is_drawn_in_black_in_its_box_under_the_photo() -> None:
+    unsigned = draw_card(SAMPLE_CARD)
+    signed = draw_card(SAMPLE_CARD | {"signature": _signature(ZIGZAG)})
+    assert regions_changed(unsigned, signed) == {"signature"}
+    assert signed.colour.tobytes() == unsigned.colour.tobytes()  # ink only: it goes on the black panel
+    other = draw_card(SAMPLE_CARD | {"signature": _signature(LOOP)})
+    assert regions_changed(signed, other) == {"signature"}
+    inked = signed.text.crop(SIGNATURE_BOX).histogram()[255] / (
+        (SIGNATURE_BOX[2] - SIGNATURE_BOX[0]) * (SIGNATURE_BOX[3] - SIGNATURE_BOX[1])
+    )
+    assert 0.01 < inked < 0.2  # a pen stroke, not a filled box
+
+
+def test_a_signature_larger_than_its_box_is_scaled_down_to_fit_it() -> None:
+    big = _signature([(40 * x // 10, 300 * (x % 2) + 100) for x in range(0, 2000, 100)], size=(2000, 600))
+    picture = draw_card(SAMPLE_CARD | {"signature": big})
+    assert regions_changed(draw_card(SAMPLE_CARD), picture) == {"signature"}
+    left, _, right, _ = ink_box(picture, "signature")
+    assert right - left > (SIGNATURE_BOX[2] - SIGNATURE_BOX[0]) * 0.8  # uses the box's width, not a corner of it
+
+
+def test_a_signature_on_a_transparent_background_prints_the_strokes_not_a_black_box() -> None:
+    # Signature pads and browser canvases give PNGs with a transparent background (black under the alpha).
+    on_white = draw_card(SAMPLE_CARD | {"signature": _signature(ZIGZAG)})
+    transparent = draw_card(SAMPLE_CARD | {"signature": _signature(ZIGZAG, transparent=True)})
+    assert transparent.text.tobytes() == on_white.text.tobytes()
+
+
+def test_the_place_and_date_of_issue_are_drawn_under_the_photo_place_above_date() -> None:
+    card = {key: value for key, value in SAMPLE_CARD.items() if key != "issued_at"}
+    first = draw_card(card, issued_on=dt.date(2026, 11, 29))
+    assert regions_changed(first, draw_card(card, issued_on=dt.date(2027, 3, 4))) == {"date of issue"}
+    assert regions_changed(first, draw_card(card | {"issued_place": "METRO"}, issued_on=dt.date(2026, 11, 29))) == {
+        "place of issue"
+    }
+    place, date = ink_box(first, "place of issue"), ink_box(first, "date of issue")
+    assert place[3] < date[1]
+    assert PHOTO_BOX[3] < place[1]
+    assert date[3] < SIGNATURE_BOX[1]
+
+
+def test_the_date_of_issue_the_card_carries_is_the_one_printed() -> None:
+    # The gateway stamps ``issued_at`` when it prepares the card, so the preview shows the printed date.
+    card = {key: value for key, value in SAMPLE_CARD.items() if key != "issued_at"}
+    carried = draw_card(card | {"issued_at": "2026-11-29"}, issued_on=dt.date(2027, 3, 4))
+    assert regions_changed(carried, draw_card(card, issued_on=dt.date(2026, 11, 29))) == set()

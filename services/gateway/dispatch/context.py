@@ -1,11 +1,12 @@
 """``Gateway``: what the background work shares — database, journal, peer clients, settings, meter — and
-``keep_trying``, how it retries an idempotent step after an unexpected error."""
+``keep_trying``, how it retries an idempotent step after an unexpected error, and ``cancel_and_wait``, how
+background work is stopped."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +17,7 @@ from services.gateway.fleet.service import FleetStore
 from services.gateway.journal.service import Journal
 from services.gateway.throughput import ThroughputMeter
 
-__all__ = ["Gateway", "keep_trying"]
+__all__ = ["Gateway", "cancel_and_wait", "keep_trying"]
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,22 @@ class Gateway:
         self.journal = Journal(self.db)
         self.fleet = FleetStore(self.db)
         self.meter = ThroughputMeter(self.settings.throughput_window_seconds)
+
+
+async def cancel_and_wait(tasks: Iterable[asyncio.Task[Any]], *, again_every: float = 1.0) -> None:
+    """Cancel ``tasks`` and wait until each has ended, cancelling again while one has not.
+
+    A task can swallow one cancellation (Python 3.11's ``wait_for``, gh-86296; a library's ``except``); waiting
+    on it once would then hang a stopping gateway for ever."""
+    tasks = list(tasks)
+    pending = {task for task in tasks if not task.done()}
+    while pending:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=again_every)
+    for task in tasks:
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("task %s ended with %r while stopping", task.get_name(), task.exception())
 
 
 async def keep_trying(

@@ -4,7 +4,6 @@ printers, and publishes the fleet's measured capacity to the request service."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 import httpx
@@ -15,8 +14,9 @@ from services.common.models import utcnow
 from services.gateway.clients import NoBlanks
 from services.gateway.clients.base import PeerAnswer, PeerPolicy
 from services.gateway.dispatch.card import CardSteps
-from services.gateway.dispatch.context import Gateway, keep_trying
+from services.gateway.dispatch.context import Gateway, cancel_and_wait, keep_trying
 from services.gateway.dispatch.worker import PrinterWorker
+from services.gateway.fleet.service import COMMISSIONING
 from services.gateway.fleet.states import RUNNING, PrinterLifecycle
 from services.gateway.journal.service import new_job_id
 from services.gateway.journal.steps import PRE_SEND, Step
@@ -57,11 +57,7 @@ class Dispatcher:
             self.ensure_worker(printer.id)
 
     async def stop(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(list(self._tasks))
         await asyncio.gather(*(worker.stop() for worker in self.workers.values()))
         self.workers.clear()
 
@@ -151,12 +147,18 @@ class Dispatcher:
                     )
         except (DriverError, RuntimeError, OSError) as exc:
             log.warning("commissioning %s failed: %s", printer_id, exc)
-            await gw.fleet.set_state(printer_id, PrinterLifecycle.REGISTERED, last_error=f"commissioning failed: {exc}")
+            await gw.fleet.set_state(
+                printer_id,
+                PrinterLifecycle.REGISTERED,
+                audit=(COMMISSIONING, "printer.commissioning_failed"),
+                last_error=f"commissioning failed: {exc}",
+            )
             return
         done = await gw.fleet.set_state(
             printer_id,
             PrinterLifecycle.READY,
             only_from=[PrinterLifecycle.COMMISSIONING],
+            audit=(COMMISSIONING, "printer.commissioned"),
             commissioned_at=utcnow(),
             last_error=None,
         )

@@ -14,7 +14,7 @@ import time
 
 from drivers import CardPrinter, JobStatus, LinkError, PrinterStatus, Reason, Timeouts
 from services.gateway.dispatch.card import CardSteps, Ending, NoWork, Outcome, Prepared
-from services.gateway.dispatch.context import Gateway, keep_trying
+from services.gateway.dispatch.context import Gateway, cancel_and_wait, keep_trying
 from services.gateway.fleet.states import RUNNING, PrinterLifecycle
 from services.gateway.journal.steps import Step
 
@@ -80,22 +80,19 @@ class PrinterWorker:
         """Let the worker end by itself (it stops after the card it is printing), else stop it."""
         self.nudge()
         if self.task is not None:
-            with contextlib.suppress(TimeoutError, asyncio.CancelledError, Exception):
-                await asyncio.wait_for(asyncio.shield(self.task), within)
+            await asyncio.wait({self.task}, timeout=within)
         await self.stop()
 
     async def stop(self) -> None:
-        tasks = [t for t in (self.task, *self.reports) if t is not None]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait([t for t in (self.task, *self.reports) if t is not None])
         self.task = None
 
     async def _wait(self, seconds: float) -> None:
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation that arrives as the
+        # awaited event is set (gh-86296), and a worker that outlives its stop() hangs the gateway's shutdown.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.wake.wait(), seconds)
+            async with asyncio.timeout(seconds):
+                await self.wake.wait()
         self.wake.clear()
 
     def _timeouts(self) -> Timeouts:
@@ -105,35 +102,44 @@ class PrinterWorker:
     # -- the link ------------------------------------------------------------------------------------
 
     async def run(self) -> None:
-        gw = self.gw
+        """Connect and print until the printer leaves the running states; any failure (a dropped link, the
+        database restarting, a bug) is logged and the worker starts again after ``poll_interval``."""
         while True:
-            row = await gw.fleet.get(self.printer_id)
-            if row is None or PrinterLifecycle(row.state) not in RUNNING:
-                return
             try:
-                async with CardPrinter.open(row.url, timeouts=self._timeouts(), ribbon=row.ribbon) as printer:
-                    self.link = printer
-                    await gw.fleet.identified(self.printer_id, printer.identity)
-                    await self._poll_once(printer)
-                    await self.recover(printer)
-                    poller = asyncio.create_task(self._poll(printer))
-                    try:
-                        await self._dispatch(printer, row.ribbon)
-                        return
-                    finally:
-                        poller.cancel()
-                        with contextlib.suppress(asyncio.CancelledError):
-                            await poller
-            except LinkError as exc:
-                await gw.fleet.stopped_by(self.printer_id, [Reason.OFFLINE.value], str(exc))
-                await self._wait(gw.settings.poll_interval)
+                if not await self._connect_and_print():
+                    return
             except asyncio.CancelledError:
                 raise
-            except Exception:  # keep the printer's worker alive through a bug or a database hiccup
+            except Exception:  # keep the printer's worker alive through a bug or a database restart
                 log.exception("printer worker failed; starting again", extra={"printer_id": self.printer_id})
-                await self._wait(gw.settings.poll_interval)
-            finally:
-                self.link = None
+                await self._wait(self.gw.settings.poll_interval)
+
+    async def _connect_and_print(self) -> bool:
+        """One connection's work; False when the worker should end (printer paused, removed, commissioning)."""
+        gw = self.gw
+        row = await gw.fleet.get(self.printer_id)
+        if row is None or PrinterLifecycle(row.state) not in RUNNING:
+            return False
+        try:
+            async with CardPrinter.open(row.url, timeouts=self._timeouts(), ribbon=row.ribbon) as printer:
+                self.link = printer
+                await gw.fleet.identified(self.printer_id, printer.identity)
+                await self._poll_once(printer)
+                await self.recover(printer)
+                poller = asyncio.create_task(self._poll(printer))
+                try:
+                    await self._dispatch(printer, row.ribbon)
+                    return False
+                finally:
+                    poller.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await poller
+        except LinkError as exc:
+            await gw.fleet.stopped_by(self.printer_id, [Reason.OFFLINE.value], str(exc))
+            await self._wait(gw.settings.poll_interval)
+            return True
+        finally:
+            self.link = None
 
     async def _poll_once(self, printer: CardPrinter, *, force: bool = True) -> PrinterStatus:
         status = await printer.status()

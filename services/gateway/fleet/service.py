@@ -23,11 +23,13 @@ from services.gateway.fleet.schemas import PrinterIn
 from services.gateway.fleet.states import PrinterLifecycle, WrongState, check_transition
 from services.gateway.models import AuditEvent, Printer
 
-__all__ = ["FleetStore", "new_printer_id", "register", "require", "snapshot", "transition"]
+__all__ = ["COMMISSIONING", "FleetStore", "new_printer_id", "register", "require", "snapshot", "transition"]
 
 
 # Who registers the printers named in the settings (EKTP_GATEWAY_PRINTERS), for the audit trail.
 CONFIGURATION = Principal(subject="gateway-settings", role=Role.SERVICE)
+# Who ends a commissioning (ready, or back to registered), for the audit trail.
+COMMISSIONING = Principal(subject="gateway-commissioning", role=Role.SERVICE)
 
 
 def new_printer_id() -> str:
@@ -97,9 +99,12 @@ class FleetStore:
         to: PrinterLifecycle,
         *,
         only_from: Sequence[PrinterLifecycle] | None = None,
+        audit: tuple[Principal, str] | None = None,
         **fields: Any,
     ) -> Printer | None:
-        """Move to ``to`` if allowed (and, with ``only_from``, only from those states); None if not."""
+        """Move to ``to`` if allowed (and, with ``only_from``, only from those states); None if not.
+
+        ``audit`` = (who, action): the change is written to the audit trail in the same transaction."""
         async with self.db.sessions.begin() as session:
             printer = await repository.get_printer(session, printer_id)
             if printer is None:
@@ -111,9 +116,15 @@ class FleetStore:
                 check_transition(current, to)
             except WrongState:
                 return None
+            before = snapshot(printer)
             printer.state = to
             for name, value in fields.items():
                 setattr(printer, name, value)
+            if audit is not None:
+                who, action = audit
+                Auditor(AuditEvent).record(
+                    session, who, action, "printer", printer.id, before=before, after=snapshot(printer)
+                )
             return printer
 
     async def register_configured(self, name: str, url: str) -> str | None:

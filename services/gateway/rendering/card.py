@@ -95,6 +95,17 @@ def _fit(draw: ImageDraw.ImageDraw, text: str, font: FontType, width: int) -> st
     return text + "…"
 
 
+def _fit_size(
+    draw: ImageDraw.ImageDraw, text: str, size: int, width: int, *, smallest: int = 14
+) -> tuple[str, FontType]:
+    """A long name in a narrow column: the font shrinks down to ``smallest``, then the text is cut with "…"."""
+    for points in range(size, smallest - 1, -1):
+        font = _font(points)
+        if draw.textlength(text, font=font) <= width:
+            return text, font
+    return _fit(draw, text, font, width), font
+
+
 def _fields(card: Mapping[str, Any]) -> list[tuple[str, str]]:
     birth = ", ".join(part for part in (_upper(card.get("birth_place")), _date(card.get("birth_date"))) if part)
     sex = SEX.get(_upper(card.get("sex")), _upper(card.get("sex")))
@@ -122,7 +133,13 @@ def _picture(data: Any, box: tuple[int, int, int, int]) -> Image.Image | None:
     try:
         raw = base64.b64decode(data.split(",", 1)[-1], validate=False)
         with Image.open(io.BytesIO(raw)) as source:
-            image = source.convert("RGB")
+            if source.mode in ("RGBA", "LA", "PA") or "transparency" in source.info:
+                # A transparent background (a signature pad's PNG) is the paper, not black ink.
+                rgba = source.convert("RGBA")
+                image = Image.new("RGB", rgba.size, (255, 255, 255))
+                image.paste(rgba, mask=rgba.getchannel("A"))
+            else:
+                image = source.convert("RGB")
     except (binascii.Error, UnidentifiedImageError, OSError, ValueError):
         return None
     width, height = box[2] - box[0], box[3] - box[1]
@@ -173,7 +190,8 @@ def draw_card(card: Mapping[str, Any], *, issued_on: dt.date | None = None) -> C
     small = _font(22)
     centre = (PHOTO_BOX[0] + PHOTO_BOX[2]) // 2
     issued = card.get("issued_at") or issued_on or dt.date.today()
-    ink.text((centre, 408), _issue_place(card), font=small, fill=255, anchor="ma")
+    place, place_font = _fit_size(ink, _issue_place(card), 22, PHOTO_BOX[2] - PHOTO_BOX[0])
+    ink.text((centre, 408), place, font=place_font, fill=255, anchor="ma")
     ink.text((centre, 440), _date(issued), font=small, fill=255, anchor="ma")
     signature = _picture(card.get("signature"), SIGNATURE_BOX)
     if signature is not None:

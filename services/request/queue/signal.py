@@ -37,5 +37,6 @@ class QueueSignal:
     async def wait(notice: asyncio.Event, within: float) -> bool:
         """True if the notice came within ``within`` seconds."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(notice.wait(), within)
+            async with asyncio.timeout(within):  # not wait_for: on 3.11 it can swallow a cancellation (gh-86296)
+                await notice.wait()
         return notice.is_set()

@@ -1,0 +1,188 @@
+"""Who may call what on the printer gateway (the ``Authorize`` of services/gateway/fleet/endpoints.py,
+jobs/endpoints.py and services/common/audit.py): admin and operator manage the printers and the jobs and see
+the previews; only admin reads the audit trail; clerk, partner and service (the gateway's own role at its
+peers) are denied every route. Nothing but the public routes answers without a token, and a denied call
+changes nothing: not the fleet, the jobs, the audit trail, nor what the peers are told."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from fastapi.routing import iter_route_contexts
+
+from services.common.auth import KeyPair, Role, generate_key_pair, issue_token
+from services.gateway.fleet.states import PrinterLifecycle
+from services.gateway.journal.steps import Step
+from tests.gateway.in_process import REQUEST_ID, Office
+
+PROBLEM_JSON = "application/problem+json"
+
+MANAGE = frozenset({"admin", "operator"})
+ADMIN = frozenset({"admin"})
+
+# Every route the app has, with the roles allowed; the walk below fails if a route is added without a line here.
+POLICY: dict[tuple[str, str], frozenset[str]] = {
+    ("POST", "/v1/printers"): MANAGE,
+    ("GET", "/v1/printers"): MANAGE,
+    ("GET", "/v1/printers/{printer_id}"): MANAGE,
+    ("POST", "/v1/printers/{printer_id}/commission"): MANAGE,
+    ("POST", "/v1/printers/{printer_id}/pause"): MANAGE,
+    ("POST", "/v1/printers/{printer_id}/resume"): MANAGE,
+    ("DELETE", "/v1/printers/{printer_id}"): MANAGE,
+    ("GET", "/v1/jobs"): MANAGE,
+    ("GET", "/v1/jobs/{job_id}"): MANAGE,
+    ("GET", "/v1/jobs/{job_id}/preview.png"): MANAGE,
+    ("GET", "/v1/requests/{request_id}/preview.png"): MANAGE,
+    ("POST", "/v1/jobs/{job_id}/cancel"): MANAGE,
+    ("POST", "/v1/jobs/{job_id}/resolve"): MANAGE,
+    ("GET", "/v1/audit"): ADMIN,
+}
+
+# Answer without a token: probes, the metrics scraper, the OpenAPI document and its viewers.
+PUBLIC = {"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+
+
+def routes(app: FastAPI) -> set[tuple[str, str]]:
+    """``(method, path)`` of every route of the app, included routers' too (HEAD left out: GET's twin)."""
+    return {
+        (method, context.path)
+        for context in iter_route_contexts(app.routes)
+        if context.path is not None
+        for method in context.methods or {"GET"}
+        if method != "HEAD"
+    }
+
+
+def url(path: str) -> str:
+    return re.sub(r"\{\w+\}", "x", path)
+
+
+def assert_problem(response: httpx.Response, status: int, kind: str, what: object) -> None:
+    assert response.status_code == status, (what, response.status_code, response.text)
+    assert response.headers["content-type"].startswith(PROBLEM_JSON), what
+    assert response.json()["type"].endswith("/" + kind), (what, response.json())
+
+
+async def snapshot(office: Office) -> dict[str, Any]:
+    """What a denied call could have changed: the fleet, every job with its journal, the audit trail, what the
+    peers were told, and the cancellations the dispatch loops would act on."""
+    admin = office.by_role["admin"]
+    printers = (await admin.get("/v1/printers", params={"include_removed": True})).json()
+    jobs = (await admin.get("/v1/jobs", params={"limit": 500})).json()["items"]
+    return {
+        "printers": printers,
+        "jobs": [(await admin.get(f"/v1/jobs/{job['id']}")).json() for job in jobs],
+        "audit": (await admin.get("/v1/audit", params={"limit": 500})).json(),
+        "peer calls": list(office.peers.calls),
+        "cancels": sorted(office.dispatcher.cancels),
+    }
+
+
+async def test_the_policy_names_every_route_and_every_role(office: Office) -> None:
+    found = routes(office.app)
+    assert {(m, p) for m, p in found if p not in PUBLIC} == set(POLICY)
+    assert {p for _, p in found} >= PUBLIC - {"/docs/oauth2-redirect"}
+    assert set(office.by_role) == {role.value for role in Role}
+    assert all(allowed <= set(office.by_role) for allowed in POLICY.values())
+
+
+async def test_every_route_but_the_public_ones_answers_401_without_a_valid_token(
+    office: Office, client_for: Callable[..., httpx.AsyncClient]
+) -> None:
+    stranger: KeyPair = generate_key_pair()  # a well-formed token this gateway's key did not sign
+    forged = issue_token(stranger.private_pem, role=Role.ADMIN, subject="mallory")
+    async with client_for(office.app, forged) as forger, client_for(office.app) as basic:
+        basic.headers["Authorization"] = "Basic YWRtaW46YWRtaW4="
+        before = await snapshot(office)
+        for method, path in sorted(POLICY):
+            response = await office.anonymous.request(method, url(path))
+            assert_problem(response, 401, "token-missing", (method, path))
+            assert response.headers["www-authenticate"] == "Bearer", (method, path)
+            assert_problem(await basic.request(method, url(path)), 401, "token-missing", ("basic", method, path))
+            assert_problem(await forger.request(method, url(path)), 401, "token-invalid", ("forged", method, path))
+        assert await snapshot(office) == before
+
+    for path in sorted(PUBLIC - {"/docs/oauth2-redirect"}):
+        assert (await office.anonymous.get(path)).status_code == 200, path
+
+
+async def test_each_role_is_denied_every_route_the_policy_does_not_give_it_and_nothing_changes(
+    office: Office,
+) -> None:
+    # Objects each denied call would change if it went through: a printer for each state change, a job that
+    # can still be cancelled, a job waiting for an operator's resolution.
+    registered = await office.printer("p-registered")
+    ready = await office.printer("p-ready", to=(PrinterLifecycle.COMMISSIONING, PrinterLifecycle.READY))
+    paused = await office.printer(
+        "p-paused", to=(PrinterLifecycle.COMMISSIONING, PrinterLifecycle.READY, PrinterLifecycle.PAUSED)
+    )
+    claimed = await office.job(ready)
+    in_review = await office.job(
+        ready,
+        steps=(Step.RESERVED, Step.RENDERED, Step.SENT, Step.PRINTING, Step.UNKNOWN, Step.REVIEW),
+    )
+    calls: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
+        ("POST", "/v1/printers"): ("/v1/printers", {"json": {"name": "p-new", "url": "socket://127.0.0.1:9"}}),
+        ("GET", "/v1/printers"): ("/v1/printers", {}),
+        ("GET", "/v1/printers/{printer_id}"): (f"/v1/printers/{ready}", {}),
+        ("POST", "/v1/printers/{printer_id}/commission"): (f"/v1/printers/{registered}/commission", {}),
+        ("POST", "/v1/printers/{printer_id}/pause"): (f"/v1/printers/{ready}/pause", {}),
+        ("POST", "/v1/printers/{printer_id}/resume"): (f"/v1/printers/{paused}/resume", {}),
+        ("DELETE", "/v1/printers/{printer_id}"): (f"/v1/printers/{ready}", {}),
+        ("GET", "/v1/jobs"): ("/v1/jobs", {}),
+        ("GET", "/v1/jobs/{job_id}"): (f"/v1/jobs/{in_review}", {}),
+        ("GET", "/v1/jobs/{job_id}/preview.png"): (f"/v1/jobs/{in_review}/preview.png", {}),
+        ("GET", "/v1/requests/{request_id}/preview.png"): (f"/v1/requests/{REQUEST_ID}/preview.png", {}),
+        ("POST", "/v1/jobs/{job_id}/cancel"): (f"/v1/jobs/{claimed}/cancel", {}),
+        ("POST", "/v1/jobs/{job_id}/resolve"): (
+            f"/v1/jobs/{in_review}/resolve",
+            {"json": {"outcome": "printed", "card_serial": "KTP00000001"}},
+        ),
+        ("GET", "/v1/audit"): ("/v1/audit", {}),
+    }
+    assert set(calls) == set(POLICY)
+
+    before = await snapshot(office)
+    assert {p["name"]: p["state"] for p in before["printers"]} == {
+        "p-registered": "registered",
+        "p-ready": "ready",
+        "p-paused": "paused",
+    }
+    denied = 0
+    for (method, path), allowed in sorted(POLICY.items()):
+        target, kwargs = calls[(method, path)]
+        for role, client in office.by_role.items():
+            if role not in allowed:
+                response = await client.request(method, target, **kwargs)
+                assert_problem(response, 403, "forbidden", (role, method, target))
+                assert "role " + role in response.json()["detail"], response.json()
+                denied += 1
+    assert denied == 3 * len(POLICY) + 1  # clerk, partner and service everywhere; operator at the audit trail
+    assert await snapshot(office) == before
+
+    # And the roles allowed get past the check (to a 2xx, or the 404/409/422 of a call made without its data).
+    for (method, path), allowed in sorted(POLICY.items()):
+        for role in sorted(allowed):
+            response = await office.by_role[role].request(method, url(path))
+            assert response.status_code not in (401, 403), (role, method, path, response.text)
+
+
+async def test_an_operator_manages_the_fleet_and_jobs_but_only_an_admin_reads_the_audit_trail(office: Office) -> None:
+    operator, admin = office.by_role["operator"], office.by_role["admin"]
+    printer = await office.printer("front-desk")
+    assert (await operator.get(f"/v1/printers/{printer}")).json()["state"] == "registered"
+    assert_problem(await operator.get("/v1/audit"), 403, "forbidden", "operator reads the audit trail")
+    audit = (await admin.get("/v1/audit")).json()
+    assert [(e["action"], e["actor"], e["object_id"]) for e in audit["items"]] == [
+        ("printer.registered", "operator-1", printer)
+    ]
+    # The previews are the operator's: the card a job holds, and a request's card fetched from the request service.
+    job = await office.job(printer, steps=(Step.RESERVED,))
+    for path in (f"/v1/jobs/{job}/preview.png", f"/v1/requests/{REQUEST_ID}/preview.png"):
+        response = await operator.get(path)
+        assert response.status_code == 200, (path, response.text)
+        assert response.headers["content-type"] == "image/png"
