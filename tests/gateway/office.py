@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -170,6 +170,25 @@ class Office:
             offset += 450
             if offset >= page["total"]:
                 return list(items.values())
+
+    async def waiting_at(self, step: str, *, what: str, timeout: float = 20.0) -> list[dict[str, Any]]:
+        """Wait until jobs sit at ``step`` and no card is in a printer (none at sent or printing); return them."""
+        waiting: list[dict[str, Any]] = []
+
+        async def settled() -> bool:
+            waiting[:] = await self.jobs(status="active", step=step)
+            busy = [job for job in await self.jobs(status="active") if job["step"] in ("sent", "printing")]
+            return bool(waiting) and not busy
+
+        await wait_for(settled, timeout=timeout, what=what)
+        return waiting
+
+    async def assert_unchanged(self, reading: Callable[[], Awaitable[object]], *, seconds: float = 1.0) -> None:
+        """An observation window: ``reading`` gives the same answer, every 0.1 s for ``seconds``."""
+        first = await reading()
+        for _ in range(round(seconds / 0.1)):
+            await asyncio.sleep(0.1)
+            assert await reading() == first
 
     async def invariant(self) -> dict[str, Any]:
         body: dict[str, Any] = (await self.client("inventory").get("/v1/stock/invariant")).json()

@@ -3,7 +3,6 @@ printers on real TCP ports: every card printed exactly once, in priority order, 
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -182,22 +181,13 @@ async def test_while_the_inventory_is_down_nothing_is_consumed_and_printing_resu
         await it.wait_count("printed", 3, timeout=30)
         it.stack.kill("inventory")
 
-        waiting: list[dict[str, Any]] = []
+        # The next card waits at its reservation, and the card that was printing has come out.
+        waiting = await it.waiting_at("reserved", what="the printer waiting on the inventory")
 
-        async def blocked_at_reservation() -> bool:
-            # The next card waits at its reservation, and the card that was printing has come out.
-            waiting[:] = await it.jobs(status="active", step="reserved")
-            busy = [job for job in await it.jobs(status="active") if job["step"] in ("sent", "printing")]
-            return bool(waiting) and not busy
+        async def cards_and_printed() -> tuple[int, int]:
+            return len(await it.printed_cards()), await it.count("printed")
 
-        await wait_for(blocked_at_reservation, timeout=20, what="the printer waiting on the inventory")
-        cards = len(await it.printed_cards())
-        printed = await it.count("printed")
-        # An observation window: with the inventory down the printer waits, card after card.
-        for _ in range(10):
-            await asyncio.sleep(0.1)
-            assert len(await it.printed_cards()) == cards
-            assert await it.count("printed") == printed
+        await it.assert_unchanged(cards_and_printed)  # with the inventory down the printer waits
         # The job waiting on the inventory can be cancelled; it is handed back once the inventory answers.
         cancel = await it.client("gateway").post(f"/v1/jobs/{waiting[0]['id']}/cancel")
         assert cancel.status_code == 202, cancel.text
@@ -226,20 +216,12 @@ async def test_while_the_request_service_is_down_printers_wait_and_a_card_out_bu
 
         # The card in the printer comes out, but its "printed" report cannot reach the request service: the
         # job stays journaled at "printed" and no further card is claimed.
-        unreported: list[dict[str, Any]] = []
+        unreported = await it.waiting_at("printed", what="a printed card waiting on the request service")
 
-        async def card_out_and_waiting() -> bool:
-            unreported[:] = await it.jobs(status="active", step="printed")
-            busy = [job for job in await it.jobs(status="active") if job["step"] in ("sent", "printing")]
-            return bool(unreported) and not busy
+        async def cards_and_consumed() -> tuple[int, int]:
+            return len(await it.printed_cards()), (await it.invariant())["consumed"]
 
-        await wait_for(card_out_and_waiting, timeout=20, what="a printed card waiting on the request service")
-        cards = len(await it.printed_cards())
-        consumed = (await it.invariant())["consumed"]
-        for _ in range(10):  # an observation window: nothing more is printed or consumed
-            await asyncio.sleep(0.1)
-            assert len(await it.printed_cards()) == cards
-            assert (await it.invariant())["consumed"] == consumed
+        await it.assert_unchanged(cards_and_consumed)  # nothing more is printed or consumed
 
         # The gateway dies with the report still owed; it comes back first, then the request service.
         it.stack.kill("gateway")
