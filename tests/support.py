@@ -1,19 +1,27 @@
-"""Helpers tests import: run an app's lifespan, wait on a condition with a deadline, pick free ports."""
+"""Helpers tests import: run an app's lifespan, wait on a condition with a deadline, pick free ports, walk an
+app's routes."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import random
+import re
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from fastapi import FastAPI
+from fastapi.routing import iter_route_contexts
 
 from services.stack import ephemeral_port_range
 
-__all__ = ["free_port", "free_port_block", "running", "wait_for"]
+__all__ = ["PUBLIC_PATHS", "app_routes", "concrete", "free_port", "free_port_block", "running", "wait_for"]
+
+# Paths every service answers without a token: probes, the metrics scraper, the OpenAPI document and its viewers.
+PUBLIC_PATHS = frozenset(
+    {"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+)
 
 
 @contextlib.asynccontextmanager
@@ -69,3 +77,19 @@ def free_port_block(size: int = 1) -> int:
 def free_port() -> int:
     """One free TCP port on loopback that a restarted process can bind again (see ``free_port_block``)."""
     return free_port_block(1)
+
+
+def app_routes(app: FastAPI) -> set[tuple[str, str]]:
+    """``(method, path)`` of every route of the app, included routers' too (HEAD left out: GET's twin)."""
+    return {
+        (method, context.path)
+        for context in iter_route_contexts(app.routes)
+        if context.path is not None
+        for method in context.methods or {"GET"}
+        if method != "HEAD"
+    }
+
+
+def concrete(path: str, values: dict[str, str] | None = None) -> str:
+    """A route's path with its ``{parameters}`` filled in: from ``values``, else ``x``."""
+    return re.sub(r"\{(\w+)\}", lambda m: (values or {}).get(m.group(1), "x"), path)

@@ -6,18 +6,16 @@ changes nothing: not the fleet, the jobs, the audit trail, nor what the peers ar
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
 import httpx
-from fastapi import FastAPI
-from fastapi.routing import iter_route_contexts
 
 from services.common.auth import KeyPair, Role, generate_key_pair, issue_token
 from services.gateway.fleet.states import PrinterLifecycle
 from services.gateway.journal.steps import Step
 from tests.gateway.in_process import REQUEST_ID, Office
+from tests.support import PUBLIC_PATHS, app_routes, concrete
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -42,24 +40,6 @@ POLICY: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/audit"): ADMIN,
 }
 
-# Answer without a token: probes, the metrics scraper, the OpenAPI document and its viewers.
-PUBLIC = {"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
-
-
-def routes(app: FastAPI) -> set[tuple[str, str]]:
-    """``(method, path)`` of every route of the app, included routers' too (HEAD left out: GET's twin)."""
-    return {
-        (method, context.path)
-        for context in iter_route_contexts(app.routes)
-        if context.path is not None
-        for method in context.methods or {"GET"}
-        if method != "HEAD"
-    }
-
-
-def url(path: str) -> str:
-    return re.sub(r"\{\w+\}", "x", path)
-
 
 def assert_problem(response: httpx.Response, status: int, kind: str, what: object) -> None:
     assert response.status_code == status, (what, response.status_code, response.text)
@@ -83,9 +63,9 @@ async def snapshot(office: Office) -> dict[str, Any]:
 
 
 async def test_the_policy_names_every_route_and_every_role(office: Office) -> None:
-    found = routes(office.app)
-    assert {(m, p) for m, p in found if p not in PUBLIC} == set(POLICY)
-    assert {p for _, p in found} >= PUBLIC - {"/docs/oauth2-redirect"}
+    found = app_routes(office.app)
+    assert {(m, p) for m, p in found if p not in PUBLIC_PATHS} == set(POLICY)
+    assert {p for _, p in found} >= PUBLIC_PATHS - {"/docs/oauth2-redirect"}
     assert set(office.by_role) == {role.value for role in Role}
     assert all(allowed <= set(office.by_role) for allowed in POLICY.values())
 
@@ -99,14 +79,14 @@ async def test_every_route_but_the_public_ones_answers_401_without_a_valid_token
         basic.headers["Authorization"] = "Basic YWRtaW46YWRtaW4="
         before = await snapshot(office)
         for method, path in sorted(POLICY):
-            response = await office.anonymous.request(method, url(path))
+            response = await office.anonymous.request(method, concrete(path))
             assert_problem(response, 401, "token-missing", (method, path))
             assert response.headers["www-authenticate"] == "Bearer", (method, path)
-            assert_problem(await basic.request(method, url(path)), 401, "token-missing", ("basic", method, path))
-            assert_problem(await forger.request(method, url(path)), 401, "token-invalid", ("forged", method, path))
+            assert_problem(await basic.request(method, concrete(path)), 401, "token-missing", ("basic", method, path))
+            assert_problem(await forger.request(method, concrete(path)), 401, "token-invalid", ("forged", method, path))
         assert await snapshot(office) == before
 
-    for path in sorted(PUBLIC - {"/docs/oauth2-redirect"}):
+    for path in sorted(PUBLIC_PATHS - {"/docs/oauth2-redirect"}):
         assert (await office.anonymous.get(path)).status_code == 200, path
 
 
@@ -167,7 +147,7 @@ async def test_each_role_is_denied_every_route_the_policy_does_not_give_it_and_n
     # And the roles allowed get past the check (to a 2xx, or the 404/409/422 of a call made without its data).
     for (method, path), allowed in sorted(POLICY.items()):
         for role in sorted(allowed):
-            response = await office.by_role[role].request(method, url(path))
+            response = await office.by_role[role].request(method, concrete(path))
             assert response.status_code not in (401, 403), (role, method, path, response.text)
 
 

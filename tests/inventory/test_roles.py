@@ -5,14 +5,13 @@ denied every route, and nothing but the public ones answers without a token."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import httpx
-from fastapi.routing import iter_route_contexts
 
 from services.common.auth import Role
 from tests.inventory.conftest import Inventory
+from tests.support import PUBLIC_PATHS, app_routes, concrete
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -53,24 +52,6 @@ POLICY: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/audit"): ADMIN,
 }
 
-# Answer without a token: probes, the metrics scraper, the OpenAPI document and its viewers.
-PUBLIC = {"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
-
-
-def routes(inv: Inventory) -> set[tuple[str, str]]:
-    """``(method, path)`` of every route of the app, included routers' too (HEAD left out: GET's twin)."""
-    return {
-        (method, context.path)
-        for context in iter_route_contexts(inv.app.routes)
-        if context.path is not None
-        for method in context.methods or {"GET"}
-        if method != "HEAD"
-    }
-
-
-def url(path: str) -> str:
-    return re.sub(r"\{\w+\}", "x", path)
-
 
 async def snapshot(inv: Inventory) -> dict[str, Any]:
     """What a denied call could have changed: the balances, the ledger, the proposals, the audit trail."""
@@ -89,13 +70,13 @@ def assert_problem(response: httpx.Response, status: int, kind: str, what: objec
 
 
 async def test_the_policy_names_every_route_and_every_role(inv: Inventory) -> None:
-    assert routes(inv) - {(m, p) for m, p in routes(inv) if p in PUBLIC} == set(POLICY)
+    assert app_routes(inv.app) - {(m, p) for m, p in app_routes(inv.app) if p in PUBLIC_PATHS} == set(POLICY)
     assert set(inv.by_role) == {role.value for role in Role}
 
 
 async def test_every_route_but_the_public_ones_answers_401_without_a_token(inv: Inventory) -> None:
     for method, path in sorted(POLICY):
-        response = await inv.anonymous.request(method, url(path))
+        response = await inv.anonymous.request(method, concrete(path))
         assert_problem(response, 401, "token-missing", (method, path))
         assert response.headers["www-authenticate"] == "Bearer", (method, path)
     for path in ("/healthz", "/readyz", "/openapi.json", "/docs"):
@@ -109,7 +90,7 @@ async def test_each_role_is_denied_every_route_the_policy_does_not_give_it(inv: 
     for (method, path), allowed in sorted(POLICY.items()):
         for role, client in inv.by_role.items():
             if role not in allowed:
-                assert_problem(await client.request(method, url(path)), 403, "forbidden", (role, method, path))
+                assert_problem(await client.request(method, concrete(path)), 403, "forbidden", (role, method, path))
                 denied += 1
     assert denied >= 2 * len(POLICY)  # clerk and partner, everywhere
     assert await snapshot(inv) == before
@@ -117,7 +98,7 @@ async def test_each_role_is_denied_every_route_the_policy_does_not_give_it(inv: 
     # And the allowed ones get past the check (to a 2xx, or the 404/409/422 of a call made without its data).
     for (method, path), allowed in sorted(POLICY.items()):
         for role in sorted(allowed):
-            response = await inv.by_role[role].request(method, url(path))
+            response = await inv.by_role[role].request(method, concrete(path))
             assert response.status_code not in (401, 403), (role, method, path, response.text)
 
 

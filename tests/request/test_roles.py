@@ -3,17 +3,14 @@ answers without a token; a clerk submits for its own kecamatan only (docs/archit
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from fastapi.routing import APIRoute
-from starlette.routing import BaseRoute, Mount
 
 from tests.request.conftest import Office
 from tests.request.factories import batch_row, make_nik, request_body
+from tests.support import PUBLIC_PATHS, app_routes, concrete
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -251,37 +248,25 @@ async def test_a_clerk_submits_for_its_own_kecamatan_and_is_refused_another_nami
     assert [r["id"] for r in listing["items"]] == [own.json()["id"]]
 
 
-# Answer without a token: health, readiness and metrics (probes and scrapers), the OpenAPI document and its
-# viewers, and the static console (it holds no data; every call it makes carries the staff member's token).
-PUBLIC = re.compile(r"^/(healthz|readyz|metrics|openapi\.json|docs|docs/oauth2-redirect|redoc)$|^/console(/|$)")
 PATH_VALUES = {"kecamatan_code": "18.09.01", "job_id": "job_1"}
 
 
-def walk(routes: list[BaseRoute], prefix: str = "") -> Iterator[tuple[str, str]]:
-    """``(method, path)`` of every route, including those of included routers."""
-    for route in routes:
-        included = getattr(route, "original_router", None)  # FastAPI keeps an included router as one route
-        if included is not None:
-            yield from walk(included.routes, prefix + route.include_context.prefix)  # type: ignore[attr-defined]
-        elif isinstance(route, Mount):
-            yield "GET", prefix + route.path + "/"
-        elif isinstance(route, APIRoute):
-            yield from ((method, prefix + route.path) for method in sorted(route.methods))
-        else:
-            yield from ((method, prefix + route.path) for method in sorted(getattr(route, "methods", None) or {"GET"}))
+def public(path: str) -> bool:
+    """Answered without a token: the paths every service leaves open, and the static console (it holds no data;
+    every call it makes carries the staff member's token)."""
+    return path in PUBLIC_PATHS or path == "/console" or path.startswith("/console/")
 
 
 async def test_every_route_but_the_public_ones_answers_401_without_a_token(office: Office) -> None:
-    routes = sorted(set(walk(office.app.routes)))
-    protected = [(method, path) for method, path in routes if not PUBLIC.match(path)]
+    protected = sorted((method, path) for method, path in app_routes(office.app) if not public(path))
     documented = {(method.upper(), path) for path, ops in office.app.openapi()["paths"].items() for method in ops}
-    assert {call for call in documented if not PUBLIC.match(call[1])} <= set(protected)  # the walk missed nothing
+    assert {call for call in documented if not public(call[1])} <= set(protected)  # the walk missed nothing
     assert ("POST", "/v1/queue/claims") in protected
     assert ("GET", "/v1/audit") in protected
 
     anonymous = office.anonymous()
     for method, path in protected:
-        url = re.sub(r"\{(\w+)\}", lambda m: PATH_VALUES.get(m.group(1), "x"), path)
+        url = concrete(path, PATH_VALUES)
         response = await anonymous.request(method, url)
         assert response.status_code == 401, (method, url, response.status_code, response.text)
         assert response.headers["content-type"].startswith(PROBLEM_JSON), (method, url)
