@@ -180,8 +180,12 @@ class CardSteps:
         return Outcome(Ending.PRINTED, serial=serial)
 
     async def ask(self, printer: CardPrinter, job_id: str, *, attempts: int = 20) -> JobOutcome:
-        """The printer's word on a job, waiting while its card is still inside; UNKNOWN if it never answers."""
+        """The printer's word on a job, waiting while its card is still inside; UNKNOWN if it never answers.
+
+        PRINTING if the card is still inside after ``attempts``: the printer did not say "unknown", and a
+        caller must not take it for "no card was fed" (crash recovery asks again)."""
         interval = max(0.05, min(1.0, (printer.identity.print_time or 1.0) / 4))
+        last = JobOutcome(JobStatus.UNKNOWN)
         for _ in range(attempts):
             try:
                 outcome = await printer.job_outcome(job_id)
@@ -190,8 +194,9 @@ class CardSteps:
                 continue
             if outcome.status is not JobStatus.PRINTING:
                 return outcome
+            last = outcome
             await asyncio.sleep(interval)
-        return JobOutcome(JobStatus.UNKNOWN)
+        return last
 
     @staticmethod
     def _from_printer(outcome: JobOutcome, error: str, stops: list[str]) -> Outcome:
