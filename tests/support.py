@@ -10,18 +10,47 @@ import re
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 
 from services.stack import ephemeral_port_range
 
-__all__ = ["PUBLIC_PATHS", "app_routes", "concrete", "free_port", "free_port_block", "running", "wait_for"]
+__all__ = [
+    "PUBLIC_PATHS",
+    "UNSERVED_4XX",
+    "app_routes",
+    "assert_allowed",
+    "concrete",
+    "free_port",
+    "free_port_block",
+    "running",
+    "wait_for",
+]
 
 # Paths every service answers without a token: probes, the metrics scraper, the OpenAPI document and its viewers.
 PUBLIC_PATHS = frozenset(
     {"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 )
+
+# What a caller whose role may make a call is answered when the call lacks what it needs: the object is unknown
+# (404), not in a state for it (409), or the body is missing or invalid (422).
+UNSERVED_4XX = frozenset({404, 409, 422})
+
+
+def assert_allowed(response: httpx.Response, what: object, expected: int | None = None) -> None:
+    """The answer to a caller whose role the policy allows: ``expected`` when given, else a 2xx or one of
+    ``UNSERVED_4XX`` as a problem document. Never 401 or 403 (the role check let it through) and never a 5xx
+    (whatever it asked, it was handled)."""
+    status = response.status_code
+    assert status < 500, (what, status, response.text)
+    assert status not in (401, 403), (what, status, response.text)
+    if expected is not None:
+        assert status == expected, (what, status, response.text)
+    assert 200 <= status < 300 or status in UNSERVED_4XX, (what, status, response.text)
+    if status >= 400:
+        assert response.headers["content-type"].startswith("application/problem+json"), (what, response.headers)
 
 
 @contextlib.asynccontextmanager

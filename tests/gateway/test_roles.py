@@ -15,7 +15,7 @@ from services.common.auth import KeyPair, Role, generate_key_pair, issue_token
 from services.gateway.fleet.states import PrinterLifecycle
 from services.gateway.journal.steps import Step
 from tests.gateway.in_process import REQUEST_ID, Office
-from tests.support import PUBLIC_PATHS, app_routes, concrete
+from tests.support import PUBLIC_PATHS, app_routes, assert_allowed, concrete
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -38,6 +38,25 @@ POLICY: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/v1/jobs/{job_id}/cancel"): MANAGE,
     ("POST", "/v1/jobs/{job_id}/resolve"): MANAGE,
     ("GET", "/v1/audit"): ADMIN,
+}
+
+# What an allowed role is answered when it calls a route with a made-up id and no body: the lists, else the 404
+# of an unknown printer, job or request, or the 422 of a missing body. Never a 5xx.
+WITHOUT_ITS_DATA: dict[tuple[str, str], int] = {
+    ("POST", "/v1/printers"): 422,
+    ("GET", "/v1/printers"): 200,
+    ("GET", "/v1/printers/{printer_id}"): 404,
+    ("POST", "/v1/printers/{printer_id}/commission"): 404,
+    ("POST", "/v1/printers/{printer_id}/pause"): 404,
+    ("POST", "/v1/printers/{printer_id}/resume"): 404,
+    ("DELETE", "/v1/printers/{printer_id}"): 404,
+    ("GET", "/v1/jobs"): 200,
+    ("GET", "/v1/jobs/{job_id}"): 404,
+    ("GET", "/v1/jobs/{job_id}/preview.png"): 404,
+    ("GET", "/v1/requests/{request_id}/preview.png"): 404,
+    ("POST", "/v1/jobs/{job_id}/cancel"): 404,
+    ("POST", "/v1/jobs/{job_id}/resolve"): 422,
+    ("GET", "/v1/audit"): 200,
 }
 
 
@@ -144,11 +163,71 @@ async def test_each_role_is_denied_every_route_the_policy_does_not_give_it_and_n
     assert denied == 3 * len(POLICY) + 1  # clerk, partner and service everywhere; operator at the audit trail
     assert await snapshot(office) == before
 
-    # And the roles allowed get past the check (to a 2xx, or the 404/409/422 of a call made without its data).
+    # And the roles allowed get past the check, to the answer of a call made without its data (never a 5xx).
+    assert set(WITHOUT_ITS_DATA) == set(POLICY)
     for (method, path), allowed in sorted(POLICY.items()):
         for role in sorted(allowed):
             response = await office.by_role[role].request(method, concrete(path))
-            assert response.status_code not in (401, 403), (role, method, path, response.text)
+            assert_allowed(response, (role, method, path), WITHOUT_ITS_DATA[(method, path)])
+
+
+async def test_each_role_the_policy_allows_is_served_when_its_call_is_valid(office: Office) -> None:
+    """Every route, by every role allowed it, on a printer or job of its own in the right state: a 2xx."""
+    to_ready = (PrinterLifecycle.COMMISSIONING, PrinterLifecycle.READY)
+    registered, ready, paused, leaving, claimed, in_review = {}, {}, {}, {}, {}, {}
+    for role in sorted(MANAGE):
+        registered[role] = await office.printer(f"{role}-registered")
+        ready[role] = await office.printer(f"{role}-ready", to=to_ready)
+        paused[role] = await office.printer(f"{role}-paused", to=(*to_ready, PrinterLifecycle.PAUSED))
+        leaving[role] = await office.printer(f"{role}-leaving", to=to_ready)
+        claimed[role] = await office.job(ready[role])
+        in_review[role] = await office.job(
+            ready[role], steps=(Step.RESERVED, Step.RENDERED, Step.SENT, Step.PRINTING, Step.UNKNOWN, Step.REVIEW)
+        )
+
+    def valid(role: str, method: str, path: str) -> tuple[str, dict[str, Any], int]:
+        """The call ``role`` makes on the route: its URL, its body, the status it must get."""
+        job = f"/v1/jobs/{in_review['admin']}"
+        calls: dict[tuple[str, str], tuple[str, dict[str, Any], int]] = {
+            ("POST", "/v1/printers"): (
+                "/v1/printers",
+                {"json": {"name": f"{role}-new", "url": "socket://127.0.0.1:9"}},
+                201,
+            ),
+            ("GET", "/v1/printers"): ("/v1/printers", {}, 200),
+            ("GET", "/v1/printers/{printer_id}"): (f"/v1/printers/{ready['admin']}", {}, 200),
+            ("POST", "/v1/printers/{printer_id}/commission"): (
+                f"/v1/printers/{registered.get(role)}/commission",
+                {},
+                202,
+            ),
+            ("POST", "/v1/printers/{printer_id}/pause"): (f"/v1/printers/{ready.get(role)}/pause", {}, 200),
+            ("POST", "/v1/printers/{printer_id}/resume"): (f"/v1/printers/{paused.get(role)}/resume", {}, 200),
+            ("DELETE", "/v1/printers/{printer_id}"): (f"/v1/printers/{leaving.get(role)}", {}, 200),
+            ("GET", "/v1/jobs"): ("/v1/jobs", {}, 200),
+            ("GET", "/v1/jobs/{job_id}"): (job, {}, 200),
+            ("GET", "/v1/jobs/{job_id}/preview.png"): (f"{job}/preview.png", {}, 200),
+            ("GET", "/v1/requests/{request_id}/preview.png"): (f"/v1/requests/{REQUEST_ID}/preview.png", {}, 200),
+            ("POST", "/v1/jobs/{job_id}/cancel"): (f"/v1/jobs/{claimed.get(role)}/cancel", {}, 202),
+            ("POST", "/v1/jobs/{job_id}/resolve"): (
+                f"/v1/jobs/{in_review.get(role)}/resolve",
+                {"json": {"outcome": "printed", "card_serial": "KTP00000001"}},
+                200,
+            ),
+            ("GET", "/v1/audit"): ("/v1/audit", {}, 200),
+        }
+        assert set(calls) == set(POLICY)
+        return calls[(method, path)]
+
+    for (method, path), allowed in sorted(POLICY.items()):
+        for role in sorted(allowed):
+            url, kwargs, status = valid(role, method, path)
+            assert_allowed(await office.by_role[role].request(method, url, **kwargs), (role, method, url), status)
+
+    printers = {p["name"]: p["state"] for p in (await office.by_role["admin"].get("/v1/printers")).json()}
+    for role in sorted(MANAGE):
+        assert (printers[f"{role}-ready"], printers[f"{role}-paused"]) == ("paused", "ready"), printers
+        assert f"{role}-leaving" not in printers  # removed printers are listed only on request
 
 
 async def test_an_operator_manages_the_fleet_and_jobs_but_only_an_admin_reads_the_audit_trail(office: Office) -> None:

@@ -1,5 +1,6 @@
 """Fixtures of the inventory's tests: a running app on a fresh migrated database (SQLite and PostgreSQL), one
-client per role, and helpers that speak the HTTP contract. Every scenario ends by checking the invariant."""
+client per role, and helpers that speak the HTTP contract. Every scenario ends by checking the invariant: the
+service's ``GET /v1/stock/invariant`` must hold and report the balances counted independently in SQL."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import text
 
 from services.common.auth import KeyPair
 from services.inventory.app import create_app
@@ -74,14 +76,80 @@ class Inventory:
         return dict(response.json())
 
     async def invariant(self) -> dict[str, Any]:
+        """``GET /v1/stock/invariant``, checked to hold and to report the balances counted from the rows in SQL
+        (``counted_in_sql``): the service's own sums and its own check are not taken on trust."""
         response = await self.operator.get("/v1/stock/invariant")
         assert response.status_code == 200, response.text
         body = dict(response.json())
         assert body["holds"], body["problems"]
-        assert body["received"] == (
-            body["available"] + body["reserved"] + body["consumed"] + body["spoiled"] + body["written_off"]
-        )
+        counted = await self.counted_in_sql()
+        reported = {k: body[k] for k in ("received", "available", "reserved", "consumed", "spoiled", "written_off")}
+        assert reported == counted, (reported, counted)
+        stock = await self.stock()
+        assert {k: stock[k] for k in counted} == counted, (stock, counted)
         return body
+
+    async def counted_in_sql(self) -> dict[str, Any]:
+        """The balances counted blank by blank, reservation by reservation and movement by movement in plain SQL,
+        each one checked against every other record of it: the tranches' declared counts, the receipts, the
+        per-serial ledger rows, the reservations, the running counters and the usage by day. Fails on any drift."""
+        async with self.app.state.db.sessions() as session:
+
+            async def rows(sql: str) -> dict[str, int]:
+                return {str(k): int(v or 0) for k, v in (await session.execute(text(sql))).all()}
+
+            async def number(sql: str) -> int:
+                return int(await session.scalar(text(sql)) or 0)
+
+            blanks = await rows("SELECT state, COUNT(*) FROM blanks GROUP BY state")
+            reservations = await rows("SELECT status, COUNT(*) FROM reservations GROUP BY status")
+            by_serial = await rows("SELECT kind, SUM(quantity) FROM movements WHERE serial IS NOT NULL GROUP BY kind")
+            declared = await number("SELECT SUM(count) FROM tranches")
+            receipts = await number("SELECT SUM(quantity) FROM movements WHERE kind = 'received'")
+            written_off_moves = await number(
+                "SELECT SUM(CASE WHEN to_state = 'written_off' THEN quantity ELSE -quantity END) FROM movements"
+                " WHERE kind = 'adjustment' AND serial IS NOT NULL"
+            )
+            used_by_day = await number("SELECT SUM(used) FROM usage_days")
+            unused_counter, reserved_counter = (
+                await session.execute(text("SELECT unused, reserved FROM stock_lock"))
+            ).one()
+
+        received = sum(blanks.values())
+        unused, consumed = blanks.get("available", 0), blanks.get("consumed", 0)
+        spoiled, written_off = blanks.get("spoiled", 0), blanks.get("written_off", 0)
+        open_reservations = reservations.get("reserved", 0) + reservations.get("held", 0)
+        assert set(blanks) <= {"available", "consumed", "spoiled", "written_off"}, blanks
+        assert received == declared == receipts, ("blanks, declared, receipts", received, declared, receipts)
+        assert consumed == by_serial.get("consumed", 0) == reservations.get("consumed", 0), (
+            "consumed blanks, consumed movements, consumed reservations",
+            blanks,
+            by_serial,
+            reservations,
+        )
+        assert spoiled == by_serial.get("spoiled", 0) >= reservations.get("spoiled", 0), (
+            "spoiled blanks, spoiled movements, spoiled reservations",
+            blanks,
+            by_serial,
+            reservations,
+        )
+        assert written_off == written_off_moves, ("written-off blanks, adjustments", written_off, written_off_moves)
+        assert used_by_day == consumed + spoiled, ("usage by day, used blanks", used_by_day, consumed + spoiled)
+        assert (unused_counter, reserved_counter) == (unused, open_reservations), (
+            "counters, blanks available, open reservations",
+            (unused_counter, reserved_counter),
+            unused,
+            reservations,
+        )
+        assert open_reservations <= unused, ("oversold", open_reservations, unused)
+        return {
+            "received": received,
+            "available": unused - open_reservations,
+            "reserved": open_reservations,
+            "consumed": consumed,
+            "spoiled": spoiled,
+            "written_off": written_off,
+        }
 
 
 StartInventory = Callable[..., contextlib.AbstractAsyncContextManager[Inventory]]

@@ -11,7 +11,7 @@ import httpx
 
 from services.common.auth import Role
 from tests.inventory.conftest import Inventory
-from tests.support import PUBLIC_PATHS, app_routes, concrete
+from tests.support import PUBLIC_PATHS, app_routes, assert_allowed, concrete
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -50,6 +50,39 @@ POLICY: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/reports/spoilage"): READ,
     ("GET", "/v1/reports/spoilage/minutes"): READ,
     ("GET", "/v1/audit"): ADMIN,
+}
+
+# What an allowed role is answered when it calls a route with a made-up id and no body or query: the list or the
+# balances, else the 404 of an unknown object or the 422 of a missing body or month. Never a 5xx.
+WITHOUT_ITS_DATA: dict[tuple[str, str], int] = {
+    ("POST", "/v1/tranches"): 422,
+    ("GET", "/v1/tranches"): 200,
+    ("GET", "/v1/tranches/{tranche_id}"): 404,
+    ("GET", "/v1/stock"): 200,
+    ("GET", "/v1/stock/invariant"): 200,
+    ("GET", "/v1/serials/{serial}"): 404,
+    ("GET", "/v1/movements"): 200,
+    ("POST", "/v1/spoilage"): 422,
+    ("POST", "/v1/adjustments"): 422,
+    ("POST", "/v1/reservations"): 422,
+    ("POST", "/v1/reservations/{job_id}/consume"): 422,
+    ("POST", "/v1/reservations/{job_id}/spoil"): 422,
+    ("POST", "/v1/reservations/{job_id}/release"): 404,
+    ("POST", "/v1/reservations/{job_id}/hold"): 422,
+    ("GET", "/v1/reservations"): 200,
+    ("GET", "/v1/reservations/{job_id}"): 404,
+    ("GET", "/v1/forecast"): 200,
+    ("GET", "/v1/proposals"): 200,
+    ("POST", "/v1/proposals"): 422,
+    ("GET", "/v1/proposals/{proposal_id}"): 404,
+    ("POST", "/v1/proposals/{proposal_id}/submit"): 404,
+    ("POST", "/v1/proposals/{proposal_id}/approve"): 404,
+    ("POST", "/v1/proposals/{proposal_id}/ship"): 404,
+    ("POST", "/v1/proposals/{proposal_id}/close"): 404,
+    ("POST", "/v1/proposals/{proposal_id}/cancel"): 404,
+    ("GET", "/v1/reports/spoilage"): 422,
+    ("GET", "/v1/reports/spoilage/minutes"): 422,
+    ("GET", "/v1/audit"): 200,
 }
 
 
@@ -95,11 +128,116 @@ async def test_each_role_is_denied_every_route_the_policy_does_not_give_it(inv: 
     assert denied >= 2 * len(POLICY)  # clerk and partner, everywhere
     assert await snapshot(inv) == before
 
-    # And the allowed ones get past the check (to a 2xx, or the 404/409/422 of a call made without its data).
+    # And the allowed ones get past the check, to the answer of a call made without its data (never a 5xx).
+    assert set(WITHOUT_ITS_DATA) == set(POLICY)
     for (method, path), allowed in sorted(POLICY.items()):
         for role in sorted(allowed):
             response = await inv.by_role[role].request(method, concrete(path))
-            assert response.status_code not in (401, 403), (role, method, path, response.text)
+            assert_allowed(response, (role, method, path), WITHOUT_ITS_DATA[(method, path)])
+
+
+async def test_each_role_the_policy_allows_is_served_when_its_call_is_valid(inv: Inventory) -> None:
+    """Every route, by every role allowed it, with a valid body on an object in the right state: a 2xx."""
+    tranche = await inv.receive("TR-1", "KTP00000001", "KTP00000010")
+    for job in ("job_consume", "job_spoil", "job_release", "job_hold"):
+        assert (await inv.reserve(job)).status_code == 201
+
+    async def proposal(*moves: str) -> str:
+        """A proposal drafted by the operator and moved on by the admin through ``moves``."""
+        response = await inv.operator.post("/v1/proposals", json={"quantity": 1000})
+        assert response.status_code == 201, response.text
+        pid = str(response.json()["id"])
+        for move in moves:
+            assert (await inv.admin.post(f"/v1/proposals/{pid}/{move}")).status_code == 200, move
+        return pid
+
+    drafts = {role: await proposal() for role in ("admin", "operator")}
+    submitted = await proposal("submit")
+    approved = {role: await proposal("submit", "approve") for role in ("admin", "operator")}
+    shipped = {role: await proposal("submit", "approve", "ship") for role in ("admin", "operator")}
+    to_cancel = await proposal()
+    spare = {"admin": "KTP00000008", "operator": "KTP00000009"}  # a blank each for shelf spoilage
+
+    def valid(role: str, method: str, path: str) -> tuple[str, dict[str, Any], int]:
+        """The call ``role`` makes on the route: its URL, its body or query, the status it must get."""
+        month = {"params": {"month": "2026-12"}}
+        calls: dict[tuple[str, str], tuple[str, dict[str, Any], int]] = {
+            ("POST", "/v1/tranches"): (
+                "/v1/tranches",
+                {
+                    "json": {
+                        "reference": f"TR-{role}",
+                        "received_on": "2026-11-02",
+                        "ranges": [{"first": f"KTP1{len(role):07d}", "last": f"KTP1{len(role):07d}"}],
+                        "received_by": "Siti (gudang)",
+                    }
+                },
+                201,
+            ),
+            ("GET", "/v1/tranches"): ("/v1/tranches", {}, 200),
+            ("GET", "/v1/tranches/{tranche_id}"): (f"/v1/tranches/{tranche['id']}", {}, 200),
+            ("GET", "/v1/stock"): ("/v1/stock", {}, 200),
+            ("GET", "/v1/stock/invariant"): ("/v1/stock/invariant", {}, 200),
+            ("GET", "/v1/serials/{serial}"): ("/v1/serials/KTP00000001", {}, 200),
+            ("GET", "/v1/movements"): ("/v1/movements", {}, 200),
+            ("POST", "/v1/spoilage"): (
+                "/v1/spoilage",
+                {"json": {"serial": spare.get(role), "reason": "damaged", "witness": "Ani"}},
+                201,
+            ),
+            ("POST", "/v1/adjustments"): (
+                "/v1/adjustments",
+                {"json": {"serial": "KTP00000010", "action": "write_off", "reason": "missing at stock take"}},
+                201,
+            ),
+            ("POST", "/v1/reservations"): (
+                "/v1/reservations",
+                {"json": {"job_id": "job_new", "urgent": False, "ttl_seconds": 600}},
+                201,
+            ),
+            ("POST", "/v1/reservations/{job_id}/consume"): (
+                "/v1/reservations/job_consume/consume",
+                {"json": {"serial": "KTP00000001", "request_id": "req-1", "printer_id": "printer-1"}},
+                200,
+            ),
+            ("POST", "/v1/reservations/{job_id}/spoil"): (
+                "/v1/reservations/job_spoil/spoil",
+                {"json": {"serial": "KTP00000002", "reason": "failed_print", "witness": "Budi", "printer_id": "p-1"}},
+                200,
+            ),
+            ("POST", "/v1/reservations/{job_id}/release"): ("/v1/reservations/job_release/release", {"json": {}}, 200),
+            ("POST", "/v1/reservations/{job_id}/hold"): (
+                "/v1/reservations/job_hold/hold",
+                {"json": {"reason": "power lost mid-card"}},
+                200,
+            ),
+            ("GET", "/v1/reservations"): ("/v1/reservations", {}, 200),
+            ("GET", "/v1/reservations/{job_id}"): ("/v1/reservations/job_hold", {}, 200),
+            ("GET", "/v1/forecast"): ("/v1/forecast", {}, 200),
+            ("GET", "/v1/proposals"): ("/v1/proposals", {}, 200),
+            ("POST", "/v1/proposals"): ("/v1/proposals", {"json": {"quantity": 500, "note": role}}, 201),
+            ("GET", "/v1/proposals/{proposal_id}"): (f"/v1/proposals/{submitted}", {}, 200),
+            ("POST", "/v1/proposals/{proposal_id}/submit"): (f"/v1/proposals/{drafts.get(role)}/submit", {}, 200),
+            ("POST", "/v1/proposals/{proposal_id}/approve"): (f"/v1/proposals/{submitted}/approve", {}, 200),
+            ("POST", "/v1/proposals/{proposal_id}/ship"): (f"/v1/proposals/{approved.get(role)}/ship", {}, 200),
+            ("POST", "/v1/proposals/{proposal_id}/close"): (f"/v1/proposals/{shipped.get(role)}/close", {}, 200),
+            ("POST", "/v1/proposals/{proposal_id}/cancel"): (f"/v1/proposals/{to_cancel}/cancel", {}, 200),
+            ("GET", "/v1/reports/spoilage"): ("/v1/reports/spoilage", month, 200),
+            ("GET", "/v1/reports/spoilage/minutes"): ("/v1/reports/spoilage/minutes", month, 200),
+            ("GET", "/v1/audit"): ("/v1/audit", {}, 200),
+        }
+        assert set(calls) == set(POLICY)
+        return calls[(method, path)]
+
+    served = 0
+    for (method, path), allowed in sorted(POLICY.items()):
+        for role in sorted(allowed):
+            url, kwargs, status = valid(role, method, path)
+            assert_allowed(await inv.by_role[role].request(method, url, **kwargs), (role, method, url), status)
+            served += 1
+    assert served == sum(len(allowed) for allowed in POLICY.values())
+    stock = await inv.stock()
+    assert (stock["received"], stock["consumed"], stock["spoiled"], stock["written_off"]) == (12, 1, 3, 1)
 
 
 async def test_shelf_spoilage_and_adjustments_are_refused_to_the_service_and_clerks(inv: Inventory) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -12,6 +13,19 @@ from services.common.auth import KeyPair
 from services.request.app import create_app
 from services.request.config import Settings
 from tests.support import running
+
+# A fixed instant for tests that read dates (``office.pin_clock()``): 20:00 UTC on Wednesday 4 November is
+# already Thursday 5 November in the office (WIB, UTC+7), so a date taken in UTC instead is a day off.
+OFFICE_NOW = dt.datetime(2026, 11, 4, 20, 0, tzinfo=dt.UTC)
+OFFICE_TODAY = dt.date(2026, 11, 5)
+
+
+def expected_print_date(today: dt.date, ahead: int, daily_capacity: int) -> dt.date:
+    """The ``estimated_print_date`` of a queued request with ``ahead`` requests before it, as the queue computes
+    it (``queue_view`` in services/request/print_requests/service.py): the office's calendar date plus one day
+    for each full day's capacity ahead; weekends and holidays not modelled. The one place to change when the
+    estimate changes."""
+    return today + dt.timedelta(days=ahead // daily_capacity)
 
 
 class Office:
@@ -31,6 +45,10 @@ class Office:
         client = self._client_for(self.app, self._make_token(role, scope=scope, subject=subject))
         self._clients.append(client)
         return client
+
+    def pin_clock(self, at: dt.datetime = OFFICE_NOW) -> None:
+        """Stop the service's clock at ``at`` (the office's today is then ``OFFICE_TODAY`` by default)."""
+        self.app.state.context.clock = lambda: at
 
     def anonymous(self) -> httpx.AsyncClient:
         client = self._client_for(self.app, None)

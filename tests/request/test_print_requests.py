@@ -5,11 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from tests.request.conftest import Office
-from tests.request.factories import PHOTO, make_nik, request_body
+import pytest
+
+from tests.request.conftest import OFFICE_TODAY, Office, expected_print_date
+from tests.request.factories import PHOTO, batch_row, make_nik, request_body
 
 
 async def test_a_valid_walk_in_request_is_queued_with_its_position_and_date(office: Office) -> None:
+    office.pin_clock()
     operator = office.as_("operator")
     response = await operator.post("/v1/requests", json=request_body(1))
     assert response.status_code == 201, response.text
@@ -24,11 +27,11 @@ async def test_a_valid_walk_in_request_is_queued_with_its_position_and_date(offi
 
     again = await operator.get(f"/v1/requests/{body['id']}")
     assert again.status_code == 200
-    assert again.json()["queue"]["position"] == 1
-    eta = dt.date.fromisoformat(again.json()["queue"]["estimated_print_date"])
-    assert eta >= dt.date.today() - dt.timedelta(days=1)
+    queue = again.json()["queue"]
+    assert (queue["position"], queue["ahead"], queue["daily_capacity"]) == (1, 0, 400)
+    assert dt.date.fromisoformat(queue["estimated_print_date"]) == expected_print_date(OFFICE_TODAY, 0, 400)
     position = await operator.get(f"/v1/requests/{body['id']}/queue")
-    assert position.json()["ahead"] == 0
+    assert position.json() == queue
 
 
 def _case(field: str, **overrides: Any) -> tuple[str, dict[str, Any]]:
@@ -113,6 +116,80 @@ async def test_a_second_active_request_for_a_nik_gets_409_with_a_link_to_the_fir
     assert cancelled.json()["status"] == "cancelled"
     third = await operator.post("/v1/requests", json=request_body(6))
     assert third.status_code == 201
+
+
+async def drive_to(office: Office, request_id: str, status: str) -> None:
+    """Take the queue's only request to ``status`` the way it gets there: the gateway's claim and reports (role
+    service), then the desk's activation and handover or cancellation (role operator)."""
+    operator, gateway = office.as_("operator"), office.as_("service")
+    if status == "cancelled":
+        response = await operator.post(f"/v1/requests/{request_id}/cancel", json={"note": "resident asked"})
+        assert response.json()["status"] == "cancelled", response.text
+        return
+    claimed = await gateway.post("/v1/queue/claims", json={"job_id": "job_1", "printer_id": "printer-1"})
+    assert claimed.status_code == 201, claimed.text
+    assert claimed.json()["request_id"] == request_id
+    if status == "printing":
+        return
+    sent = await gateway.post("/v1/queue/claims/job_1/sent", json={"printer_id": "printer-1"})
+    assert sent.status_code == 200, sent.text
+    if status == "needs_review":
+        review = await gateway.post("/v1/queue/claims/job_1/needs-review", json={"reason": "power lost mid-card"})
+        assert review.json()["status"] == "needs_review", review.text
+        return
+    report = {"card_serial": "KTP00000001", "printer_id": "printer-1"}
+    printed = await gateway.post("/v1/queue/claims/job_1/printed", json=report)
+    assert printed.json()["status"] == "printed", printed.text
+    if status == "printed":
+        return
+    activated = await operator.post(f"/v1/requests/{request_id}/activate", json={"card_serial": "KTP00000001"})
+    assert activated.json()["status"] == "activated", activated.text
+    if status == "activated":
+        return
+    handed = await operator.post(f"/v1/requests/{request_id}/handover", json={"received_by": "BUDI SANTOSO"})
+    assert handed.json()["status"] == "collected", handed.text
+    assert status == "collected", status
+
+
+@pytest.mark.parametrize("status", ["printing", "printed", "activated", "needs_review"])
+async def test_a_second_request_for_a_nik_is_refused_while_the_first_is_not_yet_collected(
+    office: Office, status: str
+) -> None:
+    operator = office.as_("operator")
+    first = (await operator.post("/v1/requests", json=request_body(6))).json()["id"]
+    await drive_to(office, first, status)
+
+    second = await operator.post("/v1/requests", json=request_body(6, reason="lost_card"))
+    assert second.status_code == 409, (status, second.text)
+    problem = second.json()
+    assert problem["type"].endswith("/duplicate-nik"), problem
+    assert problem["existing_request"] == f"/v1/requests/{first}"
+    assert f"</v1/requests/{first}>" in second.headers["link"]
+
+    # the same resident in a kecamatan batch is refused too, the row naming the active request
+    batch = (await operator.post("/v1/batches", json={"rows": [batch_row(6)]})).json()
+    assert (batch["status"], batch["accepted_rows"]) == ("rejected", 0), batch
+    report = (await operator.get(batch["report"])).json()
+    assert [(e["row"], e["field"]) for e in report["errors"]] == [(1, "nik")]
+    assert f"/v1/requests/{first}" in report["errors"][0]["reason"]
+
+    mine = (await operator.get("/v1/requests", params={"nik": make_nik(serial=6)})).json()
+    assert [(r["id"], r["status"]) for r in mine["items"]] == [(first, status)]
+
+
+@pytest.mark.parametrize("status", ["cancelled", "collected"])
+async def test_a_nik_may_ask_again_once_its_request_is_cancelled_or_collected(office: Office, status: str) -> None:
+    operator = office.as_("operator")
+    first = (await operator.post("/v1/requests", json=request_body(6))).json()["id"]
+    await drive_to(office, first, status)
+
+    again = await operator.post("/v1/requests", json=request_body(6, reason="lost_card"))
+    assert again.status_code == 201, (status, again.text)
+    assert again.json()["status"] == "queued"
+    mine = (await operator.get("/v1/requests", params={"nik": make_nik(serial=6)})).json()
+    assert sorted((r["id"], r["status"]) for r in mine["items"]) == sorted(
+        [(first, status), (again.json()["id"], "queued")]
+    )
 
 
 async def test_lists_filter_by_status_kecamatan_reason_and_channel_and_operators_search_by_nik(office: Office) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from tests.request.conftest import Office
+from tests.request.conftest import OFFICE_TODAY, Office, expected_print_date
 from tests.request.factories import batch_row, request_body
 from tests.support import wait_for
 
@@ -257,12 +257,23 @@ async def test_an_expired_lease_after_the_card_was_sent_needs_review_not_a_repri
     assert (await claim(gateway, "job_2")).status_code == 204
 
 
-async def test_stats_count_the_backlog_and_capacity_moves_the_estimated_date(office: Office) -> None:
+async def queue_views(client: httpx.AsyncClient) -> list[dict[str, Any]]:
+    """The queue view of every queued request, head first, each checked equal to the one its request carries."""
+    queued = (await client.get("/v1/requests", params={"status": "queued", "limit": 500})).json()["items"]
+    views = []
+    for request in queued:
+        view = (await client.get(f"/v1/requests/{request['id']}/queue")).json()
+        assert (await client.get(f"/v1/requests/{request['id']}")).json()["queue"] == view
+        views.append(view)
+    return sorted(views, key=lambda v: int(v["position"]))
+
+
+async def test_stats_count_the_backlog_by_class_and_status(office: Office) -> None:
     operator, gateway = office.as_("operator"), office.as_("service")
     for n in range(1, 6):
         await submit(operator, n)
-    last = await submit(operator, 6, reason="travel")
-    await claim(gateway, "job_1")
+    urgent = await submit(operator, 6, reason="travel")
+    assert (await claim(gateway, "job_1")).json()["request_id"] == urgent
     stats = (await gateway.get("/v1/queue/stats")).json()
     assert stats == {
         "queued": 5,
@@ -274,10 +285,50 @@ async def test_stats_count_the_backlog_and_capacity_moves_the_estimated_date(off
         "daily_capacity": 400,
         "waiting_claims": 0,
     }
+
+
+async def test_each_queued_request_is_promised_the_day_its_place_and_the_capacity_give(office: Office) -> None:
+    office.pin_clock()
+    operator, gateway = office.as_("operator"), office.as_("service")
+    for n in range(1, 8):
+        await submit(operator, n)
     set_capacity = await gateway.put("/v1/queue/capacity", json={"cards_per_hour": 0.25, "printers": 1})
-    assert set_capacity.json()["daily_capacity"] == 2
-    tail = [r for r in (await operator.get("/v1/requests", params={"status": "queued"})).json()["items"]]
-    views = [(await operator.get(f"/v1/requests/{r['id']}/queue")).json() for r in tail]
-    dates = sorted(dt.date.fromisoformat(v["estimated_print_date"]) for v in views)
-    assert dates[-1] - dates[0] == dt.timedelta(days=2)  # 5 queued at 2 a day: today, +1, +2
-    assert last
+    assert set_capacity.json()["daily_capacity"] == 2  # 0.25 cards an hour × 1 printer × 8 working hours
+
+    views = await queue_views(operator)
+    assert [(v["position"], v["ahead"], v["daily_capacity"]) for v in views] == [(n + 1, n, 2) for n in range(7)]
+    promised = [dt.date.fromisoformat(v["estimated_print_date"]) for v in views]
+    assert promised == [expected_print_date(OFFICE_TODAY, ahead, 2) for ahead in range(7)]
+    assert promised[0] == OFFICE_TODAY  # the head of the queue is printed today, not tomorrow
+
+    # the head is claimed: everyone behind it moves up a place, and its promise with it
+    await claim(gateway, "job_1")
+    moved = [dt.date.fromisoformat(v["estimated_print_date"]) for v in await queue_views(operator)]
+    assert moved == [expected_print_date(OFFICE_TODAY, ahead, 2) for ahead in range(6)]
+
+
+async def test_more_capacity_brings_the_estimated_date_earlier_by_the_days_it_saves(office: Office) -> None:
+    office.pin_clock()
+    operator, gateway = office.as_("operator"), office.as_("service")
+    tail = [await submit(operator, n) for n in range(1, 6)][-1]  # four requests ahead of it
+
+    async def promise_for_tail() -> tuple[int, dt.date]:
+        view = (await operator.get(f"/v1/requests/{tail}/queue")).json()
+        assert view["ahead"] == 4, view
+        return int(view["daily_capacity"]), dt.date.fromisoformat(view["estimated_print_date"])
+
+    one_a_day = await gateway.put("/v1/queue/capacity", json={"cards_per_hour": 0.125, "printers": 1})
+    assert one_a_day.json()["daily_capacity"] == 1
+    capacity, before = await promise_for_tail()
+    assert (capacity, before) == (1, expected_print_date(OFFICE_TODAY, 4, 1))
+
+    second_printer = await gateway.put("/v1/queue/capacity", json={"cards_per_hour": 0.125, "printers": 2})
+    assert second_printer.json()["daily_capacity"] == 2
+    capacity, after = await promise_for_tail()
+    assert (capacity, after) == (2, expected_print_date(OFFICE_TODAY, 4, 2))
+    assert after < before
+    assert before - after == expected_print_date(OFFICE_TODAY, 4, 1) - expected_print_date(OFFICE_TODAY, 4, 2)
+
+    # and less capacity puts it back where it was
+    assert (await gateway.put("/v1/queue/capacity", json={"cards_per_hour": 0.125, "printers": 1})).is_success
+    assert await promise_for_tail() == (1, before)

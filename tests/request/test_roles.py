@@ -10,7 +10,7 @@ import httpx
 
 from tests.request.conftest import Office
 from tests.request.factories import batch_row, make_nik, request_body
-from tests.support import PUBLIC_PATHS, app_routes, concrete
+from tests.support import PUBLIC_PATHS, app_routes, assert_allowed, concrete
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -274,3 +274,219 @@ async def test_every_route_but_the_public_ones_answers_401_without_a_token(offic
 
     for path in ("/healthz", "/readyz", "/docs", "/openapi.json", "/console/"):
         assert (await anonymous.get(path)).status_code == 200, path
+
+
+EVERYONE = frozenset({"admin", "operator", "clerk", "partner", "service"})
+SUBMITTERS = frozenset({"admin", "operator", "clerk", "partner"})
+DESK = frozenset({"admin", "operator"})
+UPLOADERS = frozenset({"admin", "operator", "clerk"})
+GATEWAY = frozenset({"service"})
+WATCHERS = frozenset({"admin", "operator", "service"})
+
+# Every protected route with the roles allowed it (docs/architecture.md, "Roles" and the API tables).
+POLICY: dict[tuple[str, str], frozenset[str]] = {
+    ("POST", "/v1/requests"): SUBMITTERS,
+    ("GET", "/v1/requests"): EVERYONE,
+    ("GET", "/v1/requests/{request_id}"): EVERYONE,
+    ("GET", "/v1/requests/{request_id}/queue"): EVERYONE,
+    ("POST", "/v1/requests/{request_id}/cancel"): SUBMITTERS,
+    ("POST", "/v1/requests/{request_id}/resolve"): DESK,
+    ("POST", "/v1/requests/{request_id}/activate"): DESK,
+    ("POST", "/v1/requests/{request_id}/handover"): DESK,
+    ("POST", "/v1/batches"): UPLOADERS,
+    ("GET", "/v1/batches"): UPLOADERS,
+    ("GET", "/v1/batches/{batch_id}"): UPLOADERS,
+    ("GET", "/v1/batches/{batch_id}/report"): UPLOADERS,
+    ("GET", "/v1/coverage"): UPLOADERS,
+    ("PUT", "/v1/coverage/{kecamatan_code}"): DESK,
+    ("POST", "/v1/queue/claims"): GATEWAY,
+    ("POST", "/v1/queue/claims/{job_id}/renew"): GATEWAY,
+    ("POST", "/v1/queue/claims/{job_id}/release"): GATEWAY,
+    ("POST", "/v1/queue/claims/{job_id}/sent"): GATEWAY,
+    ("POST", "/v1/queue/claims/{job_id}/printed"): GATEWAY,
+    ("POST", "/v1/queue/claims/{job_id}/failed"): GATEWAY,
+    ("POST", "/v1/queue/claims/{job_id}/needs-review"): GATEWAY,
+    ("GET", "/v1/queue/stats"): WATCHERS,
+    ("PUT", "/v1/queue/capacity"): WATCHERS,
+    ("GET", "/v1/regions"): EVERYONE,
+    ("GET", "/v1/audit"): frozenset({"admin"}),
+}
+
+
+# What an allowed role is answered when it calls a route with a made-up id and no body: the list or the figures,
+# else the 404 of an unknown request, batch or job, or the 422 of a missing body. Never a 5xx.
+WITHOUT_ITS_DATA: dict[tuple[str, str], int] = {
+    ("POST", "/v1/requests"): 422,
+    ("GET", "/v1/requests"): 200,
+    ("GET", "/v1/requests/{request_id}"): 404,
+    ("GET", "/v1/requests/{request_id}/queue"): 404,
+    ("POST", "/v1/requests/{request_id}/cancel"): 404,
+    ("POST", "/v1/requests/{request_id}/resolve"): 422,
+    ("POST", "/v1/requests/{request_id}/activate"): 422,
+    ("POST", "/v1/requests/{request_id}/handover"): 422,
+    ("POST", "/v1/batches"): 422,
+    ("GET", "/v1/batches"): 200,
+    ("GET", "/v1/batches/{batch_id}"): 404,
+    ("GET", "/v1/batches/{batch_id}/report"): 404,
+    ("GET", "/v1/coverage"): 200,
+    ("PUT", "/v1/coverage/{kecamatan_code}"): 422,
+    ("POST", "/v1/queue/claims"): 422,
+    ("POST", "/v1/queue/claims/{job_id}/renew"): 422,
+    ("POST", "/v1/queue/claims/{job_id}/release"): 404,
+    ("POST", "/v1/queue/claims/{job_id}/sent"): 422,
+    ("POST", "/v1/queue/claims/{job_id}/printed"): 422,
+    ("POST", "/v1/queue/claims/{job_id}/failed"): 422,
+    ("POST", "/v1/queue/claims/{job_id}/needs-review"): 422,
+    ("GET", "/v1/queue/stats"): 200,
+    ("PUT", "/v1/queue/capacity"): 422,
+    ("GET", "/v1/regions"): 200,
+    ("GET", "/v1/audit"): 200,
+}
+
+
+async def test_the_policy_names_every_protected_route(office: Office) -> None:
+    assert {(m, p) for m, p in app_routes(office.app) if not public(p)} == set(POLICY) == set(WITHOUT_ITS_DATA)
+    assert set().union(*POLICY.values()) == EVERYONE
+
+
+async def test_each_role_allowed_a_route_gets_the_answer_for_missing_data_not_a_server_error(office: Office) -> None:
+    for (method, path), allowed in sorted(POLICY.items()):
+        for role in sorted(allowed):
+            response = await office.as_(role).request(method, concrete(path, PATH_VALUES))
+            assert_allowed(response, (role, method, path), WITHOUT_ITS_DATA[(method, path)])
+
+
+async def test_each_role_allowed_a_route_is_served_when_its_call_is_valid(office: Office) -> None:
+    """Every route, by every role allowed it, with a valid body on a request in the right state: a 2xx."""
+    operator, gateway = office.as_("operator"), office.as_("service")
+    partner, clerk = office.as_("partner"), office.as_("clerk", scope=["18.09.01"])
+    residents = iter(range(20, 200))
+
+    async def claimed(job: str) -> str:
+        """A request the gateway claimed as ``job`` (the queue holds nothing else when it claims)."""
+        request_id = await submit(operator, request_body(next(residents)))
+        claim = await gateway.post("/v1/queue/claims", json={"job_id": job, "printer_id": "printer-1"})
+        assert claim.status_code == 201, claim.text
+        assert claim.json()["request_id"] == request_id
+        return request_id
+
+    cards: dict[str, str] = {}  # job -> the serial of the card it printed
+
+    async def printed(job: str) -> str:
+        request_id = await claimed(job)
+        cards[job] = f"KTP{101 + len(cards):08d}"
+        report = {"card_serial": cards[job], "printer_id": "printer-1"}
+        assert (await gateway.post(f"/v1/queue/claims/{job}/printed", json=report)).status_code == 200
+        return request_id
+
+    in_review, printed_cards, activated = {}, {}, {}
+    for role in sorted(DESK):
+        in_review[role] = await claimed(f"job_review_{role}")
+        review = await gateway.post(f"/v1/queue/claims/job_review_{role}/needs-review", json={"reason": "unknown"})
+        assert review.json()["status"] == "needs_review", review.text
+        printed_cards[role] = await printed(f"job_printed_{role}")
+        activated[role] = await printed(f"job_activated_{role}")
+        card = {"card_serial": cards[f"job_activated_{role}"]}
+        assert (await operator.post(f"/v1/requests/{activated[role]}/activate", json=card)).status_code == 200
+    for report in ("renew", "release", "sent", "printed", "failed", "needs-review"):
+        await claimed(f"job_{report}")
+    head = await submit(operator, request_body(next(residents), reason="health"))  # what the next claim takes
+    readable = await submit(partner, request_body(next(residents), reason="health", channel="partner"))
+    cancellable = {
+        role: await submit(partner, request_body(next(residents), reason="health", channel="partner"))
+        for role in sorted(SUBMITTERS)
+    }
+    batch = await clerk.post("/v1/batches", json={"rows": [batch_row(next(residents))]})
+    assert batch.status_code == 201, batch.text
+    clerks_batch = batch.json()["id"]
+
+    def new_request(role: str) -> dict[str, Any]:
+        if role == "partner":
+            return request_body(next(residents), reason="health", channel="partner")
+        return request_body(next(residents))
+
+    def valid(role: str, method: str, path: str) -> tuple[str, dict[str, Any], int]:
+        """The call ``role`` makes on the route: its URL, its body, the status it must get."""
+        request, job = f"/v1/requests/{readable}", "/v1/queue/claims/job_"
+        calls: dict[tuple[str, str], tuple[str, dict[str, Any], int]] = {
+            ("POST", "/v1/requests"): ("/v1/requests", {"json": new_request(role)}, 201),
+            ("GET", "/v1/requests"): ("/v1/requests", {}, 200),
+            ("GET", "/v1/requests/{request_id}"): (request, {}, 200),
+            ("GET", "/v1/requests/{request_id}/queue"): (f"{request}/queue", {}, 200),
+            ("POST", "/v1/requests/{request_id}/cancel"): (
+                f"/v1/requests/{cancellable.get(role)}/cancel",
+                {"json": {"note": "resident asked"}},
+                200,
+            ),
+            ("POST", "/v1/requests/{request_id}/resolve"): (
+                f"/v1/requests/{in_review.get(role)}/resolve",
+                {"json": {"outcome": "not_printed"}},
+                200,
+            ),
+            ("POST", "/v1/requests/{request_id}/activate"): (
+                f"/v1/requests/{printed_cards.get(role)}/activate",
+                {"json": {"card_serial": cards.get(f"job_printed_{role}")}},
+                200,
+            ),
+            ("POST", "/v1/requests/{request_id}/handover"): (
+                f"/v1/requests/{activated.get(role)}/handover",
+                {"json": {"received_by": "BUDI SANTOSO"}},
+                200,
+            ),
+            ("POST", "/v1/batches"): ("/v1/batches", {"json": {"rows": [batch_row(next(residents))]}}, 201),
+            ("GET", "/v1/batches"): ("/v1/batches", {}, 200),
+            ("GET", "/v1/batches/{batch_id}"): (f"/v1/batches/{clerks_batch}", {}, 200),
+            ("GET", "/v1/batches/{batch_id}/report"): (f"/v1/batches/{clerks_batch}/report", {}, 200),
+            ("GET", "/v1/coverage"): ("/v1/coverage", {}, 200),
+            ("PUT", "/v1/coverage/{kecamatan_code}"): (
+                "/v1/coverage/18.09.01",
+                {"json": {"obliged": 1000, "recorded": 900}},
+                200,
+            ),
+            ("POST", "/v1/queue/claims"): (
+                "/v1/queue/claims",
+                {"json": {"job_id": "job_head", "printer_id": "printer-1"}},
+                201,
+            ),
+            ("POST", "/v1/queue/claims/{job_id}/renew"): (f"{job}renew/renew", {"json": {"lease_seconds": 600}}, 200),
+            ("POST", "/v1/queue/claims/{job_id}/release"): (f"{job}release/release", {"json": {}}, 200),
+            ("POST", "/v1/queue/claims/{job_id}/sent"): (f"{job}sent/sent", {"json": {"printer_id": "printer-1"}}, 200),
+            ("POST", "/v1/queue/claims/{job_id}/printed"): (
+                f"{job}printed/printed",
+                {"json": {"card_serial": "KTP00000042", "printer_id": "printer-1"}},
+                200,
+            ),
+            ("POST", "/v1/queue/claims/{job_id}/failed"): (
+                f"{job}failed/failed",
+                {"json": {"reason": "ribbon out", "card_used": False}},
+                200,
+            ),
+            ("POST", "/v1/queue/claims/{job_id}/needs-review"): (
+                f"{job}needs-review/needs-review",
+                {"json": {"reason": "power lost mid-card"}},
+                200,
+            ),
+            ("GET", "/v1/queue/stats"): ("/v1/queue/stats", {}, 200),
+            ("PUT", "/v1/queue/capacity"): ("/v1/queue/capacity", {"json": {"cards_per_hour": 25, "printers": 2}}, 200),
+            ("GET", "/v1/regions"): ("/v1/regions", {}, 200),
+            ("GET", "/v1/audit"): ("/v1/audit", {}, 200),
+        }
+        assert set(calls) == set(POLICY)
+        return calls[(method, path)]
+
+    clients = {
+        "admin": office.as_("admin"),
+        "operator": operator,
+        "clerk": clerk,
+        "partner": partner,
+        "service": gateway,
+    }
+    for (method, path), allowed in sorted(POLICY.items()):
+        for role in sorted(allowed):
+            url, kwargs, status = valid(role, method, path)
+            assert_allowed(await clients[role].request(method, url, **kwargs), (role, method, url), status)
+
+    admin = clients["admin"]
+    assert (await admin.get(f"/v1/requests/{head}")).json()["job_id"] == "job_head"
+    assert {(await admin.get(f"/v1/requests/{r}")).json()["status"] for r in cancellable.values()} == {"cancelled"}
+    assert {(await admin.get(f"/v1/requests/{r}")).json()["status"] for r in activated.values()} == {"collected"}
