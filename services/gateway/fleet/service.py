@@ -18,9 +18,10 @@ from services.common.auth import Principal, Role
 from services.common.db import Database
 from services.common.models import utcnow
 from services.common.problems import Conflict, NotFound
+from services.common.states import InvalidTransition, check_transition
 from services.gateway.fleet import repository
 from services.gateway.fleet.schemas import PrinterIn
-from services.gateway.fleet.states import PrinterLifecycle, WrongState, check_transition
+from services.gateway.fleet.states import TRANSITIONS, PrinterLifecycle
 from services.gateway.models import AuditEvent, Printer
 
 __all__ = ["COMMISSIONING", "FleetStore", "new_printer_id", "register", "require", "snapshot", "transition"]
@@ -71,11 +72,14 @@ async def register(session: AsyncSession, body: PrinterIn) -> Printer:
     return printer
 
 
+def _check(current: PrinterLifecycle, to: PrinterLifecycle) -> None:
+    """Staying in a state is always allowed (a repeated pause, a poll that finds it ready again)."""
+    if current != to:
+        check_transition(TRANSITIONS, current, to, thing="printer", kind="printer-state")
+
+
 def transition(printer: Printer, to: PrinterLifecycle) -> None:
-    try:
-        check_transition(PrinterLifecycle(printer.state), to)
-    except WrongState as exc:
-        raise Conflict(str(exc), kind="printer-state") from None
+    _check(PrinterLifecycle(printer.state), to)
     printer.state = to
 
 
@@ -113,8 +117,8 @@ class FleetStore:
             if only_from is not None and current not in only_from:
                 return None
             try:
-                check_transition(current, to)
-            except WrongState:
+                _check(current, to)
+            except InvalidTransition:
                 return None
             before = snapshot(printer)
             printer.state = to

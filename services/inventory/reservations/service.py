@@ -29,6 +29,7 @@ from services.common.auth import Principal
 from services.common.db import Database
 from services.common.models import utcnow
 from services.common.problems import Conflict, NotFound
+from services.common.states import check_transition
 from services.inventory.config import Settings
 from services.inventory.dependencies import SYSTEM
 from services.inventory.ledger import repository as ledger
@@ -41,7 +42,6 @@ from services.inventory.states import (
     BlankState,
     MovementKind,
     ReservationStatus,
-    check_transition,
 )
 
 __all__ = ["consume", "expire_overdue", "hold", "release", "reserve", "spoil", "sweeper"]
@@ -207,7 +207,9 @@ async def _get(session: AsyncSession, job_id: str, *, for_update: bool = False) 
 
 def _move(r: Row, target: ReservationStatus, now: dt.datetime, **changes: Any) -> tuple[dict[str, object], Row]:
     """Check a reservation's transition; returns the state before (for the audit row) and the values to set."""
-    check_transition(RESERVATION_TRANSITIONS, ReservationStatus(r["status"]), target, kind="reservation-closed")
+    check_transition(
+        RESERVATION_TRANSITIONS, ReservationStatus(r["status"]), target, thing="reservation", kind="reservation-closed"
+    )
     before = _snapshot(r)
     values = {"status": target.value, "updated_at": now, **changes}
     r.update(values)

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.auth import Principal, Role
 from services.common.models import new_id, utcnow
 from services.common.problems import Conflict, FieldError, Forbidden, NotFound, Unprocessable
+from services.common.states import check_transition
 from services.request.autocommit import alone_connection
 from services.request.context import ServiceContext
 from services.request.models import PrintRequest
@@ -31,7 +32,7 @@ from services.request.print_requests.schemas import (
     ResolveOutcome,
     Sex,
 )
-from services.request.print_requests.states import RequestStatus, check_transition
+from services.request.print_requests.states import TRANSITIONS, RequestStatus
 from services.request.print_requests.validation import check_request
 from services.request.queue import repository as queue_repository
 from services.request.queue.policy import QueuePolicy
@@ -293,7 +294,7 @@ async def create(
 
 def set_status(request: PrintRequest, target: RequestStatus, now: dt.datetime, note: str | None = None) -> None:
     """Move ``request`` to ``target`` if the table allows it (409 otherwise)."""
-    check_transition(request.status, target)
+    check_transition(TRANSITIONS, RequestStatus(request.status), target, thing="request")
     request.status = target.value
     request.updated_at = now
     if note is not None:

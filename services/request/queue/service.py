@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.auth import Principal, Role
 from services.common.db import commit
 from services.common.problems import Conflict, NotFound
+from services.common.states import check_transition
 from services.request.autocommit import alone_connection
 from services.request.context import ServiceContext
 from services.request.models import PrintRequest, QueueCapacity, QueueJob
@@ -30,7 +31,7 @@ from services.request.print_requests.service import (
     daily_capacity,
     set_status,
 )
-from services.request.print_requests.states import RequestStatus, check_transition
+from services.request.print_requests.states import TRANSITIONS, RequestStatus
 from services.request.queue import repository
 from services.request.queue.schemas import (
     CapacityIn,
@@ -143,7 +144,7 @@ async def claim(
     """``(claim, created)``: the next request leased to ``job_id``; the same job again gets the same claim."""
     now = context.clock()
     expires = now + _lease(context, body.lease_seconds)
-    check_transition(RequestStatus.QUEUED, RequestStatus.PRINTING)
+    check_transition(TRANSITIONS, RequestStatus.QUEUED, RequestStatus.PRINTING, thing="request")
     # PostgreSQL: one statement claims (request, job and audit row), unless the job id exists; only then, or with
     # nothing queued, a second look. The claim is the transaction's only write, so it needs no BEGIN/COMMIT.
     connection = await alone_connection(session) or await session.connection()
