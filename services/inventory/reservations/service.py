@@ -13,20 +13,15 @@ Locks are always taken in one order — reservation, blank, stock row — so wri
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator
 from typing import Any, cast
 
-from fastapi import FastAPI
 from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
-from services.common.db import Database
 from services.common.models import utcnow
 from services.common.problems import Conflict, NotFound
 from services.common.states import check_transition
@@ -44,7 +39,7 @@ from services.inventory.states import (
     ReservationStatus,
 )
 
-__all__ = ["consume", "expire_overdue", "hold", "release", "reserve", "spoil", "sweeper"]
+__all__ = ["consume", "expire_overdue", "hold", "release", "reserve", "spoil"]
 
 log = logging.getLogger(__name__)
 
@@ -526,32 +521,3 @@ async def hold(session: AsyncSession, principal: Principal, job_id: str, body: H
     values.update(_prefixed("a1_", audit))
     await _HOLD.run(session, values)
     return r
-
-
-@contextlib.asynccontextmanager
-async def sweeper(app: FastAPI) -> AsyncIterator[None]:
-    """Lifespan part: every ``sweep_interval_seconds`` release the reservations past their time-to-live."""
-    settings: Settings = app.state.settings
-
-    async def loop() -> None:
-        while True:
-            await asyncio.sleep(settings.sweep_interval_seconds)
-            db: Database = app.state.db
-            try:
-                async with db.sessions() as session, session.begin():
-                    expired = await expire_overdue(session)
-                if expired:
-                    log.info("released %d expired reservations", len(expired))
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("the reservation sweeper failed; it tries again")
-
-    task = asyncio.create_task(loop(), name="reservation-sweeper") if settings.start_sweeper else None
-    try:
-        yield
-    finally:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
