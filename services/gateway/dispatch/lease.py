@@ -5,12 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 
-import httpx
-
-from services.common.http import PeerUnavailable
 from services.common.tasks import Stop, repeat
-from services.gateway.clients import LeaseLost, RequestClient, StaleJob
-from services.gateway.clients.base import PeerAnswer
+from services.gateway.clients import RequestClient
+from services.gateway.errors import LeaseLost, PeerError, StaleJob
 
 __all__ = ["LeaseKeeper"]
 
@@ -29,7 +26,7 @@ class LeaseKeeper:
             every=self.lease_seconds / 3,
             wait_first=True,
             what="lease renewal",
-            expected=(PeerAnswer, PeerUnavailable, httpx.TransportError),
+            expected=(PeerError,),
             extra={"job_id": self.job_id},
         )
         self._task = asyncio.create_task(renewal, name=f"lease {self.job_id}")

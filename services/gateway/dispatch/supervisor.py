@@ -6,17 +6,14 @@ from __future__ import annotations
 import asyncio
 import logging
 
-import httpx
-
 from drivers import CardPrinter, DriverError, Timeouts
-from services.common.http import PeerUnavailable
 from services.common.models import utcnow
+from services.common.peers import PeerPolicy
 from services.common.tasks import TaskSet, keep_trying, repeat
-from services.gateway.clients import NoBlanks
-from services.gateway.clients.base import PeerAnswer, PeerPolicy
 from services.gateway.dispatch.card import CardSteps
 from services.gateway.dispatch.context import Gateway
 from services.gateway.dispatch.worker import PrinterWorker
+from services.gateway.errors import PeerError
 from services.gateway.fleet.service import COMMISSIONING
 from services.gateway.fleet.states import RUNNING, PrinterLifecycle
 from services.gateway.journal.service import new_job_id
@@ -48,7 +45,7 @@ class Dispatcher:
                 self._publish_capacity,
                 every=settings.capacity_publish_interval,
                 what="publishing the capacity",
-                expected=(PeerAnswer, PeerUnavailable, httpx.TransportError, OSError),
+                expected=(PeerError, OSError),
             ),
             name="capacity",
         )
@@ -193,7 +190,7 @@ class Dispatcher:
                 key=f"{job_id}:spoil",
                 policy=SHORT,
             )
-        except (PeerAnswer, PeerUnavailable, httpx.TransportError, NoBlanks) as exc:
+        except PeerError as exc:
             log.warning("test card %s not recorded at the inventory: %s", serial, exc)
 
     # -- capacity ------------------------------------------------------------------------------------

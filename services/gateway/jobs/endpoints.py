@@ -13,8 +13,8 @@ from services.common.auth import Authorize, Principal, Role
 from services.common.db import DbSession, ReadSession
 from services.common.pagination import Page, PageParams
 from services.common.problems import Conflict, NotFound, ServiceUnavailable
-from services.gateway.clients.base import PeerAnswer
 from services.gateway.dispatch.runtime import DispatcherDep
+from services.gateway.errors import PeerAnswer
 from services.gateway.jobs.schemas import JobDetail, JobOut, Resolution
 from services.gateway.journal import repository
 from services.gateway.journal.steps import PRE_SEND, JobState, Step
@@ -51,8 +51,7 @@ async def list_jobs(
     request_id: str | None = None,
 ) -> Page[JobOut]:
     filters = {"printer_id": printer_id, "status": status, "step": step, "request_id": request_id}
-    jobs = await repository.list_jobs(session, **filters, limit=page.limit, offset=page.offset)
-    total = await repository.count_jobs(session, **filters)
+    jobs, total = await repository.list_jobs(session, **filters, limit=page.limit, offset=page.offset)
     return Page[JobOut](
         items=[JobOut.model_validate(j) for j in jobs], total=total, limit=page.limit, offset=page.offset
     )

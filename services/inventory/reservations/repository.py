@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.pagination import paginate
 from services.inventory.models import Reservation
 from services.inventory.states import ReservationStatus
 
@@ -39,6 +40,4 @@ async def list_reservations(
     query = select(Reservation)
     if status is not None:
         query = query.where(Reservation.status == status.value)
-    total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = await session.scalars(query.order_by(Reservation.created_at.desc()).limit(limit).offset(offset))
-    return list(rows), total
+    return await paginate(session, query, Reservation.created_at.desc(), limit=limit, offset=offset)
