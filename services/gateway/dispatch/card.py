@@ -22,7 +22,7 @@ from drivers import (
     OutcomeUnknown,
     PrinterError,
 )
-from services.gateway.dispatch.context import Gateway
+from services.gateway.dispatch.gateway import Gateway
 from services.gateway.dispatch.lease import LeaseKeeper
 from services.gateway.errors import NoBlanks, PeerAnswer
 from services.gateway.journal.service import new_job_id

@@ -15,7 +15,7 @@ import time
 from drivers import CardPrinter, JobStatus, LinkError, PrinterStatus, Reason, Timeouts
 from services.common.tasks import TaskSet, cancel_and_wait, keep_trying, repeat
 from services.gateway.dispatch.card import CardSteps, Ending, NoWork, Outcome, Prepared
-from services.gateway.dispatch.context import Gateway
+from services.gateway.dispatch.gateway import Gateway
 from services.gateway.fleet.states import RUNNING, PrinterLifecycle
 from services.gateway.journal.steps import Step
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query
 
 from services.common.auth import Authorize, Principal, Role
 from services.common.db import DbSession, ReadSession, after_commit
-from services.gateway.dispatch.runtime import DispatcherDep
+from services.gateway.dispatch.dispatcher import DispatcherDep
 from services.gateway.fleet import repository, service
 from services.gateway.fleet.schemas import PrinterIn, PrinterOut
 from services.gateway.fleet.states import PrinterLifecycle

@@ -12,7 +12,7 @@ from services.common.auth import Authorize, Principal, Role
 from services.common.db import DbSession, ReadSession
 from services.common.pagination import Page, PageParams
 from services.common.problems import Conflict
-from services.gateway.dispatch.runtime import DispatcherDep
+from services.gateway.dispatch.dispatcher import DispatcherDep
 from services.gateway.jobs import service
 from services.gateway.jobs.schemas import JobDetail, JobOut, Resolution
 from services.gateway.journal import repository

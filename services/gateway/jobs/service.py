@@ -16,7 +16,7 @@ from services.common.auth import Principal
 from services.common.db import after_commit
 from services.common.problems import Conflict, NotFound, ServiceUnavailable
 from services.gateway.audit import auditor
-from services.gateway.dispatch.supervisor import Dispatcher
+from services.gateway.dispatch.dispatcher import Dispatcher
 from services.gateway.errors import PeerAnswer
 from services.gateway.jobs.schemas import Resolution
 from services.gateway.journal import repository

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Annotated
+
+from fastapi import Depends, Request
 
 from drivers import CardPrinter, DriverError, Timeouts
 from services.common.models import utcnow
 from services.common.peers import PeerPolicy
 from services.common.tasks import TaskSet, keep_trying, repeat
 from services.gateway.dispatch.card import CardSteps
-from services.gateway.dispatch.context import Gateway
+from services.gateway.dispatch.gateway import Gateway
 from services.gateway.dispatch.worker import PrinterWorker
 from services.gateway.errors import PeerError
 from services.gateway.fleet.service import COMMISSIONING
@@ -19,7 +22,7 @@ from services.gateway.fleet.states import RUNNING, PrinterLifecycle
 from services.gateway.journal.service import new_job_id
 from services.gateway.journal.steps import PRE_SEND, Step
 
-__all__ = ["Dispatcher"]
+__all__ = ["Dispatcher", "DispatcherDep", "get_dispatcher"]
 
 log = logging.getLogger(__name__)
 
@@ -210,3 +213,12 @@ class Dispatcher:
     async def _publish_capacity(self) -> None:
         cards_per_hour, printers = await self.capacity()
         await self.gw.requests.put_capacity(cards_per_hour, printers)
+
+
+def get_dispatcher(request: Request) -> Dispatcher:
+    """Where endpoints find the running dispatcher: ``app.state.dispatcher``, made in the app's lifespan."""
+    dispatcher: Dispatcher = request.app.state.dispatcher
+    return dispatcher
+
+
+DispatcherDep = Annotated[Dispatcher, Depends(get_dispatcher)]
