@@ -263,7 +263,7 @@ async def create(
     # In a transaction, a savepoint: a refused insert (and its lane keys) is undone alone, and the session can
     # still look up the request that won. On its own (autocommit) a refused statement leaves nothing behind.
     guard: contextlib.AbstractAsyncContextManager[Any] = (
-        contextlib.nullcontext() if autocommit is not None else session.begin_nested()
+        contextlib.nullcontext() if autocommit is not None else connection.begin_nested()
     )
     try:
         async with guard:
