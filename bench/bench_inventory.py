@@ -95,7 +95,7 @@ async def bench_api(
         "EKTP_INVENTORY_LOG_LEVEL": "WARNING",
         "EKTP_INVENTORY_DB_POOL_SIZE": str(max(10, clients)),
     }
-    code = f"from services.cli import main; raise SystemExit(main(['serve', 'inventory', '--port', '{port}']))"
+    code = f"from services.ops.cli import main; raise SystemExit(main(['serve', 'inventory', '--port', '{port}']))"
     server = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env)
     base = f"http://127.0.0.1:{port}"
     operator = {"Authorization": "Bearer " + issue_token(keys.private_pem, role="operator", subject="bench")}

@@ -54,7 +54,7 @@ from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 
 from services.common.auth import generate_key_pair, issue_token  # noqa: E402
 from services.common.migrate import upgrade  # noqa: E402
-from services.demo import nik_for  # noqa: E402
+from services.ops.demo import nik_for  # noqa: E402
 from services.request.models import PrintRequest  # noqa: E402
 from services.request.regions.service import load_catalog  # noqa: E402
 

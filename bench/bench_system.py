@@ -33,7 +33,7 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from services.demo import request_body
+from services.ops.demo import request_body
 from tests.system.harness import SystemUnderTest, people
 from tests.system.test_end_to_end import _batch_csv
 

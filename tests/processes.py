@@ -150,7 +150,7 @@ class Stack:
             env.setdefault(prefix + "SERVICE_TOKEN", self.token("service", "gateway"))
         log = service.log.open("ab")
         service.process = subprocess.Popen(
-            [sys.executable, "-m", "services.cli", "serve", name, "--port", str(service.port)],
+            [sys.executable, "-m", "services.ops.cli", "serve", name, "--port", str(service.port)],
             cwd=PROJECT,
             env=env,
             stdout=log,

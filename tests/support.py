@@ -15,7 +15,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 
-from services.stack import ephemeral_port_range
+from services.ops.stack import ephemeral_port_range
 
 __all__ = [
     "PUBLIC_PATHS",
@@ -81,7 +81,7 @@ def free_port_block(size: int = 1) -> int:
     """The first of ``size`` consecutive free TCP ports on loopback, below the kernel's ephemeral range.
 
     A test that kills a process and starts it again on the same port needs a port that no outgoing connection
-    can take meanwhile (``services.stack.ephemeral_port_range`` says why).
+    can take meanwhile (``services.ops.stack.ephemeral_port_range`` says why).
     """
     low = 10_000
     high = ephemeral_port_range()[0] - size

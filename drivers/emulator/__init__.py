@@ -2,7 +2,7 @@
 
 In-process: ``async with Emulator(EmulatorConfig(...)) as emu`` (see ``emulator``); as a program:
 ``ektp emulator`` or ``python -m drivers.emulator`` (see ``cli``); faults and operator actions over HTTP
-(see ``api``, and ``control`` for its command-line client).
+(see ``control_server``, and ``control_client`` for its command-line client).
 """
 
 from drivers.emulator.config import ALL_EXTENSIONS, EmulatorConfig

@@ -14,12 +14,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from drivers.emulator.api import ControlServer
 from drivers.emulator.config import EmulatorConfig
+from drivers.emulator.control_server import ControlServer
 from drivers.emulator.faults import Action, Fault
 from drivers.emulator.links import PtyEndpoint, TcpEndpoint
 from drivers.emulator.printer import VirtualPrinter
-from drivers.emulator.state import StateStore
+from drivers.emulator.store import StateStore
 
 __all__ = ["Emulator"]
 

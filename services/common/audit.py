@@ -10,13 +10,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Authorize, Principal, Role
 from services.common.db import ReadSession
 from services.common.models import AuditEventMixin
-from services.common.pagination import Page, PageParams
+from services.common.pagination import Page, PageParams, paginate
 
 __all__ = ["AuditEventOut", "Auditor", "audit_router"]
 
@@ -90,11 +90,10 @@ def audit_router(model: type[AuditEventMixin]) -> APIRouter:
         ):
             if value is not None:
                 query = query.where(column == value)
-        total = await session.scalar(select(func.count()).select_from(query.subquery()))
-        rows = await session.scalars(query.order_by(model.id.desc()).limit(page.limit).offset(page.offset))
+        rows, total = await paginate(session, query, model.id.desc(), limit=page.limit, offset=page.offset)
         return Page[AuditEventOut](
             items=[AuditEventOut.model_validate(r) for r in rows],
-            total=total or 0,
+            total=total,
             limit=page.limit,
             offset=page.offset,
         )

@@ -127,7 +127,7 @@ class Database:
 _AFTER_COMMIT = "after_commit"
 
 
-def after_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
+def after_commit(session: AsyncSession, callback: Callable[[], object]) -> None:
     """Run ``callback`` once the session's transaction has committed (never if it rolls back)."""
     session.info.setdefault(_AFTER_COMMIT, []).append(callback)
 

@@ -1,13 +1,17 @@
-"""Offset pagination shared by every list endpoint: ``?limit=&offset=`` in, ``{items, total, ...}`` out."""
+"""Offset pagination shared by every list endpoint: ``?limit=&offset=`` in, ``{items, total, ...}`` out;
+``paginate`` is the one query tail (count, order, slice) every repository's list uses."""
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from collections.abc import Sequence
+from typing import Any, Generic, TypeVar
 
 from fastapi import Query
 from pydantic import BaseModel
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-__all__ = ["Page", "PageParams"]
+__all__ = ["Page", "PageParams", "paginate"]
 
 T = TypeVar("T")
 
@@ -29,3 +33,14 @@ class Page(BaseModel, Generic[T]):
     total: int
     limit: int
     offset: int
+
+
+async def paginate(
+    session: AsyncSession, query: Select[Any], *order_by: Any, limit: int, offset: int
+) -> tuple[Sequence[Any], int]:
+    """One page of ``query``'s rows in ``order_by`` order, and how many rows match in all.
+
+    (``Select[Any]``: SQLAlchemy 2.0 and 2.1 spell a one-entity select's type differently.)"""
+    total = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    rows = await session.scalars(query.order_by(*order_by).limit(limit).offset(offset))
+    return rows.all(), int(total or 0)

@@ -6,12 +6,16 @@ at import time.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["DATA_DIR", "ServiceSettings", "default_sqlite_url"]
+__all__ = ["DATA_DIR", "ServiceSettings", "StackLayout", "default_sqlite_url"]
 
 DATA_DIR = Path("data")
 
@@ -19,6 +23,28 @@ DATA_DIR = Path("data")
 def default_sqlite_url(service: str, data_dir: Path = DATA_DIR) -> str:
     """The embedded default: one SQLite file per service under ./data."""
     return f"sqlite+aiosqlite:///{data_dir / (service + '.db')}"
+
+
+@dataclass(frozen=True)
+class StackLayout:
+    """Where each part of a local stack (``ektp up``) lives; each service derives its settings from it."""
+
+    urls: Mapping[str, str]  # service name → its base URL
+    data_dir: Path  # SQLite files, emulator state
+    key_dir: Path  # the development key pair
+    service_token: str  # role service, for the calls between services
+    console_origins: Sequence[str]  # the office console's origins (it is served by the request service)
+    printers: Sequence[tuple[str, str]] = ()  # (name, pyserial URL) of each emulated printer
+    log_level: str = "WARNING"
+
+
+def _env_value(value: Any) -> str:
+    """A setting's value as pydantic-settings reads it back from an environment variable."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple | dict):
+        return json.dumps(value)
+    return str(value)
 
 
 class ServiceSettings(BaseSettings):
@@ -53,6 +79,28 @@ class ServiceSettings(BaseSettings):
 
     service_token: str = Field(default="", description="A JWT with role service, for calls to peer services.")
     service_token_file: Path | None = Field(default=None, description="A file holding that token (compose).")
+
+    @classmethod
+    def for_stack(cls, layout: StackLayout) -> dict[str, Any]:
+        """The settings this service takes from a local stack (``ektp up``); each service adds its own."""
+        return {
+            "jwt_public_key_file": layout.key_dir / "jwt-public.pem",
+            # The console and `ektp status` show what happens; the terminal shows only what needs attention.
+            "log_level": layout.log_level,
+            "cors_origins": list(layout.console_origins),
+        }
+
+    @classmethod
+    def env_name(cls, setting: str) -> str:
+        """The environment variable that sets ``setting`` (``EKTP_<SERVICE>_<SETTING>``)."""
+        if setting not in cls.model_fields:
+            raise KeyError(f"{cls.__module__}.{cls.__qualname__} has no setting {setting!r}")
+        return f"{cls.model_config.get('env_prefix') or ''}{setting.upper()}"
+
+    @classmethod
+    def stack_env(cls, layout: StackLayout) -> dict[str, str]:
+        """``for_stack`` as the environment variables ``ektp up`` starts this service with."""
+        return {cls.env_name(setting): _env_value(value) for setting, value in cls.for_stack(layout).items()}
 
     def peer_token(self) -> str | None:
         """The token this service sends to its peers: inline text first, then the file; None if neither."""

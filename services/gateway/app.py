@@ -13,11 +13,11 @@ from fastapi import FastAPI
 
 from services.common.app import build_app
 from services.common.audit import audit_router
-from services.common.http import service_client
-from services.gateway.clients import InventoryClient, PeerPolicy, RequestClient
+from services.common.peers import PeerPolicy, service_client
+from services.gateway.clients import InventoryClient, RequestClient
 from services.gateway.config import Settings
-from services.gateway.dispatch.context import Gateway
-from services.gateway.dispatch.supervisor import Dispatcher
+from services.gateway.dispatch.dispatcher import Dispatcher
+from services.gateway.dispatch.gateway import Gateway
 from services.gateway.fleet.endpoints import router as fleet_router
 from services.gateway.jobs.endpoints import router as jobs_router
 from services.gateway.models import AuditEvent

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from services.common.settings import ServiceSettings, default_sqlite_url
+from services.common.settings import ServiceSettings, StackLayout, default_sqlite_url
 
 __all__ = ["DEFAULT_PORT", "Settings"]
 
@@ -43,6 +44,16 @@ class Settings(ServiceSettings):
     throughput_window_seconds: float = Field(default=3600.0, gt=0, description="Window of the measured cards/hour.")
     capacity_publish_interval: float = Field(default=30.0, gt=0)
     start_loops: bool = Field(default=True, description="Run dispatch loops and status polls (tests turn it off).")
+
+    @classmethod
+    def for_stack(cls, layout: StackLayout) -> dict[str, Any]:
+        return super().for_stack(layout) | {
+            "database_url": default_sqlite_url("gateway", layout.data_dir),
+            "request_url": layout.urls["request"],
+            "inventory_url": layout.urls["inventory"],
+            "service_token": layout.service_token,
+            "printers": ",".join(f"{name}={url}" for name, url in layout.printers),
+        }
 
     def token(self) -> str:
         """The service token: inline, else read from ``service_token_file``."""

@@ -18,7 +18,7 @@ from services.inventory.models import AuditEvent
 from services.inventory.reorder.endpoints import router as reorder_router
 from services.inventory.reports.endpoints import router as reports_router
 from services.inventory.reservations.endpoints import router as reservations_router
-from services.inventory.reservations.service import sweeper
+from services.inventory.reservations.sweeper import sweeper
 from services.inventory.tranches.endpoints import router as tranches_router
 
 __all__ = ["create_app"]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from services.common.settings import ServiceSettings, default_sqlite_url
+from services.common.settings import ServiceSettings, StackLayout, default_sqlite_url
 
 __all__ = ["DEFAULT_PORT", "Settings"]
 
@@ -32,6 +34,14 @@ class Settings(ServiceSettings):
     reorder_safety_days: int = Field(default=7, ge=0, description="Extra days of stock kept as a buffer.")
     reorder_cover_days: int = Field(default=60, ge=1, description="Days of consumption one proposal should cover.")
     reorder_min_quantity: int = Field(default=1000, ge=1, description="Smallest quantity proposed.")
+
+    @classmethod
+    def for_stack(cls, layout: StackLayout) -> dict[str, Any]:
+        return super().for_stack(layout) | {
+            "database_url": default_sqlite_url("inventory", layout.data_dir),
+            "request_url": layout.urls["request"],
+            "service_token": layout.service_token,
+        }
 
     def resolved_database_url(self) -> str:
         return self.database_url or default_sqlite_url("inventory")

@@ -1,4 +1,5 @@
-"""The inventory's state machines: each enum with its allowed transitions, checked in one function.
+"""The inventory's state machines: each enum with its allowed transitions (checked by
+``services.common.states.check_transition``).
 
 A blank:        available ─▶ consumed | spoiled | written_off;  written_off ─▶ available (found again)
 A reservation:  reserved ─▶ held | consumed | spoiled | released | expired;  held ─▶ consumed | spoiled | released;
@@ -10,9 +11,6 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from typing import TypeVar
-
-from services.common.problems import Conflict
 
 __all__ = [
     "BLANK_TRANSITIONS",
@@ -26,7 +24,6 @@ __all__ = [
     "ProposalState",
     "ReservationStatus",
     "SpoilageReason",
-    "check_transition",
 ]
 
 
@@ -118,24 +115,3 @@ PROPOSAL_TRANSITIONS: Mapping[ProposalState, frozenset[ProposalState]] = {
     ProposalState.CLOSED: frozenset(),
     ProposalState.CANCELLED: frozenset(),
 }
-
-S = TypeVar("S", bound=enum.StrEnum)
-
-_KINDS: dict[type[enum.StrEnum], str] = {
-    BlankState: "blank",
-    ReservationStatus: "reservation",
-    ProposalState: "proposal",
-}
-
-
-def check_transition(table: Mapping[S, frozenset[S]], current: S, target: S, *, kind: str | None = None) -> None:
-    """Raise 409 (``<thing>-<current>``, e.g. ``reservation-closed``) unless ``current`` may become ``target``."""
-    if target in table[current]:
-        return
-    thing = _KINDS.get(type(current), "object")
-    raise Conflict(
-        f"a {thing} that is {current.value} cannot become {target.value}",
-        kind=kind or f"{thing}-{current.value}",
-        current=current.value,
-        target=target.value,
-    )

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from services.common.settings import ServiceSettings, default_sqlite_url
+from services.common.settings import ServiceSettings, StackLayout, default_sqlite_url
 
 __all__ = ["DEFAULT_PORT", "Settings"]
 
@@ -59,6 +60,14 @@ class Settings(ServiceSettings):
     # Batches
     batch_max_bytes: int = Field(default=512 * 1024 * 1024, ge=1024)
     batch_chunk_rows: int = Field(default=5000, ge=1, description="Rows validated and inserted together (COPY).")
+
+    @classmethod
+    def for_stack(cls, layout: StackLayout) -> dict[str, Any]:
+        return super().for_stack(layout) | {
+            "database_url": default_sqlite_url("request", layout.data_dir),
+            "console_inventory_url": layout.urls["inventory"],
+            "console_gateway_url": layout.urls["gateway"],
+        }
 
     def resolved_database_url(self) -> str:
         return self.database_url or default_sqlite_url("request")

@@ -79,7 +79,7 @@ async def test_the_control_client_command_line_injects_a_fault(emulator: Emulato
     client = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "drivers.emulator.control",
+        "drivers.emulator.control_client",
         str(emulator.control_url),
         "fault",
         "slow_replies",
@@ -127,11 +127,11 @@ async def test_an_operator_opening_the_cover_stops_the_printer_until_it_is_close
 
 
 async def _control_client(control_url: str, *args: str) -> dict[str, Any]:
-    """``python -m drivers.emulator.control URL ARGS`` as an operator types it; its JSON answer."""
+    """``python -m drivers.emulator.control_client URL ARGS`` as an operator types it; its JSON answer."""
     client = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "drivers.emulator.control",
+        "drivers.emulator.control_client",
         control_url,
         *args,
         stdout=asyncio.subprocess.PIPE,

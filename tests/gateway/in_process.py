@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from services.common.auth import Role
 from services.gateway.app import create_app
 from services.gateway.config import Settings
-from services.gateway.dispatch.supervisor import Dispatcher
+from services.gateway.dispatch.dispatcher import Dispatcher
 from services.gateway.fleet.states import PrinterLifecycle
 from services.gateway.journal.service import new_job_id
 from services.gateway.journal.steps import Step

@@ -7,8 +7,9 @@ from collections.abc import Callable
 import pytest
 
 from services.common.db import Database
+from services.common.states import InvalidTransition, check_transition
 from services.gateway.journal.service import Journal, new_job_id
-from services.gateway.journal.steps import TRANSITIONS, JobState, Step, WrongStep, check_transition
+from services.gateway.journal.steps import TRANSITIONS, JobState, Step
 from services.gateway.models import Printer
 
 
@@ -28,8 +29,8 @@ def test_every_step_is_in_the_table_and_reported_and_released_are_final() -> Non
     ],
 )
 def test_forbidden_steps_are_refused(current: Step, to: Step) -> None:
-    with pytest.raises(WrongStep):
-        check_transition(current, to)
+    with pytest.raises(InvalidTransition):
+        check_transition(TRANSITIONS, current, to, thing="job")
 
 
 async def _journal_with_printer(url: str) -> tuple[Database, Journal]:
@@ -88,7 +89,7 @@ async def test_a_wrong_step_changes_nothing(migrated_db: Callable[[str], str]) -
     try:
         job_id = new_job_id()
         await journal.begin(job_id, "prn_1")
-        with pytest.raises(WrongStep):
+        with pytest.raises(InvalidTransition):
             await journal.advance(job_id, Step.PRINTED)
         job = await journal.get(job_id)
         assert job is not None

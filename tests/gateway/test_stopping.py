@@ -7,7 +7,7 @@ import contextlib
 
 import pytest
 
-from services.gateway.dispatch.context import cancel_and_wait
+from services.common.tasks import cancel_and_wait
 
 
 async def _swallows_the_first_cancellation(ended: list[str]) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 from PIL import Image
 from stdnum.id import nik as stdnum_nik
 
-from services.demo import nik_for
+from services.ops.demo import nik_for
 from services.request.regions.service import load_catalog
 
 CATALOG = load_catalog("18.09")

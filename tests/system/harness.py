@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 
 from services.common.auth import Role, issue_token
-from services.demo import Resident, request_body, residents
+from services.ops.demo import Resident, request_body, residents
 from tests.support import free_port_block
 
 __all__ = ["Accounting", "SystemUnderTest"]
@@ -76,7 +76,7 @@ class SystemUnderTest:
         base = free_port_block(3)
         printer_port = free_port_block(self.printers + 100)
         argv = [
-            sys.executable, "-m", "services.cli", "up",
+            sys.executable, "-m", "services.ops.cli", "up",
             "--data-dir", str(self.data_dir), "--base-port", str(base), "--printer-port", str(printer_port),
             "--printers", str(self.printers), "--time-scale", str(self.time_scale),
             "--output-capacity", str(self.output_capacity), *self.extra_args,

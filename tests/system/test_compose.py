@@ -17,8 +17,8 @@ import pytest
 import yaml
 
 from drivers.emulator.cli import _parser as emulator_parser
-from services.cli import DEFAULT_PORTS, _parser, service_settings
 from services.common.migrate import PROJECT_ROOT, SERVICES
+from services.ops.cli import DEFAULT_PORTS, _parser, service_settings
 
 COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yml"
 SCHEMA = Path(__file__).with_name("compose-spec.schema.json")

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from services.demo import request_body
+from services.ops.demo import request_body
 from tests.conftest import REQUIRE_POSTGRES, pg_admin, pg_url
 from tests.system.harness import SystemUnderTest, people, wait_until
 
@@ -195,7 +195,7 @@ def test_the_status_command_shows_printers_queue_and_stock(system: SystemUnderTe
 
     urls = system.info["urls"]
     result = subprocess.run(
-        [sys.executable, "-m", "services.cli", "status", "--token", system.token("operator"),
+        [sys.executable, "-m", "services.ops.cli", "status", "--token", system.token("operator"),
          "--request-url", urls["request"], "--inventory-url", urls["inventory"], "--gateway-url", urls["gateway"]],
         capture_output=True, text=True, timeout=60, env={"COLUMNS": "160", "PATH": "/usr/bin:/bin"},
     )  # fmt: skip
@@ -221,7 +221,7 @@ def test_import_batch_uploads_a_file_and_prints_its_report(system: SystemUnderTe
     path = tmp_path / "usulan.csv"
     path.write_bytes(_batch_csv(rows))
     result = subprocess.run(
-        [sys.executable, "-m", "services.cli", "import-batch", str(path),
+        [sys.executable, "-m", "services.ops.cli", "import-batch", str(path),
          "--token", system.token("clerk", scope=[BATCH_KECAMATAN]), "--request-url", system.info["urls"]["request"]],
         capture_output=True, text=True, timeout=60, env={"COLUMNS": "160", "PATH": "/usr/bin:/bin"},
     )  # fmt: skip

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from services.demo import request_body
+from services.ops.demo import request_body
 from tests.system.harness import Accounting, SystemUnderTest, people, wait_until
 from tests.system.private_postgres import private_postgres
 from tests.system.test_end_to_end import _batch_csv

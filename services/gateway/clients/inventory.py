@@ -7,9 +7,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from services.gateway.clients.base import PeerAnswer, PeerClient
+from services.common.peers import PeerAnswer, PeerClient
+from services.gateway.errors import NoBlanks
 
-__all__ = ["InventoryClient", "NoBlanks", "Reservation", "SpoilReason"]
+__all__ = ["InventoryClient", "Reservation", "SpoilReason"]
 
 SpoilReason = Literal["failed_print", "failed_encode", "damaged", "data_change"]
 
@@ -20,25 +21,18 @@ class Reservation(BaseModel):
     job_id: str
 
 
-class NoBlanks(Exception):
-    """409 no-blanks: no blank card available to this class of job."""
-
-
 class InventoryClient(PeerClient):
     """``/v1/reservations/...`` of the inventory service (role service)."""
 
+    answers: dict[tuple[int, str], type[PeerAnswer]] = {(409, "no-blanks"): NoBlanks}  # noqa: RUF012
+
     async def reserve(self, job_id: str, *, urgent: bool, ttl_seconds: float) -> Reservation:
-        try:
-            response = await self.call(
-                "POST",
-                "/v1/reservations",
-                body={"job_id": job_id, "urgent": urgent, "ttl_seconds": ttl_seconds},
-                key=f"{job_id}:reserve",
-            )
-        except PeerAnswer as exc:
-            if exc.status == 409 and exc.kind == "no-blanks":
-                raise NoBlanks(str(exc)) from exc
-            raise
+        response = await self.call(
+            "POST",
+            "/v1/reservations",
+            body={"job_id": job_id, "urgent": urgent, "ttl_seconds": ttl_seconds},
+            key=f"{job_id}:reserve",
+        )
         return Reservation.model_validate(response.json())
 
     async def consume(self, job_id: str, serial: str, request_id: str, printer_id: str) -> dict[str, Any]:
@@ -59,8 +53,4 @@ class InventoryClient(PeerClient):
 
     async def _step(self, job_id: str, what: str, body: dict[str, Any]) -> dict[str, Any]:
         response = await self.call("POST", f"/v1/reservations/{job_id}/{what}", body=body, key=f"{job_id}:{what}")
-        try:
-            answer: dict[str, Any] = response.json() if response.content else {}
-        except ValueError:
-            answer = {}
-        return answer
+        return self.json_of(response)

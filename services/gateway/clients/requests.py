@@ -12,9 +12,10 @@ from typing import Any, Literal
 import httpx
 from pydantic import BaseModel, ConfigDict
 
-from services.gateway.clients.base import PeerAnswer, PeerClient, PeerPolicy
+from services.common.peers import PeerAnswer, PeerClient, PeerPolicy
+from services.gateway.errors import LeaseLost, StaleJob
 
-__all__ = ["CardData", "Claim", "LeaseLost", "RequestClient", "StaleJob"]
+__all__ = ["CardData", "Claim", "RequestClient"]
 
 MAX_REASON = 300
 MAX_CARDS_PER_HOUR = 10_000
@@ -66,28 +67,17 @@ class Claim(BaseModel):
     card: CardData
 
 
-class LeaseLost(Exception):
-    """409 lease-lost: the lease expired and the request went elsewhere."""
-
-
-class StaleJob(Exception):
-    """409 stale-job: this job no longer holds the request."""
-
-
-def _conflict(exc: PeerAnswer) -> Exception:
-    if exc.status == 409 and exc.kind == "lease-lost":
-        return LeaseLost(str(exc))
-    if exc.status == 409 and exc.kind == "stale-job":
-        return StaleJob(str(exc))
-    return exc
-
-
 def _reason(text: str) -> str:
     return (text or "unspecified")[:MAX_REASON]
 
 
 class RequestClient(PeerClient):
     """``/v1/queue/...`` and ``/v1/requests/{id}`` of the request service (role service)."""
+
+    answers: dict[tuple[int, str], type[PeerAnswer]] = {  # noqa: RUF012
+        (409, "lease-lost"): LeaseLost,
+        (409, "stale-job"): StaleJob,
+    }
 
     async def claim(
         self, job_id: str, printer_id: str, lease_seconds: float, *, wait_seconds: float = 0.0
@@ -110,15 +100,12 @@ class RequestClient(PeerClient):
         return Claim.model_validate(response.json())
 
     async def renew(self, job_id: str, lease_seconds: float) -> None:
-        try:
-            await self.call(
-                "POST",
-                f"/v1/queue/claims/{job_id}/renew",
-                body={"lease_seconds": lease_seconds},
-                policy=PeerPolicy(attempts=3, max_seconds=10.0),
-            )
-        except PeerAnswer as exc:
-            raise _conflict(exc) from exc
+        await self.call(
+            "POST",
+            f"/v1/queue/claims/{job_id}/renew",
+            body={"lease_seconds": lease_seconds},
+            policy=PeerPolicy(attempts=3, max_seconds=10.0),
+        )
 
     async def release(self, job_id: str) -> None:
         await self._report(job_id, "release", {})
@@ -151,12 +138,5 @@ class RequestClient(PeerClient):
         return body
 
     async def _report(self, job_id: str, what: str, body: dict[str, Any]) -> dict[str, Any]:
-        try:
-            response = await self.call("POST", f"/v1/queue/claims/{job_id}/{what}", body=body, key=f"{job_id}:{what}")
-        except PeerAnswer as exc:
-            raise _conflict(exc) from exc
-        try:
-            answer: dict[str, Any] = response.json() if response.content else {}
-        except ValueError:
-            answer = {}
-        return answer
+        response = await self.call("POST", f"/v1/queue/claims/{job_id}/{what}", body=body, key=f"{job_id}:{what}")
+        return self.json_of(response)

@@ -22,10 +22,9 @@ from drivers import (
     OutcomeUnknown,
     PrinterError,
 )
-from services.gateway.clients import LeaseLost, NoBlanks, StaleJob
-from services.gateway.clients.base import PeerAnswer
-from services.gateway.dispatch.context import Gateway
+from services.gateway.dispatch.gateway import Gateway
 from services.gateway.dispatch.lease import LeaseKeeper
+from services.gateway.errors import NoBlanks, PeerAnswer
 from services.gateway.journal.service import new_job_id
 from services.gateway.journal.steps import JobState, Step
 from services.gateway.models import Job
@@ -141,7 +140,7 @@ class CardSteps:
             await gw.journal.advance(job_id, Step.RELEASING, detail={"reason": reason})
         try:
             await gw.requests.release(job_id)
-        except (PeerAnswer, LeaseLost, StaleJob) as exc:
+        except PeerAnswer as exc:
             log.info("claim release: %s", exc, extra={"job_id": job_id})
         if job.step != Step.CLAIMED:
             try:
@@ -159,7 +158,7 @@ class CardSteps:
         await gw.journal.advance(job.job_id, Step.SENT, detail={"printer_id": printer_id})
         try:
             await gw.requests.sent(job.job_id, printer_id)
-        except (LeaseLost, StaleJob, PeerAnswer) as exc:
+        except PeerAnswer as exc:
             return Outcome(Ending.FAILED, reason=f"request service refused sent: {exc}")
         await gw.journal.advance(job.job_id, Step.PRINTING)
         return await self.print(printer, job.job_id, job.panels)
@@ -237,7 +236,7 @@ class CardSteps:
         problems = []
         try:
             await gw.requests.printed(job.id, serial, job.printer_id)
-        except (PeerAnswer, LeaseLost, StaleJob) as exc:
+        except PeerAnswer as exc:
             problems.append(f"request service: {exc}")
         _stop(lease)
         try:
@@ -276,7 +275,7 @@ class CardSteps:
         problems = []
         try:
             await gw.requests.failed(job.id, reason or "failed", card_used=card_used)
-        except (PeerAnswer, LeaseLost, StaleJob) as exc:
+        except PeerAnswer as exc:
             problems.append(f"request service: {exc}")
         _stop(lease)
         try:
@@ -297,7 +296,7 @@ class CardSteps:
         problems = []
         try:
             await gw.requests.needs_review(job.id, reason or "outcome unknown")
-        except (PeerAnswer, LeaseLost, StaleJob) as exc:
+        except PeerAnswer as exc:
             problems.append(f"request service: {exc}")
         _stop(lease)
         try:

@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 
-import httpx
-
-from services.common.http import PeerUnavailable
-from services.gateway.clients import LeaseLost, RequestClient, StaleJob
-from services.gateway.clients.base import PeerAnswer
+from services.common.tasks import Stop, repeat
+from services.gateway.clients import RequestClient
+from services.gateway.errors import LeaseLost, PeerError, StaleJob
 
 __all__ = ["LeaseKeeper"]
 
@@ -23,20 +21,24 @@ class LeaseKeeper:
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> LeaseKeeper:
-        self._task = asyncio.create_task(self._renew(), name=f"lease {self.job_id}")
+        renewal = repeat(
+            self._renew_once,
+            every=self.lease_seconds / 3,
+            wait_first=True,
+            what="lease renewal",
+            expected=(PeerError,),
+            extra={"job_id": self.job_id},
+        )
+        self._task = asyncio.create_task(renewal, name=f"lease {self.job_id}")
         return self
 
-    async def _renew(self) -> None:
-        while True:
-            await asyncio.sleep(self.lease_seconds / 3)
-            try:
-                await self.requests.renew(self.job_id, self.lease_seconds)
-            except (LeaseLost, StaleJob):
-                log.warning("lease lost", extra={"job_id": self.job_id})
-                self.lost = True
-                return
-            except (PeerAnswer, PeerUnavailable, httpx.TransportError) as exc:
-                log.warning("lease renewal failed: %s", exc, extra={"job_id": self.job_id})
+    async def _renew_once(self) -> None:
+        try:
+            await self.requests.renew(self.job_id, self.lease_seconds)
+        except (LeaseLost, StaleJob):
+            log.warning("lease lost", extra={"job_id": self.job_id})
+            self.lost = True
+            raise Stop from None
 
     def stop(self) -> None:
         if self._task is not None:

@@ -13,8 +13,9 @@ import logging
 import time
 
 from drivers import CardPrinter, JobStatus, LinkError, PrinterStatus, Reason, Timeouts
+from services.common.tasks import TaskSet, cancel_and_wait, keep_trying, repeat
 from services.gateway.dispatch.card import CardSteps, Ending, NoWork, Outcome, Prepared
-from services.gateway.dispatch.context import Gateway, cancel_and_wait, keep_trying
+from services.gateway.dispatch.gateway import Gateway
 from services.gateway.fleet.states import RUNNING, PrinterLifecycle
 from services.gateway.journal.steps import Step
 
@@ -64,7 +65,7 @@ class PrinterWorker:
         self.cancels = cancels
         self.wake = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
-        self.reports: set[asyncio.Task[None]] = set()
+        self.reports = TaskSet()
         self.prepare_seconds = 0.05
         self.link: CardPrinter | None = None
         self._last_seen: object = None
@@ -126,14 +127,20 @@ class PrinterWorker:
                 await gw.fleet.identified(self.printer_id, printer.identity)
                 await self._poll_once(printer)
                 await self.recover(printer)
-                poller = asyncio.create_task(self._poll(printer))
+                poller = asyncio.create_task(
+                    repeat(
+                        lambda: self._poll_once(printer, force=False),
+                        every=gw.settings.poll_interval,
+                        wait_first=True,
+                        what="status poll",
+                        extra={"printer_id": self.printer_id},
+                    )
+                )
                 try:
                     await self._dispatch(printer, row.ribbon)
                     return False
                 finally:
-                    poller.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await poller
+                    await cancel_and_wait([poller])
         except LinkError as exc:
             await gw.fleet.stopped_by(self.printer_id, [Reason.OFFLINE.value], str(exc))
             await self._wait(gw.settings.poll_interval)
@@ -153,16 +160,6 @@ class PrinterWorker:
             if row is not None and row.state == PrinterLifecycle.READY:
                 self.wake.set()
         return status
-
-    async def _poll(self, printer: CardPrinter) -> None:
-        while True:
-            await asyncio.sleep(self.gw.settings.poll_interval)
-            try:
-                await self._poll_once(printer, force=False)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("status poll failed", extra={"printer_id": self.printer_id})
 
     # -- recovery ------------------------------------------------------------------------------------
 
@@ -289,8 +286,6 @@ class PrinterWorker:
             finally:
                 prepared.lease.stop()
 
-        task = asyncio.create_task(report(), name=f"report {prepared.job_id}")
-        self.reports.add(task)
-        task.add_done_callback(self.reports.discard)
+        self.reports.spawn(report(), name=f"report {prepared.job_id}")
         if outcome.ending is not Ending.PRINTED:
             log.warning("card %s: %s (%s)", prepared.job_id, outcome.ending, outcome.reason)

@@ -6,28 +6,23 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from services.common.audit import Auditor
 from services.common.auth import Authorize, Principal, Role
-from services.common.db import DbSession, ReadSession
-from services.gateway.dispatch.runtime import DispatcherDep
+from services.common.db import DbSession, ReadSession, after_commit
+from services.gateway.dispatch.dispatcher import DispatcherDep
 from services.gateway.fleet import repository, service
 from services.gateway.fleet.schemas import PrinterIn, PrinterOut
 from services.gateway.fleet.states import PrinterLifecycle
-from services.gateway.models import AuditEvent
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/printers", tags=["printers"])
 manage = Authorize(Role.ADMIN, Role.OPERATOR)
-auditor = Auditor(AuditEvent)
 Manager = Annotated[Principal, Depends(manage)]
 
 
 @router.post("", status_code=201, response_model=PrinterOut, summary="Register a printer")
 async def register_printer(body: PrinterIn, session: DbSession, principal: Manager) -> PrinterOut:
-    printer = await service.register(session, body)
-    auditor.record(session, principal, "printer.registered", "printer", printer.id, after=service.snapshot(printer))
-    return PrinterOut.model_validate(printer)
+    return PrinterOut.model_validate(await service.register(session, principal, body))
 
 
 @router.get("", response_model=list[PrinterOut], summary="The fleet with states, reasons and supplies")
@@ -52,36 +47,10 @@ async def get_printer(printer_id: str, session: ReadSession, _: Manager) -> Prin
 async def commission_printer(
     printer_id: str, session: DbSession, principal: Manager, dispatcher: DispatcherDep
 ) -> PrinterOut:
-    printer = await service.require(session, printer_id)
-    before = service.snapshot(printer)
-    service.transition(printer, PrinterLifecycle.COMMISSIONING)
-    printer.last_error = None
-    auditor.record(
-        session,
-        principal,
-        "printer.commissioning",
-        "printer",
-        printer.id,
-        before=before,
-        after=service.snapshot(printer),
+    printer = await service.change(
+        session, principal, printer_id, PrinterLifecycle.COMMISSIONING, "printer.commissioning"
     )
-    await session.commit()
-    dispatcher.commission_later(printer_id)
-    return PrinterOut.model_validate(printer)
-
-
-async def _change(
-    printer_id: str,
-    to: PrinterLifecycle,
-    action: str,
-    session: DbSession,
-    principal: Principal,
-) -> PrinterOut:
-    printer = await service.require(session, printer_id)
-    before = service.snapshot(printer)
-    service.transition(printer, to)
-    auditor.record(session, principal, action, "printer", printer.id, before=before, after=service.snapshot(printer))
-    await session.flush()
+    after_commit(session, lambda: dispatcher.commission_later(printer_id))
     return PrinterOut.model_validate(printer)
 
 
@@ -89,27 +58,24 @@ async def _change(
 async def pause_printer(
     printer_id: str, session: DbSession, principal: Manager, dispatcher: DispatcherDep
 ) -> PrinterOut:
-    out = await _change(printer_id, PrinterLifecycle.PAUSED, "printer.paused", session, principal)
-    await session.commit()
-    dispatcher.nudge(printer_id)
-    return out
+    printer = await service.change(session, principal, printer_id, PrinterLifecycle.PAUSED, "printer.paused")
+    after_commit(session, lambda: dispatcher.nudge(printer_id))
+    return PrinterOut.model_validate(printer)
 
 
 @router.post("/{printer_id}/resume", response_model=PrinterOut, summary="Resume a paused printer")
 async def resume_printer(
     printer_id: str, session: DbSession, principal: Manager, dispatcher: DispatcherDep
 ) -> PrinterOut:
-    out = await _change(printer_id, PrinterLifecycle.READY, "printer.resumed", session, principal)
-    await session.commit()
-    dispatcher.ensure_worker(printer_id).nudge()
-    return out
+    printer = await service.change(session, principal, printer_id, PrinterLifecycle.READY, "printer.resumed")
+    after_commit(session, lambda: dispatcher.ensure_worker(printer_id).nudge())
+    return PrinterOut.model_validate(printer)
 
 
 @router.delete("/{printer_id}", response_model=PrinterOut, summary="Remove a printer from the fleet")
 async def remove_printer(
     printer_id: str, session: DbSession, principal: Manager, dispatcher: DispatcherDep
 ) -> PrinterOut:
-    out = await _change(printer_id, PrinterLifecycle.REMOVED, "printer.removed", session, principal)
-    await session.commit()
-    dispatcher.nudge(printer_id)
-    return out
+    printer = await service.change(session, principal, printer_id, PrinterLifecycle.REMOVED, "printer.removed")
+    after_commit(session, lambda: dispatcher.nudge(printer_id))
+    return PrinterOut.model_validate(printer)

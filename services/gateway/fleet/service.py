@@ -13,17 +13,27 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from drivers import Identity, PrinterStatus
-from services.common.audit import Auditor
 from services.common.auth import Principal, Role
 from services.common.db import Database
 from services.common.models import utcnow
 from services.common.problems import Conflict, NotFound
+from services.common.states import InvalidTransition, check_transition
+from services.gateway.audit import auditor
 from services.gateway.fleet import repository
 from services.gateway.fleet.schemas import PrinterIn
-from services.gateway.fleet.states import PrinterLifecycle, WrongState, check_transition
-from services.gateway.models import AuditEvent, Printer
+from services.gateway.fleet.states import TRANSITIONS, PrinterLifecycle
+from services.gateway.models import Printer
 
-__all__ = ["COMMISSIONING", "FleetStore", "new_printer_id", "register", "require", "snapshot", "transition"]
+__all__ = [
+    "COMMISSIONING",
+    "FleetStore",
+    "change",
+    "new_printer_id",
+    "register",
+    "require",
+    "snapshot",
+    "transition",
+]
 
 
 # Who registers the printers named in the settings (EKTP_GATEWAY_PRINTERS), for the audit trail.
@@ -48,7 +58,14 @@ async def require(session: AsyncSession, printer_id: str) -> Printer:
     return printer
 
 
-async def register(session: AsyncSession, body: PrinterIn) -> Printer:
+async def register(
+    session: AsyncSession,
+    principal: Principal,
+    body: PrinterIn,
+    *,
+    state: PrinterLifecycle = PrinterLifecycle.REGISTERED,
+) -> Printer:
+    """A new printer in ``state`` (audited); a removed printer's name may be used again."""
     existing = await repository.by_name(session, body.name)
     if existing is not None and existing.state != PrinterLifecycle.REMOVED:
         raise Conflict(f"a printer named {body.name!r} is registered", kind="printer-name-taken")
@@ -61,21 +78,39 @@ async def register(session: AsyncSession, body: PrinterIn) -> Printer:
         driver=body.driver,
         url=body.url,
         ribbon=body.ribbon,
-        state=PrinterLifecycle.REGISTERED,
+        state=state,
         reasons=[],
         supplies={},
         cards_printed=0,
     )
     session.add(printer)
     await session.flush()
+    auditor.record(session, principal, "printer.registered", "printer", printer.id, after=snapshot(printer))
     return printer
 
 
+async def change(
+    session: AsyncSession, principal: Principal, printer_id: str, to: PrinterLifecycle, action: str
+) -> Printer:
+    """An operator's move of a printer (commission, pause, resume, remove): checked, then audited as ``action``."""
+    printer = await require(session, printer_id)
+    before = snapshot(printer)
+    transition(printer, to)
+    if to is PrinterLifecycle.COMMISSIONING:
+        printer.last_error = None
+    auditor.record(session, principal, action, "printer", printer.id, before=before, after=snapshot(printer))
+    await session.flush()
+    return printer
+
+
+def _check(current: PrinterLifecycle, to: PrinterLifecycle) -> None:
+    """Staying in a state is always allowed (a repeated pause, a poll that finds it ready again)."""
+    if current != to:
+        check_transition(TRANSITIONS, current, to, thing="printer", kind="printer-state")
+
+
 def transition(printer: Printer, to: PrinterLifecycle) -> None:
-    try:
-        check_transition(PrinterLifecycle(printer.state), to)
-    except WrongState as exc:
-        raise Conflict(str(exc), kind="printer-state") from None
+    _check(PrinterLifecycle(printer.state), to)
     printer.state = to
 
 
@@ -113,8 +148,8 @@ class FleetStore:
             if only_from is not None and current not in only_from:
                 return None
             try:
-                check_transition(current, to)
-            except WrongState:
+                _check(current, to)
+            except InvalidTransition:
                 return None
             before = snapshot(printer)
             printer.state = to
@@ -122,9 +157,7 @@ class FleetStore:
                 setattr(printer, name, value)
             if audit is not None:
                 who, action = audit
-                Auditor(AuditEvent).record(
-                    session, who, action, "printer", printer.id, before=before, after=snapshot(printer)
-                )
+                auditor.record(session, who, action, "printer", printer.id, before=before, after=snapshot(printer))
             return printer
 
     async def register_configured(self, name: str, url: str) -> str | None:
@@ -133,10 +166,8 @@ class FleetStore:
             existing = await repository.by_name(session, name)
             if existing is not None and existing.state != PrinterLifecycle.REMOVED:
                 return None
-            printer = await register(session, PrinterIn(name=name, url=url))
-            printer.state = PrinterLifecycle.COMMISSIONING
-            Auditor(AuditEvent).record(
-                session, CONFIGURATION, "printer.registered", "printer", printer.id, after=snapshot(printer)
+            printer = await register(
+                session, CONFIGURATION, PrinterIn(name=name, url=url), state=PrinterLifecycle.COMMISSIONING
             )
             return printer.id
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from types import MappingProxyType
 
-__all__ = ["RUNNING", "TRANSITIONS", "PrinterLifecycle", "check_transition"]
+__all__ = ["RUNNING", "TRANSITIONS", "PrinterLifecycle"]
 
 
 class PrinterLifecycle(StrEnum):
@@ -38,14 +38,3 @@ TRANSITIONS: Mapping[PrinterLifecycle, frozenset[PrinterLifecycle]] = MappingPro
 
 # States in which the gateway keeps a link to the printer and polls it (and, when ready, prints).
 RUNNING = frozenset({P.READY, P.STOPPED, P.PAUSED})
-
-
-class WrongState(Exception):
-    def __init__(self, current: PrinterLifecycle, to: PrinterLifecycle) -> None:
-        super().__init__(f"a printer {current} cannot become {to}")
-        self.current, self.to = current, to
-
-
-def check_transition(current: PrinterLifecycle, to: PrinterLifecycle) -> None:
-    if current != to and to not in TRANSITIONS[current]:
-        raise WrongState(current, to)

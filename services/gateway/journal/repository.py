@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from services.common.pagination import paginate
 from services.gateway.journal.steps import JobState
 from services.gateway.models import Job, JournalEntry
 
-__all__ = ["count_jobs", "delete_job", "get_job", "list_jobs", "unfinished_jobs"]
+__all__ = ["delete_job", "get_job", "list_jobs", "unfinished_jobs"]
 
 
 async def get_job(session: AsyncSession, job_id: str, *, with_journal: bool = False) -> Job | None:
@@ -50,21 +51,9 @@ async def list_jobs(
     request_id: str | None = None,
     limit: int = 50,
     offset: int = 0,
-) -> Sequence[Job]:
+) -> tuple[Sequence[Job], int]:
     query = select(Job).where(*_filtered(printer_id, status, step, request_id))  # type: ignore[arg-type]
-    return (await session.scalars(query.order_by(Job.created_at.desc(), Job.id).limit(limit).offset(offset))).all()
-
-
-async def count_jobs(
-    session: AsyncSession,
-    *,
-    printer_id: str | None = None,
-    status: str | None = None,
-    step: str | None = None,
-    request_id: str | None = None,
-) -> int:
-    query = select(func.count()).select_from(Job).where(*_filtered(printer_id, status, step, request_id))  # type: ignore[arg-type]
-    return int(await session.scalar(query) or 0)
+    return await paginate(session, query, Job.created_at.desc(), Job.id, limit=limit, offset=offset)
 
 
 async def delete_job(session: AsyncSession, job_id: str) -> None:

@@ -10,8 +10,9 @@ from sqlalchemy import insert, update
 
 from services.common.db import Database
 from services.common.models import utcnow
+from services.common.states import InvalidTransition, check_transition
 from services.gateway.journal import repository
-from services.gateway.journal.steps import TRANSITIONS, JobState, Step, WrongStep, check_transition
+from services.gateway.journal.steps import TRANSITIONS, JobState, Step
 from services.gateway.models import Job, JournalEntry
 
 __all__ = ["JobNotFound", "Journal", "new_job_id"]
@@ -82,8 +83,9 @@ class Journal:
                 job = await repository.get_job(session, job_id)
                 if job is None:
                     raise JobNotFound(job_id)
-                check_transition(Step(job.step), step)
-                raise WrongStep(f"job {job_id} moved meanwhile (at {job.step})")  # pragma: no cover
+                check_transition(TRANSITIONS, Step(job.step), step, thing="job", kind="job-step")
+                # Allowed from where it is now, yet not from where it was read: another writer moved it meanwhile.
+                raise InvalidTransition("job", Step(job.step), step, kind="job-moved")  # pragma: no cover
             await session.execute(
                 insert(JournalEntry).values(job_id=job_id, step=step.value, detail=detail, at=utcnow())
             )

@@ -1,4 +1,5 @@
-"""A job's steps and the transitions allowed between them, in one table checked in one function.
+"""A job's steps and the transitions allowed between them, in one table (checked by
+``services.common.states.check_transition``).
 
 ::
 
@@ -18,7 +19,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from types import MappingProxyType
 
-__all__ = ["PRE_SEND", "TRANSITIONS", "JobState", "Step", "WrongStep", "check_transition"]
+__all__ = ["PRE_SEND", "TRANSITIONS", "JobState", "Step"]
 
 
 class Step(StrEnum):
@@ -66,12 +67,3 @@ TRANSITIONS: Mapping[Step, frozenset[Step]] = MappingProxyType(
 
 # Steps at which nothing has gone to the printer nor been told "sent": the work can be handed back.
 PRE_SEND = frozenset({Step.CLAIMED, Step.RESERVED, Step.RENDERED})
-
-
-class WrongStep(Exception):
-    """A transition the table does not allow (a bug, or two writers racing for one job)."""
-
-
-def check_transition(current: Step, to: Step) -> None:
-    if to not in TRANSITIONS[current]:
-        raise WrongStep(f"a job at {current} cannot go to {to}")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import httpx
 from pydantic import BaseModel, Field, ValidationError
 
-from services.common.http import PeerUnavailable, retrying, service_client
+from services.common.peers import PeerClient, PeerError, PeerPolicy, PeerReplyInvalid, service_client
 from services.inventory.config import Settings
 
 __all__ = ["Backlog", "QueueStats", "RequestServiceClient"]
@@ -32,43 +32,34 @@ class Backlog:
     note: str | None = None
 
 
-class RequestServiceClient:
+class RequestServiceClient(PeerClient):
     """Typed client of the request service, made in the app's lifespan and closed with it."""
 
     def __init__(self, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
-        self._timeout = settings.peer_timeout_seconds
-        self._http = service_client(
+        timeout = settings.peer_timeout_seconds
+        http = service_client(
             settings.request_url,
             token=settings.peer_token(),
-            timeout=httpx.Timeout(settings.peer_timeout_seconds, connect=min(2.0, settings.peer_timeout_seconds)),
+            timeout=httpx.Timeout(timeout, connect=min(2.0, timeout)),
             transport=transport,
         )
+        # A forecast is read by a person waiting for the page: two tries, then it says the backlog is unknown.
+        super().__init__(http, policy=PeerPolicy(attempts=2, max_seconds=timeout, initial_wait=0.05, max_wait=0.5))
 
     async def queue_stats(self) -> QueueStats:
-        """The backlog; raises ``PeerUnavailable``/``httpx.HTTPError`` when it cannot be had, ``ValueError`` on a
-        refusal (4xx) or a body that is not the contract's."""
-        response = await retrying(
-            lambda: self._http.get("/v1/queue/stats"),
-            attempts=2,
-            max_seconds=self._timeout,
-            initial_wait=0.05,
-            max_wait=0.5,
-        )
-        if response.status_code != 200:
-            raise ValueError(f"the request service answered {response.status_code}")
+        """The backlog; ``PeerUnavailable`` when it cannot be had, ``PeerAnswer`` on a refusal (4xx),
+        ``PeerReplyInvalid`` for a body that is not the contract's."""
+        response = await self.call("GET", "/v1/queue/stats")
         try:
             return QueueStats.model_validate(response.json())
         except (ValidationError, ValueError) as exc:
-            raise ValueError(f"the request service's queue stats are not readable: {exc}") from None
+            raise PeerReplyInvalid(f"the request service's queue stats are not readable: {exc}") from None
 
     async def backlog(self) -> Backlog:
         """The queue's backlog and the printers' capacity, or an unknown backlog with the reason when the request
         service does not tell: the forecast degrades to the consumption rate alone."""
         try:
             stats = await self.queue_stats()
-        except (httpx.HTTPError, PeerUnavailable, ValueError) as exc:
+        except PeerError as exc:
             return Backlog(queued=None, note=f"backlog unknown: {exc}")
         return Backlog(queued=stats.queued, daily_capacity=stats.daily_capacity)
-
-    async def aclose(self) -> None:
-        await self._http.aclose()

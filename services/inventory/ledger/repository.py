@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.pagination import paginate
 from services.inventory.models import Blank, Movement, ReorderProposal, Reservation, StockLock, Tranche, UsageDay
 from services.inventory.states import (
     OPEN_PROPOSAL_STATES,
@@ -373,6 +374,4 @@ async def list_movements(
         query = query.where(Movement.at >= filters.since)
     if filters.until is not None:
         query = query.where(Movement.at < filters.until)
-    total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = await session.scalars(query.order_by(Movement.id.desc()).limit(limit).offset(offset))
-    return list(rows), total
+    return await paginate(session, query, Movement.id.desc(), limit=limit, offset=offset)

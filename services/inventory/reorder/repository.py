@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.pagination import paginate
 from services.inventory.models import ReorderProposal
 from services.inventory.states import OPEN_PROPOSAL_STATES, ProposalState
 
@@ -33,6 +34,4 @@ async def list_proposals(
     query = select(ReorderProposal)
     if state is not None:
         query = query.where(ReorderProposal.state == state.value)
-    total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = await session.scalars(query.order_by(ReorderProposal.created_at.desc()).limit(limit).offset(offset))
-    return list(rows), total
+    return await paginate(session, query, ReorderProposal.created_at.desc(), limit=limit, offset=offset)

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.auth import Principal
 from services.common.models import utcnow
 from services.common.problems import Conflict, NotFound
+from services.common.states import check_transition
 from services.inventory.clients.requests import Backlog
 from services.inventory.config import Settings
 from services.inventory.dependencies import auditor
@@ -29,7 +30,7 @@ from services.inventory.ledger import repository as ledger
 from services.inventory.models import ReorderProposal
 from services.inventory.reorder import repository
 from services.inventory.reorder.schemas import Forecast, ProjectionBasis, ProposalIn, ProposalOut
-from services.inventory.states import PROPOSAL_TRANSITIONS, ProposalState, check_transition
+from services.inventory.states import PROPOSAL_TRANSITIONS, ProposalState
 
 __all__ = [
     "Projection",
@@ -188,7 +189,7 @@ def apply_transition(
     current = ProposalState(proposal.state)
     if current is target:
         return proposal  # a retried transition is an answer, not a conflict
-    check_transition(PROPOSAL_TRANSITIONS, current, target)
+    check_transition(PROPOSAL_TRANSITIONS, current, target, thing="proposal", kind=f"proposal-{current.value}")
     before = _snapshot(proposal)
     proposal.state = target.value
     proposal.updated_at = utcnow()

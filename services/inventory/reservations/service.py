@@ -13,143 +13,34 @@ Locks are always taken in one order — reservation, blank, stock row — so wri
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator
-from typing import Any, cast
+from typing import Any
 
-from fastapi import FastAPI
-from sqlalchemy import Table, bindparam, func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
-from services.common.db import Database
 from services.common.models import utcnow
 from services.common.problems import Conflict, NotFound
+from services.common.states import check_transition
 from services.inventory.config import Settings
 from services.inventory.dependencies import SYSTEM
 from services.inventory.ledger import repository as ledger
 from services.inventory.ledger import service as ledger_service
-from services.inventory.models import AuditEvent, Blank, Movement, Reservation, StockLock
 from services.inventory.reorder import service as reorder
+from services.inventory.reservations import repository
+from services.inventory.reservations.repository import Row
 from services.inventory.reservations.schemas import ConsumeIn, HoldIn, ReserveIn, SpoilIn
 from services.inventory.states import (
     RESERVATION_TRANSITIONS,
     BlankState,
     MovementKind,
     ReservationStatus,
-    check_transition,
 )
 
-__all__ = ["consume", "expire_overdue", "hold", "release", "reserve", "spoil", "sweeper"]
+__all__ = ["consume", "expire_overdue", "hold", "release", "reserve", "spoil"]
 
 log = logging.getLogger(__name__)
-
-RESERVATIONS = cast(Table, Reservation.__table__)
-BLANKS = cast(Table, Blank.__table__)
-MOVEMENTS = cast(Table, Movement.__table__)
-AUDIT = cast(Table, AuditEvent.__table__)
-STOCK = cast(Table, StockLock.__table__)
-OVERDUE_BATCH = 500
-
-Row = dict[str, Any]  # a reservation's columns
-
-# Statements built once, executed with dicts of values (no per-call statement building or compiling).
-_R = RESERVATIONS.c
-_GET = select(RESERVATIONS).where(_R.job_id == bindparam("job_id"))
-_GET_FOR_UPDATE = _GET.with_for_update()
-_OVERDUE = select(_R.job_id).where(_R.status == ReservationStatus.RESERVED.value, _R.expires_at < bindparam("now"))
-_PEEK = select(
-    STOCK.c.unused,
-    STOCK.c.reserved,
-    _OVERDUE.exists(),
-    select(_R.job_id).where(_R.job_id == bindparam("p_job_id")).exists(),
-).where(STOCK.c.id == ledger.STOCK_ROW)
-_PEEK_FOR_UPDATE = _PEEK.with_for_update(of=STOCK)
-_INSERT_RESERVATION = insert(RESERVATIONS).values(ledger.bind_all(RESERVATIONS, "r_"))
-# Writes back a reservation's changing columns (``u_`` + column).
-_WRITE_BACK = (
-    update(RESERVATIONS)
-    .where(_R.job_id == bindparam("u_job_id"))
-    .values(ledger.bind_all(RESERVATIONS, "u_", skip=("job_id", "urgent", "reserved_by", "created_at")))
-)
-_INSERT_MOVEMENT = insert(MOVEMENTS).values(ledger.bind_all(MOVEMENTS, "m_", skip=("id",)))
-_INSERT_AUDIT_1 = insert(AUDIT).values(ledger.bind_all(AUDIT, "a1_", skip=("id",)))
-_INSERT_AUDIT_2 = insert(AUDIT).values(ledger.bind_all(AUDIT, "a2_", skip=("id",)))
-# The common case of consume/spoil: an available blank no job has touched becomes the card (or waste).
-_TAKE_BLANK = (
-    update(BLANKS)
-    .where(
-        BLANKS.c.serial == bindparam("b_serial"),
-        BLANKS.c.state == BlankState.AVAILABLE.value,
-        BLANKS.c.job_id.is_(None),
-    )
-    .values(
-        state=bindparam("b_state"),
-        job_id=bindparam("b_job_id"),
-        request_id=func.coalesce(bindparam("b_request_id", type_=BLANKS.c.request_id.type), BLANKS.c.request_id),
-        updated_at=bindparam("b_updated_at"),
-    )
-    .returning(BLANKS.c.tranche_id)
-)
-# consume/spoil's first statement: take the blank if it is the common case, lock the reservation, and read the
-# reorder check's figures — one round trip on PostgreSQL (the blank's UPDATE as a CTE: it runs whatever the
-# rest finds, and any refusal after it rolls the whole transaction back). SQLite runs the UPDATE on its own.
-_TAKEN = _TAKE_BLANK.cte("taken")
-_OPEN_FOR_USE = {
-    "postgresql": select(
-        RESERVATIONS, select(_TAKEN.c.tranche_id).scalar_subquery().label("taken_tranche"), *ledger.REORDER_COLUMNS
-    )
-    .where(_R.job_id == bindparam("o_job_id"))
-    .with_for_update(of=RESERVATIONS),
-    "sqlite": select(RESERVATIONS, *ledger.REORDER_COLUMNS).where(_R.job_id == bindparam("o_job_id")),
-}
-_RESERVE = ledger.Batch(_INSERT_RESERVATION, _INSERT_MOVEMENT, _INSERT_AUDIT_1, ledger.BUMP)
-
-
-def _reserve_if_new() -> Any:
-    """PostgreSQL's grant in one statement: the reservation unless the job has one (``ON CONFLICT DO NOTHING``),
-    and only if it was inserted, its movement, its audit row and one more reserved on the stock row; returns
-    the balances and how many were inserted (0: the job reserved meanwhile — the lock's wait can hide a
-    commit from the peek's snapshot, never from the unique key)."""
-    inserted = (
-        pg_insert(RESERVATIONS)
-        .values(ledger.bind_all(RESERVATIONS, "r_"))
-        .on_conflict_do_nothing(index_elements=[_R.job_id])
-        .returning(_R.job_id)
-        .cte("inserted")
-    )
-
-    def copy(table: Table, prefix: str) -> Any:
-        columns = [c for c in table.c if c.name != "id"]
-        values = select(*[bindparam(prefix + c.name, type_=c.type) for c in columns]).select_from(inserted)
-        return insert(table).from_select([c.name for c in columns], values).cte(f"{prefix}copy")
-
-    count = select(func.count()).select_from(inserted).scalar_subquery()
-    return (
-        update(STOCK)
-        .where(STOCK.c.id == ledger.STOCK_ROW)
-        .values(reserved=STOCK.c.reserved + count)
-        .returning(STOCK.c.unused, STOCK.c.reserved, count)
-        .add_cte(inserted)
-        .add_cte(copy(MOVEMENTS, "m_"))
-        .add_cte(copy(AUDIT, "a1_"))
-    )
-
-
-_RESERVE_IF_NEW = _reserve_if_new()
-# The reservation, the blank's movement and both audit rows, the day's usage and (the main statement, run first
-# on PostgreSQL) the stock row: the only statement of consume/spoil that touches a row every job shares.
-_USE = {
-    name: ledger.Batch(_WRITE_BACK, _INSERT_MOVEMENT, _INSERT_AUDIT_1, _INSERT_AUDIT_2, upsert, ledger.BUMP)
-    for name, upsert in ledger.USAGE_UPSERT.items()
-}
-_USE_RECORDED = ledger.Batch(_WRITE_BACK, _INSERT_AUDIT_1, ledger.BUMP)  # the ledger wrote the blank's part
-_RELEASE = ledger.Batch(_WRITE_BACK, _INSERT_MOVEMENT, _INSERT_AUDIT_1, ledger.BUMP)
-_HOLD = ledger.Batch(_WRITE_BACK, _INSERT_AUDIT_1)
 
 
 def _prefixed(prefix: str, values: Row) -> Row:
@@ -199,15 +90,11 @@ def _movement(kind: MovementKind, actor: str, now: dt.datetime, **fields: Any) -
     return values
 
 
-async def _get(session: AsyncSession, job_id: str, *, for_update: bool = False) -> Row | None:
-    connection = await session.connection()
-    row = (await connection.execute(_GET_FOR_UPDATE if for_update else _GET, {"job_id": job_id})).first()
-    return row._asdict() if row is not None else None
-
-
 def _move(r: Row, target: ReservationStatus, now: dt.datetime, **changes: Any) -> tuple[dict[str, object], Row]:
     """Check a reservation's transition; returns the state before (for the audit row) and the values to set."""
-    check_transition(RESERVATION_TRANSITIONS, ReservationStatus(r["status"]), target, kind="reservation-closed")
+    check_transition(
+        RESERVATION_TRANSITIONS, ReservationStatus(r["status"]), target, thing="reservation", kind="reservation-closed"
+    )
     before = _snapshot(r)
     values = {"status": target.value, "updated_at": now, **changes}
     r.update(values)
@@ -228,15 +115,7 @@ async def expire_overdue(session: AsyncSession, now: dt.datetime | None = None) 
     Locks the overdue reservations (skipping those another transaction holds: a job consuming one wins), then
     the stock row, whose ``reserved`` counter gives their blanks back."""
     now = now or utcnow()
-    connection = await session.connection()
-    query = (
-        select(RESERVATIONS)
-        .where(RESERVATIONS.c.status == ReservationStatus.RESERVED.value, RESERVATIONS.c.expires_at < now)
-        .order_by(RESERVATIONS.c.expires_at)
-        .limit(OVERDUE_BATCH)
-        .with_for_update(skip_locked=True)
-    )
-    overdue = [row._asdict() for row in await connection.execute(query)]
+    overdue = await repository.lock_overdue(session, now)
     if not overdue:
         return []
     movements, audits = [], []
@@ -247,41 +126,24 @@ async def expire_overdue(session: AsyncSession, now: dt.datetime | None = None) 
             _audit(SYSTEM, now, "reservation.expired", "reservation", r["job_id"], before=before, after=_snapshot(r))
         )
     jobs = [r["job_id"] for r in overdue]
-    await connection.execute(
-        update(RESERVATIONS)
-        .where(RESERVATIONS.c.job_id.in_(jobs))
-        .values(status=ReservationStatus.EXPIRED.value, updated_at=now)
-    )
-    await connection.execute(insert(Movement), movements)
-    await connection.execute(insert(AuditEvent), audits)
-    await connection.execute(ledger.bump_counters(reserved=-len(jobs)))
+    await repository.write_expired(session, jobs, now, movements, audits)
     return jobs
-
-
-async def _lock_stock_and_peek(
-    session: AsyncSession, now: dt.datetime, job_id: str
-) -> tuple[ledger.StockCounters, bool, bool]:
-    """Lock the stock row; its balances, whether any reservation is overdue and whether the job has one, in one
-    round trip."""
-    query = _PEEK_FOR_UPDATE if ledger.is_postgres(session) else _PEEK
-    row = (await (await session.connection()).execute(query, {"now": now, "p_job_id": job_id})).one()
-    return ledger.StockCounters(row[0], row[1]), bool(row[2]), bool(row[3])
 
 
 async def reserve(session: AsyncSession, settings: Settings, principal: Principal, body: ReserveIn) -> tuple[Row, bool]:
     """The job's reservation, and whether it was made now (False: the same job asked again)."""
     now = utcnow()
     # The stock lock is held from here to the commit: grants are counted one at a time.
-    counters, overdue, known = await _lock_stock_and_peek(session, now, body.job_id)
+    counters, overdue, known = await repository.lock_stock_and_peek(session, now, body.job_id)
     if overdue:  # lazy expiry: only when the index says one is due (the sweeper does the rest)
         counters.reserved -= len(await expire_overdue(session, now))
-    if known and (existing := await _get(session, body.job_id)) is not None:
+    if known and (existing := await repository.get_row(session, body.job_id)) is not None:
         return existing, False
     kept = ledger_service.urgent_reserve(settings, counters.unused)
     floor = 0 if body.urgent else kept
     available = counters.available
     if available - 1 < floor:
-        if (existing := await _get(session, body.job_id)) is not None:  # reserved while this call waited
+        if (existing := await repository.get_row(session, body.job_id)) is not None:  # reserved while this call waited
             return existing, False
         who = "an urgent job" if body.urgent else f"a regular job ({kept} are kept for urgent jobs)"
         raise Conflict(
@@ -318,17 +180,15 @@ async def reserve(session: AsyncSession, settings: Settings, principal: Principa
         )
     )
     values.update(d_unused=0, d_reserved=1)
-    if ledger.is_postgres(session):
-        row = (await (await session.connection()).execute(_RESERVE_IF_NEW, values)).one()
-        if not row[2] and (existing := await _get(session, body.job_id)) is not None:
-            return existing, False
-    else:  # one writer at a time: the peek saw everything
-        await _RESERVE.run(session, values)
+    if not await repository.insert_reservation(session, values) and (
+        existing := await repository.get_row(session, body.job_id)
+    ):
+        return existing, False
     return reservation, True
 
 
 async def _open(session: AsyncSession, job_id: str) -> Row:
-    reservation = await _get(session, job_id, for_update=True)
+    reservation = await repository.get_row(session, job_id, for_update=True)
     if reservation is None:
         raise NotFound(f"no reservation for job {job_id}", kind="reservation-unknown")
     return reservation
@@ -373,15 +233,7 @@ async def _use(
         "b_updated_at": now,
     }
     values.update(ledger.usage_window(reorder.reorder_window(settings)))
-    connection = await session.connection()
-    if ledger.is_postgres(session):
-        found = (await connection.execute(_OPEN_FOR_USE["postgresql"], values)).first()
-        r = found._asdict() if found is not None else None
-        tranche_id = r.pop("taken_tranche") if r is not None else None
-    else:
-        tranche_id = (await connection.execute(_TAKE_BLANK, values)).scalar()
-        found = (await connection.execute(_OPEN_FOR_USE["sqlite"], values)).first()
-        r = found._asdict() if found is not None else None
+    r, tranche_id = await repository.take_blank_and_open(session, values)
     if r is None:
         raise NotFound(f"no reservation for job {job_id}", kind="reservation-unknown")
     checked = ledger.reorder_figures_from(r)
@@ -429,7 +281,7 @@ async def _use(
     if tranche_id is None:
         await reorder.maybe_draft(session, settings, principal, (0, d_reserved, 0))
         values.update(_prefixed("a1_", audit), d_unused=0)
-        await _USE_RECORDED.run(session, values)
+        await repository.USE_RECORDED.run(session, values)
     else:
         movement = _movement(
             kind,
@@ -460,7 +312,7 @@ async def _use(
         values.update(d_unused=-1, g_day=now.date(), g_used=1)
         # The reorder check first: the last statement takes the stock row, whose lock lasts until the commit.
         await reorder.maybe_draft(session, settings, principal, (-1, d_reserved, 1), checked)
-        await _USE["postgresql" if ledger.is_postgres(session) else "sqlite"].run(session, values)
+        await repository.USE["postgresql" if ledger.is_postgres(session) else "sqlite"].run(session, values)
     return r
 
 
@@ -506,7 +358,7 @@ async def release(session: AsyncSession, principal: Principal, job_id: str) -> R
     values.update(_prefixed("m_", _movement(MovementKind.RELEASED, principal.subject, now, job_id=job_id)))
     audit = _audit(principal, now, "reservation.released", "reservation", job_id, before=before, after=_snapshot(r))
     values.update(_prefixed("a1_", audit), d_unused=0, d_reserved=-1)
-    await _RELEASE.run(session, values)
+    await repository.RELEASE.run(session, values)
     return r
 
 
@@ -522,34 +374,5 @@ async def hold(session: AsyncSession, principal: Principal, job_id: str, body: H
     values = _write_back(r)
     audit = _audit(principal, now, "reservation.held", "reservation", job_id, before=before, after=_snapshot(r))
     values.update(_prefixed("a1_", audit))
-    await _HOLD.run(session, values)
+    await repository.HOLD.run(session, values)
     return r
-
-
-@contextlib.asynccontextmanager
-async def sweeper(app: FastAPI) -> AsyncIterator[None]:
-    """Lifespan part: every ``sweep_interval_seconds`` release the reservations past their time-to-live."""
-    settings: Settings = app.state.settings
-
-    async def loop() -> None:
-        while True:
-            await asyncio.sleep(settings.sweep_interval_seconds)
-            db: Database = app.state.db
-            try:
-                async with db.sessions() as session, session.begin():
-                    expired = await expire_overdue(session)
-                if expired:
-                    log.info("released %d expired reservations", len(expired))
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("the reservation sweeper failed; it tries again")
-
-    task = asyncio.create_task(loop(), name="reservation-sweeper") if settings.start_sweeper else None
-    try:
-        yield
-    finally:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task

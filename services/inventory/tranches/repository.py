@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.models import utcnow
+from services.common.pagination import paginate
 from services.inventory.models import Blank, Tranche
 from services.inventory.states import BlankState
 
@@ -46,6 +47,4 @@ async def insert_blanks(session: AsyncSession, tranche_id: str, serials: Iterabl
 
 
 async def list_tranches(session: AsyncSession, *, limit: int, offset: int) -> tuple[Sequence[Tranche], int]:
-    total = await session.scalar(select(func.count()).select_from(Tranche)) or 0
-    rows = await session.scalars(select(Tranche).order_by(Tranche.created_at.desc()).limit(limit).offset(offset))
-    return list(rows), total
+    return await paginate(session, select(Tranche), Tranche.created_at.desc(), limit=limit, offset=offset)

@@ -7,10 +7,11 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
+from services.common.pagination import paginate
 from services.request.models import AuditEvent, Batch, BatchError
 from services.request.print_requests.repository import copy_records, copy_rows
 from services.request.print_requests.states import RequestStatus
@@ -89,9 +90,7 @@ async def insert_audit_rows(session: AsyncSession, rows: Sequence[dict[str, Any]
 
 async def errors(session: AsyncSession, batch_id: str, *, limit: int, offset: int) -> tuple[Sequence[BatchError], int]:
     query = select(BatchError).where(BatchError.batch_id == batch_id)
-    total = await session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = await session.scalars(query.order_by(BatchError.row, BatchError.id).limit(limit).offset(offset))
-    return rows.all(), int(total or 0)
+    return await paginate(session, query, BatchError.row, BatchError.id, limit=limit, offset=offset)
 
 
 async def list_batches(
@@ -100,6 +99,4 @@ async def list_batches(
     query = select(Batch)
     if submitted_by is not None:
         query = query.where(Batch.submitted_by == submitted_by)
-    total = await session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = await session.scalars(query.order_by(Batch.created_at.desc(), Batch.id).limit(limit).offset(offset))
-    return rows.all(), int(total or 0)
+    return await paginate(session, query, Batch.created_at.desc(), Batch.id, limit=limit, offset=offset)

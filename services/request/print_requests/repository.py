@@ -8,11 +8,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, String, any_, bindparam, func, insert, select, text
+from sqlalchemy import BigInteger, String, any_, bindparam, insert, select, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.common.models import UTCDateTime
+from services.common.pagination import paginate
 from services.request.models import AuditEvent, PrintRequest
 
 __all__ = [
@@ -207,8 +208,4 @@ async def list_requests(
         query = query.where(PrintRequest.batch_id == filters.batch_id)
     if filters.submitted_by is not None:
         query = query.where(PrintRequest.submitted_by == filters.submitted_by)
-    total = await session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = await session.scalars(
-        query.order_by(PrintRequest.created_at.desc(), PrintRequest.id).limit(limit).offset(offset)
-    )
-    return rows.all(), int(total or 0)
+    return await paginate(session, query, PrintRequest.created_at.desc(), PrintRequest.id, limit=limit, offset=offset)

@@ -4,6 +4,7 @@ activation and handover steps. Functions flush, never commit (the session depend
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 from collections.abc import Mapping
 from typing import Any
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.auth import Principal, Role
 from services.common.models import new_id, utcnow
 from services.common.problems import Conflict, FieldError, Forbidden, NotFound, Unprocessable
+from services.common.states import check_transition
 from services.request.autocommit import alone_connection
 from services.request.context import ServiceContext
 from services.request.models import PrintRequest
@@ -31,7 +33,7 @@ from services.request.print_requests.schemas import (
     ResolveOutcome,
     Sex,
 )
-from services.request.print_requests.states import RequestStatus, check_transition
+from services.request.print_requests.states import TRANSITIONS, RequestStatus
 from services.request.print_requests.validation import check_request
 from services.request.queue import repository as queue_repository
 from services.request.queue.policy import QueuePolicy
@@ -256,35 +258,41 @@ async def create(
             "channel": data.channel.value,
         },
     }
-    connection = (await alone_connection(session) if alone else None) or await session.connection()
+    autocommit = await alone_connection(session) if alone else None
+    connection = autocommit or await session.connection()
+    # In a transaction, a savepoint: a refused insert (and its lane keys) is undone alone, and the session can
+    # still look up the request that won. On its own (autocommit) a refused statement leaves nothing behind.
+    guard: contextlib.AbstractAsyncContextManager[Any] = (
+        contextlib.nullcontext() if autocommit is not None else connection.begin_nested()
+    )
     try:
-        if connection.dialect.name == "postgresql":
-            key = await repository.insert_queued_pg(
-                connection, values, spacing=policy.spacing_ms, base=base, audit=audit
-            )
-            if key is None:  # the lane's first request: make the lane, then the same statement again
-                await queue_repository.ensure_lane(
-                    connection, priority=priority, kecamatan_code=data.kecamatan_code, key=base
-                )
+        async with guard:
+            if connection.dialect.name == "postgresql":
                 key = await repository.insert_queued_pg(
                     connection, values, spacing=policy.spacing_ms, base=base, audit=audit
                 )
-                if key is None:  # pragma: no cover - the lane was just made
-                    raise RuntimeError("queue lane missing")
-            values["queue_key"] = key
-        else:
-            values["queue_key"] = await queue_repository.take_keys(
-                session,
-                priority=priority,
-                kecamatan_code=data.kecamatan_code,
-                count=1,
-                base=base,
-                spacing=policy.spacing_ms,
-            )
-            await repository.insert_queued(connection, values, audit)
+                if key is None:  # the lane's first request: make the lane, then the same statement again
+                    await queue_repository.ensure_lane(
+                        connection, priority=priority, kecamatan_code=data.kecamatan_code, key=base
+                    )
+                    key = await repository.insert_queued_pg(
+                        connection, values, spacing=policy.spacing_ms, base=base, audit=audit
+                    )
+                    if key is None:  # pragma: no cover - the lane was just made
+                        raise RuntimeError("queue lane missing")
+                values["queue_key"] = key
+            else:
+                values["queue_key"] = await queue_repository.take_keys(
+                    session,
+                    priority=priority,
+                    kecamatan_code=data.kecamatan_code,
+                    count=1,
+                    base=base,
+                    spacing=policy.spacing_ms,
+                )
+                await repository.insert_queued(connection, values, audit)
     except IntegrityError:
-        # The NIK already has an active request (the partial unique index): roll back, link to it.
-        await session.rollback()
+        # The NIK already has an active request (the partial unique index): link to it.
         winner = await repository.active_by_nik(session, data.nik)
         raise duplicate_nik(winner or "unknown") from None
     context.queued(session)
@@ -293,7 +301,7 @@ async def create(
 
 def set_status(request: PrintRequest, target: RequestStatus, now: dt.datetime, note: str | None = None) -> None:
     """Move ``request`` to ``target`` if the table allows it (409 otherwise)."""
-    check_transition(request.status, target)
+    check_transition(TRANSITIONS, RequestStatus(request.status), target, thing="request")
     request.status = target.value
     request.updated_at = now
     if note is not None:

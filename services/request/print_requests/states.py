@@ -1,4 +1,5 @@
-"""The life of a request as an enum, with every allowed transition in one table, checked in one function.
+"""The life of a request as an enum, with every allowed transition in one table (checked by
+``services.common.states.check_transition``).
 
 ::
 
@@ -15,9 +16,7 @@ from __future__ import annotations
 
 import enum
 
-from services.common.problems import Conflict
-
-__all__ = ["ACTIVE", "TRANSITIONS", "RequestStatus", "check_transition"]
+__all__ = ["ACTIVE", "TRANSITIONS", "RequestStatus"]
 
 
 class RequestStatus(enum.StrEnum):
@@ -49,14 +48,3 @@ TRANSITIONS: dict[RequestStatus, frozenset[RequestStatus]] = {
 # The NIK's one active request: any status but these (mirrors the partial unique index in models.py).
 FINAL = frozenset({S.COLLECTED, S.CANCELLED, S.REJECTED})
 ACTIVE = frozenset(RequestStatus) - FINAL
-
-
-def check_transition(current: str | RequestStatus, target: RequestStatus) -> None:
-    """Raise 409 ``invalid-transition`` unless ``current → target`` is in the table."""
-    state = RequestStatus(current)
-    if target not in TRANSITIONS[state]:
-        raise Conflict(
-            f"a request in status {state.value} cannot become {target.value}",
-            kind="invalid-transition",
-            status_now=state.value,
-        )

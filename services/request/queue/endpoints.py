@@ -11,7 +11,7 @@ from services.common.problems import problem_responses
 from services.request.context import Context
 from services.request.print_requests.schemas import RequestOut
 from services.request.print_requests.service import to_out
-from services.request.queue import service
+from services.request.queue import capacity, service
 from services.request.queue.schemas import (
     CapacityIn,
     CapacityOut,
@@ -95,11 +95,11 @@ async def report_needs_review(
 
 @router.get("/stats", response_model=QueueStats, summary="The backlog by class and state")
 async def queue_stats(session: ReadSession, context: Context, _: Annotated[Principal, Depends(watcher)]) -> QueueStats:
-    return await service.stats(session, context)
+    return await capacity.stats(session, context)
 
 
 @router.put("/capacity", response_model=CapacityOut, summary="Set the throughput that estimated dates use")
 async def put_capacity(
     body: CapacityIn, session: DbSession, context: Context, principal: Annotated[Principal, Depends(watcher)]
 ) -> CapacityOut:
-    return await service.set_capacity(session, context, principal, body)
+    return await capacity.set_capacity(session, context, principal, body)

@@ -18,30 +18,27 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.auth import Principal, Role
 from services.common.db import commit
 from services.common.problems import Conflict, NotFound
+from services.common.states import check_transition
 from services.request.autocommit import alone_connection
 from services.request.context import ServiceContext
-from services.request.models import PrintRequest, QueueCapacity, QueueJob
+from services.request.models import PrintRequest, QueueJob
 from services.request.print_requests import repository as request_repository
 from services.request.print_requests.service import (
     RequestLike,
     as_row,
     audit_state,
     card_data,
-    daily_capacity,
     set_status,
 )
-from services.request.print_requests.states import RequestStatus, check_transition
+from services.request.print_requests.states import TRANSITIONS, RequestStatus
 from services.request.queue import repository
 from services.request.queue.schemas import (
-    CapacityIn,
-    CapacityOut,
     Claim,
     ClaimIn,
     FailedIn,
     JobState,
     NeedsReviewIn,
     PrintedIn,
-    QueueStats,
     RenewIn,
     SentIn,
 )
@@ -56,8 +53,6 @@ __all__ = [
     "release",
     "renew",
     "sent",
-    "set_capacity",
-    "stats",
     "sweep_expired_leases",
 ]
 
@@ -143,7 +138,7 @@ async def claim(
     """``(claim, created)``: the next request leased to ``job_id``; the same job again gets the same claim."""
     now = context.clock()
     expires = now + _lease(context, body.lease_seconds)
-    check_transition(RequestStatus.QUEUED, RequestStatus.PRINTING)
+    check_transition(TRANSITIONS, RequestStatus.QUEUED, RequestStatus.PRINTING, thing="request")
     # PostgreSQL: one statement claims (request, job and audit row), unless the job id exists; only then, or with
     # nothing queued, a second look. The claim is the transaction's only write, so it needs no BEGIN/COMMIT.
     connection = await alone_connection(session) or await session.connection()
@@ -395,40 +390,3 @@ async def sweep_expired_leases(session: AsyncSession, context: ServiceContext) -
         await session.flush()
         log.info("expired leases collected", extra={"count": len(expired)})
     return len(expired)
-
-
-async def stats(session: AsyncSession, context: ServiceContext) -> QueueStats:
-    counts = await repository.count_by_status(session)
-    urgent = counts.get((RequestStatus.QUEUED.value, "urgent"), 0)
-    regular = counts.get((RequestStatus.QUEUED.value, "regular"), 0)
-    midnight = dt.datetime.combine(context.today(), dt.time(), tzinfo=context.timezone).astimezone(dt.UTC)
-    return QueueStats(
-        queued=urgent + regular,
-        urgent_queued=urgent,
-        regular_queued=regular,
-        printing=sum(n for (s, _), n in counts.items() if s == RequestStatus.PRINTING.value),
-        needs_review=sum(n for (s, _), n in counts.items() if s == RequestStatus.NEEDS_REVIEW.value),
-        printed_today=await repository.printed_since(session, midnight),
-        daily_capacity=await daily_capacity(session, context),
-        waiting_claims=context.queue_signal.waiting,
-    )
-
-
-async def set_capacity(
-    session: AsyncSession, context: ServiceContext, principal: Principal, body: CapacityIn
-) -> CapacityOut:
-    row = await repository.get_capacity(session)
-    before = None if row is None else {"cards_per_hour": row.cards_per_hour, "printers": row.printers}
-    if row is None:
-        row = QueueCapacity(id=1, cards_per_hour=body.cards_per_hour, printers=body.printers, updated_by="")
-        session.add(row)
-    row.cards_per_hour, row.printers = body.cards_per_hour, body.printers
-    row.updated_at, row.updated_by = context.clock(), principal.subject
-    await session.flush()
-    context.auditor.record(
-        session, principal, "queue.capacity_set", "queue_capacity", "1",
-        before=before, after={"cards_per_hour": row.cards_per_hour, "printers": row.printers},
-    )  # fmt: skip
-    return CapacityOut(
-        cards_per_hour=row.cards_per_hour, printers=row.printers, daily_capacity=await daily_capacity(session, context)
-    )

@@ -11,7 +11,7 @@ Faults: card_jam ribbon_out feeder_empty cover_open output_full link_drop slow_r
 power_loss.
 Actions: load_blanks load_ribbon open_cover close_cover clear_jam empty_output power_on power_off.
 
-From a shell, the client in ``control``:  python -m drivers.emulator.control URL fault card_jam --at 3
+From a shell, the client in ``control_client``:  python -m drivers.emulator.control_client URL fault card_jam --at 3
 
 The server is plain asyncio, one request a connection: the emulator stays light (sixteen run side by side in
 benchmarks) and an idle one never wakes up.

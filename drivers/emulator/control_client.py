@@ -1,11 +1,11 @@
-"""Command-line client of the emulator's control API (see ``api`` for the endpoints).
+"""Command-line client of the emulator's control API (see ``control_server`` for the endpoints).
 
-    python -m drivers.emulator.control http://127.0.0.1:9201 state
-    python -m drivers.emulator.control http://127.0.0.1:9201 fault card_jam --at 3
-    python -m drivers.emulator.control http://127.0.0.1:9201 fault slow_replies delay=0.5
-    python -m drivers.emulator.control http://127.0.0.1:9201 clear card_jam
-    python -m drivers.emulator.control http://127.0.0.1:9201 action load_blanks serials=KTP501-KTP600
-    python -m drivers.emulator.control http://127.0.0.1:9201 log
+    python -m drivers.emulator.control_client http://127.0.0.1:9201 state
+    python -m drivers.emulator.control_client http://127.0.0.1:9201 fault card_jam --at 3
+    python -m drivers.emulator.control_client http://127.0.0.1:9201 fault slow_replies delay=0.5
+    python -m drivers.emulator.control_client http://127.0.0.1:9201 clear card_jam
+    python -m drivers.emulator.control_client http://127.0.0.1:9201 action load_blanks serials=KTP501-KTP600
+    python -m drivers.emulator.control_client http://127.0.0.1:9201 log
 
 Prints the JSON answer; exits 1 when the emulator refuses or cannot be reached.
 """
@@ -39,9 +39,9 @@ def _parameters(pairs: list[str]) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command-line client: ``python -m drivers.emulator.control URL state|log|fault|clear|action …``."""
+    """Command-line client: ``python -m drivers.emulator.control_client URL state|log|fault|clear|action …``."""
     parser = argparse.ArgumentParser(
-        prog="python -m drivers.emulator.control",
+        prog="python -m drivers.emulator.control_client",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -5,12 +5,16 @@ database migrated, two emulated card printers (their hoppers, ribbons and card l
 ``<data>/emulators``), the three services, a wait until each answers ``/readyz``; on first start the
 printers are registered and commissioned and a tranche of blanks is received. Then it prints the URLs and an
 operator token, and writes them to ``<data>/stack.json`` for programs (the end-to-end tests read it).
+
+The stack knows where things are (a ``StackLayout``: URLs, files, the service token, the printers); each
+service's ``Settings.for_stack`` says which of its settings follow from that, so a new setting needs no edit here.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import importlib
 import json
 import os
 import signal
@@ -27,9 +31,9 @@ import httpx
 
 from services.common.auth import Role, ensure_key_pair, issue_token
 from services.common.migrate import SERVICES, upgrade
-from services.common.settings import DATA_DIR, default_sqlite_url
+from services.common.settings import DATA_DIR, ServiceSettings, StackLayout
 
-__all__ = ["StackOptions", "ephemeral_port_range", "run_stack", "wait_healthy"]
+__all__ = ["StackOptions", "ephemeral_port_range", "run_stack", "settings_class", "wait_healthy"]
 
 STARTUP_DEADLINE_S = 60.0
 REFERENCE_STOCK = 8016  # blanks the reference office held (Pesawaran, January 2015)
@@ -146,7 +150,7 @@ def _start_emulators(options: StackOptions) -> list[Child]:
     for i, (first, last) in enumerate(_printer_serial_ranges(options)):
         name = f"printer-{i + 1}"
         argv = [
-            sys.executable, "-m", "services.cli", "emulator",
+            sys.executable, "-m", "services.ops.cli", "emulator",
             "--name", name,
             "--host", options.host,
             "--port", str(options.printer_port + i),
@@ -175,43 +179,36 @@ def _read_endpoint(process: subprocess.Popen[bytes]) -> dict[str, Any]:
     raise RuntimeError(f"the emulator exited with {process.wait()} before it listened")
 
 
-def _service_env(service: str, options: StackOptions, extra: dict[str, str]) -> dict[str, str]:
-    prefix = f"EKTP_{service.upper()}_"
-    env = dict(os.environ)
-    env.setdefault(prefix + "DATABASE_URL", default_sqlite_url(service, options.data_dir))
-    env.setdefault(prefix + "JWT_PUBLIC_KEY_FILE", str(options.key_dir / "jwt-public.pem"))
-    # The console and `ektp status` show what happens; the terminal shows only what needs attention.
-    env.setdefault(prefix + "LOG_LEVEL", "WARNING")
-    for name, value in extra.items():
-        env.setdefault(prefix + name, value)
-    return env
+def settings_class(service: str) -> type[ServiceSettings]:
+    """The service's settings class (``services/<service>/config.py``)."""
+    settings_cls: type[ServiceSettings] = importlib.import_module(f"services.{service}.config").Settings
+    return settings_cls
 
 
-def _service_settings_env(
-    options: StackOptions, service_token: str, printers: list[Child]
-) -> dict[str, dict[str, str]]:
+def _layout(options: StackOptions, service_token: str, printers: list[Child]) -> StackLayout:
+    """What the services' settings are derived from: each declares its own in ``Settings.for_stack``."""
     console = options.url("request")
-    cors = json.dumps([console, console.replace("127.0.0.1", "localhost")])
-    return {
-        "request": {
-            "CORS_ORIGINS": cors,
-            "CONSOLE_INVENTORY_URL": options.url("inventory"),
-            "CONSOLE_GATEWAY_URL": options.url("gateway"),
-        },
-        "inventory": {"CORS_ORIGINS": cors, "REQUEST_URL": options.url("request"), "SERVICE_TOKEN": service_token},
-        "gateway": {
-            "CORS_ORIGINS": cors,
-            "REQUEST_URL": options.url("request"),
-            "INVENTORY_URL": options.url("inventory"),
-            "SERVICE_TOKEN": service_token,
-            "PRINTERS": ",".join(f"{p.name}={p.info['url']}" for p in printers),
-        },
-    }
+    return StackLayout(
+        urls={service: options.url(service) for service in SERVICES},
+        data_dir=options.data_dir,
+        key_dir=options.key_dir,
+        service_token=service_token,
+        console_origins=[console, console.replace("127.0.0.1", "localhost")],
+        printers=[(p.name, p.info["url"]) for p in printers],
+    )
+
+
+def _service_env(settings_cls: type[ServiceSettings], layout: StackLayout) -> dict[str, str]:
+    """Our environment plus the service's stack settings; a variable already set wins."""
+    env = dict(os.environ)
+    for name, value in settings_cls.stack_env(layout).items():
+        env.setdefault(name, value)
+    return env
 
 
 def _start_service(service: str, options: StackOptions, env: dict[str, str]) -> Child:
     argv = [
-        sys.executable, "-m", "services.cli", "serve", service,
+        sys.executable, "-m", "services.ops.cli", "serve", service,
         "--host", options.host, "--port", str(options.port(service)),
     ]  # fmt: skip
     return Child(service, argv, env).start()
@@ -270,10 +267,11 @@ def stack(options: StackOptions) -> Iterator[tuple[dict[str, Any], list[Child]]]
     try:
         printers = _start_emulators(options)
         children += printers
-        extra = _service_settings_env(options, service_token, printers)
+        layout = _layout(options, service_token, printers)
         for service in SERVICES:
-            env = _service_env(service, options, extra[service])
-            upgrade(service, env[f"EKTP_{service.upper()}_DATABASE_URL"])
+            settings_cls = settings_class(service)
+            env = _service_env(settings_cls, layout)
+            upgrade(service, env[settings_cls.env_name("database_url")])
             if service == "gateway":
                 # The stock first: commissioning prints a test card, whose blank the inventory records.
                 _receive_reference_tranche(options, operator_token)
@@ -281,7 +279,7 @@ def stack(options: StackOptions) -> Iterator[tuple[dict[str, Any], list[Child]]]
             wait_healthy(options.url(service), process=children[-1].process)
         _wait_printers_ready(options, operator_token, len(printers))
         if options.demo:
-            from services.demo import load_demo
+            from services.ops.demo import load_demo
 
             load_demo({s: options.url(s) for s in SERVICES}, private_pem, residents_count=options.demo_residents)
         info = {

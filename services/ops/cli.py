@@ -22,7 +22,7 @@ from typing import Any
 from services.common.auth import Role, ensure_key_pair, issue_token, parse_duration
 from services.common.migrate import SERVICES, upgrade
 from services.common.settings import DATA_DIR
-from services.office import add_office_commands
+from services.ops.office import add_office_commands
 
 __all__ = ["main", "service_settings"]
 
@@ -86,7 +86,7 @@ def _cmd_keys_init(args: argparse.Namespace) -> int:
 
 
 def _cmd_up(args: argparse.Namespace) -> int:
-    from services.stack import StackOptions, run_stack
+    from services.ops.stack import StackOptions, run_stack
 
     return run_stack(
         StackOptions(

@@ -5,23 +5,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Annotated
 
-import httpx
+from fastapi import Depends, Request
 
 from drivers import CardPrinter, DriverError, Timeouts
-from services.common.http import PeerUnavailable
 from services.common.models import utcnow
-from services.gateway.clients import NoBlanks
-from services.gateway.clients.base import PeerAnswer, PeerPolicy
+from services.common.peers import PeerPolicy
+from services.common.tasks import TaskSet, keep_trying, repeat
 from services.gateway.dispatch.card import CardSteps
-from services.gateway.dispatch.context import Gateway, cancel_and_wait, keep_trying
+from services.gateway.dispatch.gateway import Gateway
 from services.gateway.dispatch.worker import PrinterWorker
+from services.gateway.errors import PeerError
 from services.gateway.fleet.service import COMMISSIONING
 from services.gateway.fleet.states import RUNNING, PrinterLifecycle
 from services.gateway.journal.service import new_job_id
 from services.gateway.journal.steps import PRE_SEND, Step
 
-__all__ = ["Dispatcher"]
+__all__ = ["Dispatcher", "DispatcherDep", "get_dispatcher"]
 
 log = logging.getLogger(__name__)
 
@@ -34,14 +35,23 @@ class Dispatcher:
         self.steps = CardSteps(gw)
         self.workers: dict[str, PrinterWorker] = {}
         self.cancels: set[str] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = TaskSet()
 
     async def start(self) -> None:
         """Recover the journal and start the workers in the background (a peer may be down)."""
         # Every step of the start is idempotent: after a failure it is tried again, so the printers never stay
         # without a loop.
-        self._spawn(keep_trying(self._start, what="starting the dispatch", wait=self.gw.settings.poll_interval))
-        self._spawn(self._publish_capacity())
+        settings = self.gw.settings
+        self._tasks.spawn(keep_trying(self._start, what="starting the dispatch", wait=settings.poll_interval))
+        self._tasks.spawn(
+            repeat(
+                self._publish_capacity,
+                every=settings.capacity_publish_interval,
+                what="publishing the capacity",
+                expected=(PeerError, OSError),
+            ),
+            name="capacity",
+        )
 
     async def _start(self) -> None:
         # Printers caught mid-commissioning by a crash go back to registered.
@@ -57,15 +67,9 @@ class Dispatcher:
             self.ensure_worker(printer.id)
 
     async def stop(self) -> None:
-        await cancel_and_wait(list(self._tasks))
+        await self._tasks.stop()
         await asyncio.gather(*(worker.stop() for worker in self.workers.values()))
         self.workers.clear()
-
-    def _spawn(self, coro: object) -> asyncio.Task[None]:
-        task: asyncio.Task[None] = asyncio.create_task(coro)  # type: ignore[arg-type]
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
 
     # -- recovery ------------------------------------------------------------------------------------
 
@@ -116,7 +120,7 @@ class Dispatcher:
     # -- commissioning -------------------------------------------------------------------------------
 
     def commission_later(self, printer_id: str) -> asyncio.Task[None]:
-        return self._spawn(self.commission(printer_id))
+        return self._tasks.spawn(self.commission(printer_id), name=f"commission {printer_id}")
 
     async def commission(self, printer_id: str) -> None:
         """Handshake, identify, status, a self-test card, status OK → ready; else back to registered."""
@@ -189,7 +193,7 @@ class Dispatcher:
                 key=f"{job_id}:spoil",
                 policy=SHORT,
             )
-        except (PeerAnswer, PeerUnavailable, httpx.TransportError, NoBlanks) as exc:
+        except PeerError as exc:
             log.warning("test card %s not recorded at the inventory: %s", serial, exc)
 
     # -- capacity ------------------------------------------------------------------------------------
@@ -207,12 +211,14 @@ class Dispatcher:
         return total, count
 
     async def _publish_capacity(self) -> None:
-        while True:
-            try:
-                cards_per_hour, printers = await self.capacity()
-                await self.gw.requests.put_capacity(cards_per_hour, printers)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.info("capacity not published: %s", exc)
-            await asyncio.sleep(self.gw.settings.capacity_publish_interval)
+        cards_per_hour, printers = await self.capacity()
+        await self.gw.requests.put_capacity(cards_per_hour, printers)
+
+
+def get_dispatcher(request: Request) -> Dispatcher:
+    """Where endpoints find the running dispatcher: ``app.state.dispatcher``, made in the app's lifespan."""
+    dispatcher: Dispatcher = request.app.state.dispatcher
+    return dispatcher
+
+
+DispatcherDep = Annotated[Dispatcher, Depends(get_dispatcher)]
