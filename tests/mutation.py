@@ -100,9 +100,9 @@ RULES: dict[str, Rule] = {
         ("tests/gateway/test_journal.py", "tests/gateway/test_journal_step_rules.py"),
     ),
     "recovery": Rule(
-        ("services/gateway/dispatch/supervisor.py", "services/gateway/dispatch/worker.py"),
+        ("services/gateway/dispatch/dispatcher.py", "services/gateway/dispatch/worker.py"),
         (
-            f"services.gateway.dispatch.supervisor.x{SEP}Dispatcher{SEP}recover_journal__mutmut_*",
+            f"services.gateway.dispatch.dispatcher.x{SEP}Dispatcher{SEP}recover_journal__mutmut_*",
             f"services.gateway.dispatch.worker.x{SEP}PrinterWorker{SEP}recover__mutmut_*",
         ),
         ("tests/gateway/test_journal.py", "tests/gateway/test_recovery_rules.py"),

@@ -34,9 +34,9 @@ from starlette.types import Receive, Scope, Send
 
 from services.gateway.app import create_app
 from services.gateway.config import Settings
-from services.gateway.dispatch.supervisor import Dispatcher
+from services.gateway.dispatch.dispatcher import Dispatcher
 from services.gateway.fleet.schemas import PrinterIn
-from services.gateway.fleet.service import register
+from services.gateway.fleet.service import CONFIGURATION, register
 from services.gateway.fleet.states import PrinterLifecycle
 from services.gateway.journal.steps import JobState
 from services.gateway.models import Job
@@ -375,7 +375,7 @@ async def printer_ready(app: FastAPI, name: str, url: str, *, worker: bool = Tru
     (``worker=False``: the next start of the gateway starts it)."""
     gw = dispatcher(app).gw
     async with gw.db.sessions.begin() as session:
-        printer_id = (await register(session, PrinterIn(name=name, url=url))).id
+        printer_id = (await register(session, CONFIGURATION, PrinterIn(name=name, url=url))).id
     for state in (PrinterLifecycle.COMMISSIONING, PrinterLifecycle.READY):
         assert await gw.fleet.set_state(printer_id, state) is not None, state
     if worker:

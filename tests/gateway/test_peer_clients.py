@@ -16,18 +16,11 @@ from typing import Any
 import httpx
 import pytest
 
-from services.common.http import PeerUnavailable, service_client
-from services.gateway.clients import (
-    InventoryClient,
-    LeaseLost,
-    NoBlanks,
-    PeerAnswer,
-    PeerPolicy,
-    RequestClient,
-    StaleJob,
-)
+from services.common.peers import PeerPolicy, PeerUnavailable, service_client
+from services.gateway.clients import InventoryClient, RequestClient
 from services.gateway.clients.requests import MAX_REASON
 from services.gateway.dispatch.lease import LeaseKeeper
+from services.gateway.errors import LeaseLost, NoBlanks, PeerAnswer, StaleJob
 from tests.gateway.peers import Answer, Drop, Hold, Peers, Problem, Reply, peers_running
 from tests.support import wait_for
 
@@ -113,16 +106,18 @@ async def test_a_peer_that_stays_down_is_given_up_on_after_the_policys_attempts(
             await clients.inventory.consume(JOB, "KTP00000001", "req_01", "prn_1")
         assert len(peers.inventory.made("consume", JOB)) == 3
         peers.requests.on("POST", "/sent$", Drop(), always=True)
-        with pytest.raises(httpx.TransportError):
+        with pytest.raises(PeerUnavailable) as dropped:
             await clients.requests.sent(JOB, "prn_1")
+        assert isinstance(dropped.value.__cause__, httpx.TransportError)
         assert len(peers.requests.made("sent", JOB)) == 3
 
 
-async def test_a_peer_nobody_listens_for_is_a_transport_error_once_the_attempts_run_out() -> None:
+async def test_a_peer_nobody_listens_for_is_unavailable_once_the_attempts_run_out() -> None:
     async with service_client("http://127.0.0.1:9", timeout=TIMEOUT) as http:
         client = RequestClient(http, policy=PeerPolicy(attempts=2, initial_wait=0.01))
-        with pytest.raises(httpx.ConnectError):
+        with pytest.raises(PeerUnavailable) as refused:
             await client.release(JOB)
+        assert isinstance(refused.value.__cause__, httpx.ConnectError)
 
 
 # -- a 4xx is an answer ------------------------------------------------------------------------------------
