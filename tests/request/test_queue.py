@@ -61,6 +61,64 @@ async def test_a_big_kecamatan_batch_does_not_starve_another_kecamatan(office: O
     assert order.index(late) <= 1
 
 
+async def test_a_walk_in_is_not_kept_waiting_behind_its_own_kecamatans_batch(office: Office) -> None:
+    operator, gateway = office.as_("operator"), office.as_("service")
+    rows = [batch_row(n, kecamatan="18.09.03") for n in range(1, 5001)]
+    uploaded = await operator.post("/v1/batches", json={"rows": rows})
+    assert uploaded.status_code == 201, uploaded.text
+    assert uploaded.json()["accepted_rows"] == 5000
+    walk_in = await submit(operator, 9000, kecamatan="18.09.03")  # the same kecamatan, at the desk, afterwards
+
+    lanes = 2  # the kecamatan's batch lane and its desk lane
+    position = (await operator.get(f"/v1/requests/{walk_in}")).json()["queue"]["position"]
+    assert position <= lanes, position
+    claimed = []
+    for n in range(lanes):
+        response = await claim(gateway, f"job_{n}")
+        assert response.status_code == 201, response.text
+        claimed.append(response.json()["request_id"])
+    assert walk_in in claimed
+    stats = (await operator.get("/v1/queue/stats")).json()
+    assert (stats["queued"], stats["printing"]) == (5001 - lanes, lanes)
+
+
+async def test_an_urgent_request_past_its_reasons_target_is_flagged_overdue_until_printed(office: Office) -> None:
+    operator, gateway = office.as_("operator"), office.as_("service")
+    context = office.app.state.context
+    start = dt.datetime.now(dt.UTC)
+    context.clock = lambda: start
+    late = await submit(operator, 1, reason="health")  # target 24 h
+    context.clock = lambda: start + dt.timedelta(minutes=1)
+    within = await submit(operator, 2, reason="education", kecamatan="18.09.04")  # target 72 h
+    regular = await submit(operator, 3)  # no target
+    context.clock = lambda: start + dt.timedelta(hours=25)
+    fresh = await submit(operator, 4, reason="health")
+
+    read = (await operator.get(f"/v1/requests/{late}")).json()
+    assert read["overdue"] is True
+    assert dt.datetime.fromisoformat(read["due_at"]) == start + dt.timedelta(hours=24)
+    listed = {r["id"]: r for r in (await operator.get("/v1/requests")).json()["items"]}
+    assert {rid for rid, r in listed.items() if r["overdue"]} == {late}
+    assert listed[within]["due_at"] is not None
+    assert listed[regular]["due_at"] is None
+    assert listed[fresh]["overdue"] is False
+    assert (await operator.get("/v1/queue/stats")).json()["overdue"] == 1
+    coverage = {r["code"]: r for r in (await operator.get("/v1/coverage")).json()["kecamatan"]}
+    assert (coverage["18.09.01"]["overdue"], coverage["18.09.04"]["overdue"]) == (1, 0)
+
+    claimed = (await claim(gateway, "job_late")).json()
+    assert claimed["request_id"] == late  # printing, still overdue until the card is out
+    assert (await operator.get("/v1/queue/stats")).json()["overdue"] == 1
+    printed = await gateway.post("/v1/queue/claims/job_late/printed", json={"card_serial": "KTP00000001"})
+    assert printed.status_code == 200, printed.text
+    assert (await operator.get(f"/v1/requests/{late}")).json()["overdue"] is False
+    assert (await operator.get("/v1/queue/stats")).json()["overdue"] == 0
+
+    context.clock = lambda: start + dt.timedelta(hours=73)  # now the education request has missed its target
+    assert (await operator.get(f"/v1/requests/{within}")).json()["overdue"] is True
+    assert (await operator.get("/v1/coverage")).json()["regency"]["overdue"] == 2  # with the fresh health one
+
+
 async def test_a_regular_request_that_waited_past_the_urgent_head_start_is_not_passed(open_office: Any) -> None:
     async with open_office(urgent_head_start_hours=24, fair_spacing_seconds=0) as office:
         operator, gateway = office.as_("operator"), office.as_("service")
@@ -259,6 +317,8 @@ async def test_an_expired_lease_after_the_card_was_sent_needs_review_not_a_repri
 
 async def test_stats_count_the_backlog_and_capacity_moves_the_estimated_date(office: Office) -> None:
     operator, gateway = office.as_("operator"), office.as_("service")
+    # Tuesday 4 August 2026, 08:00 WIB: the office opens, no holiday in the days that follow.
+    office.app.state.context.clock = lambda: dt.datetime(2026, 8, 4, 1, 0, tzinfo=dt.UTC)
     for n in range(1, 6):
         await submit(operator, n)
     last = await submit(operator, 6, reason="travel")
@@ -270,14 +330,16 @@ async def test_stats_count_the_backlog_and_capacity_moves_the_estimated_date(off
         "regular_queued": 5,
         "printing": 1,
         "needs_review": 0,
+        "overdue": 0,
         "printed_today": 0,
         "daily_capacity": 400,
         "waiting_claims": 0,
     }
     set_capacity = await gateway.put("/v1/queue/capacity", json={"cards_per_hour": 0.25, "printers": 1})
-    assert set_capacity.json()["daily_capacity"] == 2
+    assert set_capacity.json()["daily_capacity"] == 2  # 0.25 an hour × 8 office hours
     tail = [r for r in (await operator.get("/v1/requests", params={"status": "queued"})).json()["items"]]
     views = [(await operator.get(f"/v1/requests/{r['id']}/queue")).json() for r in tail]
     dates = sorted(dt.date.fromisoformat(v["estimated_print_date"]) for v in views)
-    assert dates[-1] - dates[0] == dt.timedelta(days=2)  # 5 queued at 2 a day: today, +1, +2
+    # 5 queued at 2 a working day: Tuesday, Tuesday, Wednesday, Wednesday, Thursday
+    assert dates == [dt.date(2026, 8, d) for d in (4, 4, 5, 5, 6)]
     assert last
