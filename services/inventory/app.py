@@ -19,6 +19,7 @@ from services.inventory.reorder.endpoints import router as reorder_router
 from services.inventory.reports.endpoints import router as reports_router
 from services.inventory.reservations.endpoints import router as reservations_router
 from services.inventory.reservations.sweeper import sweeper
+from services.inventory.returned_cards.endpoints import router as returned_cards_router
 from services.inventory.tranches.endpoints import router as tranches_router
 
 __all__ = ["create_app"]
@@ -48,6 +49,7 @@ def create_app(settings: Settings, *, request_transport: httpx.AsyncBaseTranspor
             reservations_router,
             reorder_router,
             reports_router,
+            returned_cards_router,
             audit_router(AuditEvent),
         ],
         lifespan=lifespan,

@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from services.common.office_hours import OfficeHoursSettings
 from services.common.settings import ServiceSettings, StackLayout, default_sqlite_url
 
 __all__ = ["DEFAULT_PORT", "Settings"]
@@ -14,7 +15,7 @@ __all__ = ["DEFAULT_PORT", "Settings"]
 DEFAULT_PORT = 8002
 
 
-class Settings(ServiceSettings):
+class Settings(ServiceSettings, OfficeHoursSettings):
     model_config = SettingsConfigDict(env_prefix="EKTP_INVENTORY_", extra="ignore")
 
     request_url: str = Field(default="http://127.0.0.1:8001", description="The request service (queue backlog).")

@@ -26,6 +26,7 @@ __all__ = [
     "Movement",
     "ReorderProposal",
     "Reservation",
+    "ReturnedCard",
     "StockLock",
     "Tranche",
     "UsageDay",
@@ -151,3 +152,23 @@ class UsageDay(Base):
 
     day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
     used: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class ReturnedCard(Base):
+    """A printed card handed back (replaced, lost and found, damaged): in custody until destroyed before a witness.
+
+    Recorded by the request service when the card is surrendered (``POST /v1/returned-cards``, idempotent by
+    serial); its destruction is recorded here, and the month's destruction minutes list it."""
+
+    __tablename__ = "returned_cards"
+
+    serial: Mapped[str] = mapped_column(String(40), primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(20), index=True)
+    received_by: Mapped[str] = mapped_column(String(120))
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    note: Mapped[str | None] = mapped_column(String(300))
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    destroyed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+    destroyed_by: Mapped[str | None] = mapped_column(String(200))
+    witness: Mapped[str | None] = mapped_column(String(200))

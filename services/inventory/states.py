@@ -5,6 +5,7 @@ A blank:        available ─▶ consumed | spoiled | written_off;  written_off 
 A reservation:  reserved ─▶ held | consumed | spoiled | released | expired;  held ─▶ consumed | spoiled | released;
                 expired ─▶ consumed | spoiled (a late report, while an unreserved blank is left)
 A proposal:     draft ─▶ submitted ─▶ approved ─▶ shipped ─▶ closed; draft, submitted, approved ─▶ cancelled
+A returned card (an old e-KTP handed in): in_custody ─▶ destroyed (before a witness)
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ __all__ = [
     "OPEN_RESERVATION_STATES",
     "PROPOSAL_TRANSITIONS",
     "RESERVATION_TRANSITIONS",
+    "RETURNED_CARD_TRANSITIONS",
     "AdjustmentAction",
     "BlankState",
     "MovementKind",
     "ProposalState",
     "ReservationStatus",
+    "ReturnedCardState",
     "SpoilageReason",
 ]
 
@@ -41,6 +44,11 @@ class ReservationStatus(enum.StrEnum):
     SPOILED = "spoiled"
     RELEASED = "released"
     EXPIRED = "expired"
+
+
+class ReturnedCardState(enum.StrEnum):
+    IN_CUSTODY = "in_custody"  # received from the request service, kept until destroyed
+    DESTROYED = "destroyed"
 
 
 class ProposalState(enum.StrEnum):
@@ -114,4 +122,9 @@ PROPOSAL_TRANSITIONS: Mapping[ProposalState, frozenset[ProposalState]] = {
     ProposalState.SHIPPED: frozenset({ProposalState.CLOSED}),
     ProposalState.CLOSED: frozenset(),
     ProposalState.CANCELLED: frozenset(),
+}
+
+RETURNED_CARD_TRANSITIONS: Mapping[ReturnedCardState, frozenset[ReturnedCardState]] = {
+    ReturnedCardState.IN_CUSTODY: frozenset({ReturnedCardState.DESTROYED}),
+    ReturnedCardState.DESTROYED: frozenset(),
 }

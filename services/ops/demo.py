@@ -1,6 +1,8 @@
 """``ektp up --demo``: Pesawaran residents across its kecamatan, a few urgent cases and a kecamatan batch, so a
-newcomer sees cards coming out. Every resident is made up; NIKs are well-formed and consistent with the
-birth date, sex and kecamatan, as the request service demands.
+newcomer sees cards coming out. Every resident is made up; NIKs are well-formed and consistent with the birth
+date and sex, as the request service demands. A NIK keeps the place where its holder was first registered: the
+batch's address changes (pindah alamat) are movers whose NIKs come from elsewhere (Lampung Selatan before the 2007
+split, Bandar Lampung, Jakarta, another kecamatan), the others were registered where they live.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import datetime as dt
 import io
 import random
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -21,7 +23,7 @@ from PIL import Image, ImageDraw
 
 from services.common.auth import Role, issue_token
 
-__all__ = ["Resident", "load_demo", "residents"]
+__all__ = ["Resident", "coverage_figures", "load_demo", "residents"]
 
 # Given and second names by sex (Indonesians mostly have no family name: the second name is a given one too).
 NAMES = {
@@ -37,6 +39,8 @@ NAMES = {
 PLACES = ["PESAWARAN", "BANDAR LAMPUNG", "METRO", "GEDONG TATAAN", "KEDONDONG", "PADANG CERMIN"]
 RELIGIONS = ["ISLAM", "ISLAM", "ISLAM", "KRISTEN", "KATOLIK", "HINDU", "BUDDHA"]
 OCCUPATIONS = ["PETANI/PEKEBUN", "WIRASWASTA", "PELAJAR/MAHASISWA", "MENGURUS RUMAH TANGGA", "NELAYAN/PERIKANAN"]
+# Where movers were first registered (their NIK's place): Lampung Selatan, Bandar Lampung, Jakarta Pusat, Way Lima.
+MOVED_FROM = ["18.01.01", "18.71.01", "31.71.03", "18.09.05"]
 
 
 @dataclass(frozen=True)
@@ -106,9 +110,16 @@ def nik_for(kecamatan_code: str, birth: dt.date, sex: str, serial: int) -> str:
 
 
 def residents(
-    count: int, *, seed: int = 2015, today: dt.date | None = None, kecamatan: str | None = None, first_serial: int = 1
+    count: int,
+    *,
+    seed: int = 2015,
+    today: dt.date | None = None,
+    kecamatan: str | None = None,
+    first_serial: int = 1,
+    moved_from: Sequence[str] = (),
 ) -> Iterator[Resident]:
-    """``count`` distinct adult residents spread over the regency's kecamatan (or living in one of them)."""
+    """``count`` distinct adult residents spread over the regency's kecamatan (or living in one of them);
+    with ``moved_from``, movers whose NIKs were issued in one of those kecamatan codes."""
     rng = random.Random(seed)
     today = today or dt.date.today()
     places = [v for v in villages() if kecamatan in (None, v.kecamatan_code)]
@@ -118,13 +129,41 @@ def residents(
         age_days = rng.randrange(17 * 366, 70 * 365)
         birth = today - dt.timedelta(days=age_days)
         yield Resident(
-            nik=nik_for(village.kecamatan_code, birth, sex, serial),
+            nik=nik_for(rng.choice(moved_from) if moved_from else village.kecamatan_code, birth, sex, serial),
             name=f"{rng.choice(NAMES[sex][0])} {rng.choice(NAMES[sex][1])}",
             birth_date=birth,
             sex=sex,
             village=village,
             married=rng.random() < 0.6,
         )
+
+
+# Pesawaran in January 2015 (Harian Pilar): residents obliged to hold a KTP, all recorded, and cards received.
+OBLIGED_2015 = 247_111
+COLLECTED_2015 = 216_800
+
+
+def _shares(total: int, weights: dict[str, int]) -> dict[str, int]:
+    """``total`` split in proportion to ``weights``, the remainders to the largest fractions: the parts sum to it."""
+    whole = sum(weights.values())
+    parts = {k: total * w // whole for k, w in weights.items()}
+    left = total - sum(parts.values())
+    for k in sorted(weights, key=lambda k: (total * weights[k]) % whole, reverse=True)[:left]:
+        parts[k] += 1
+    return parts
+
+
+def coverage_figures() -> dict[str, dict[str, int]]:
+    """Each kecamatan's ``PUT /v1/coverage`` body: the regency's 2015 figures shared by its number of desa (made
+    up per kecamatan; the regency's totals are the reported ones)."""
+    weights: dict[str, int] = {}
+    for village in villages():
+        weights[village.kecamatan_code] = weights.get(village.kecamatan_code, 0) + 1
+    obliged, collected = _shares(OBLIGED_2015, weights), _shares(COLLECTED_2015, weights)
+    return {
+        code: {"obliged": obliged[code], "recorded": obliged[code], "collected_before": collected[code]}
+        for code in weights
+    }
 
 
 def request_body(resident: Resident, rng: random.Random, *, channel: str, reason: str) -> dict[str, Any]:
@@ -151,6 +190,8 @@ def load_demo(
     people = list(residents(residents_count, seed=seed))
     created = {"urgent": 0, "walk_in": 0, "batch_rows": 0}
     with httpx.Client(base_url=urls["request"], timeout=30) as client:
+        for code, figures in coverage_figures().items():
+            client.put(f"/v1/coverage/{code}", json=figures, headers={"Authorization": f"Bearer {operator}"})
         for i, resident in enumerate(people[: residents_count // 2]):
             urgent = i % 5 == 0
             token = partner if urgent and i % 10 == 0 else operator
@@ -164,7 +205,13 @@ def load_demo(
             if response.status_code in (200, 201):
                 created["urgent" if urgent else "walk_in"] += 1
         kecamatan = "18.09.01"
-        batch = residents(residents_count // 2, seed=seed + 1, kecamatan=kecamatan, first_serial=residents_count + 1)
+        batch = residents(
+            residents_count // 2,
+            seed=seed + 1,
+            kecamatan=kecamatan,
+            first_serial=residents_count + 1,
+            moved_from=MOVED_FROM,
+        )
         rows = [request_body(r, rng, channel="kecamatan_batch", reason="address_change") for r in batch]
         if rows:
             response = client.post(

@@ -96,7 +96,16 @@ def _cmd_status(args: argparse.Namespace) -> int:
     pairs(
         "Queue",
         queue,
-        ["queued", "urgent_queued", "regular_queued", "printing", "needs_review", "printed_today", "daily_capacity"],
+        [
+            "queued",
+            "urgent_queued",
+            "regular_queued",
+            "printing",
+            "needs_review",
+            "overdue",
+            "printed_today",
+            "daily_capacity",
+        ],
     )
     pairs("Blank cards", stock, ["received", "available", "reserved", "consumed", "spoiled", "urgent_reserve"])
     pairs("Forecast", forecast, FORECAST_FIELDS)

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+
+import httpx
 from fastapi import FastAPI
 
 from services.common.app import build_app
 from services.common.audit import audit_router
 from services.console import install_console
 from services.request.batches.endpoints import router as batches_router
+from services.request.cards.endpoints import router as cards_router
+from services.request.clients.inventory import InventoryClient
 from services.request.config import Settings
 from services.request.context import ServiceContext
 from services.request.coverage.endpoints import router as coverage_router
@@ -16,12 +22,25 @@ from services.request.print_requests.endpoints import router as requests_router
 from services.request.queue.endpoints import router as queue_router
 from services.request.queue.sweeper import lease_sweeper
 from services.request.regions.endpoints import router as regions_router
+from services.request.replacements.endpoints import router as replacements_router
 
 __all__ = ["create_app"]
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """Residents' print requests, the priority queue the printer gateway drains, batches, activation, coverage."""
+def create_app(settings: Settings, *, inventory_transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
+    """Residents' print requests, the priority queue the printer gateway drains, batches, activation, coverage,
+    the card registry and replacements. ``inventory_transport`` replaces the network for the inventory (tests
+    mount its app)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.inventory_client = InventoryClient(settings, transport=inventory_transport)
+        try:
+            async with lease_sweeper(app):
+                yield
+        finally:
+            await app.state.inventory_client.aclose()
+
     app = build_app(
         settings,
         service="request",
@@ -30,13 +49,15 @@ def create_app(settings: Settings) -> FastAPI:
         database_url=settings.resolved_database_url(),
         routers=[
             requests_router,
+            replacements_router,
+            cards_router,
             queue_router,
             batches_router,
             coverage_router,
             regions_router,
             audit_router(AuditEvent),
         ],
-        lifespan=lease_sweeper,
+        lifespan=lifespan,
     )
     app.state.context = ServiceContext.from_settings(settings)
     app.state.exit_hooks.append(app.state.context.queue_signal.close)  # waiting claims answer 204 at once

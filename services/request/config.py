@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from services.common.office_hours import OfficeHoursSettings
 from services.common.settings import ServiceSettings, StackLayout, default_sqlite_url
 
 __all__ = ["DEFAULT_PORT", "Settings"]
@@ -15,7 +16,7 @@ __all__ = ["DEFAULT_PORT", "Settings"]
 DEFAULT_PORT = 8001
 
 
-class Settings(ServiceSettings):
+class Settings(ServiceSettings, OfficeHoursSettings):
     model_config = SettingsConfigDict(env_prefix="EKTP_REQUEST_", extra="ignore")
 
     # Region reference data
@@ -52,14 +53,36 @@ class Settings(ServiceSettings):
         default=216.0, ge=0, description="Queue-time spacing between two requests of the same kecamatan and class."
     )
 
-    # Capacity (feeds estimated print dates until the gateway reports its measured throughput)
-    daily_capacity: int = Field(default=400, ge=1, description="Cards a day: 2 printers × 200.")
-    working_hours_per_day: float = Field(default=8.0, gt=0, le=24)
-    office_timezone: str = "Asia/Jakarta"
+    # Targets of urgent reasons: hours from submission until the card is printed; a request still queued or
+    # printing after its target is overdue (queue/policy.py).
+    target_hours_health: float = Field(default=24.0, gt=0, description="Health administration (hospital, BPJS).")
+    target_hours_disaster: float = Field(default=24.0, gt=0, description="Victims of a disaster (papers lost).")
+    target_hours_travel: float = Field(default=48.0, gt=0, description="Travel: passport, hajj, work abroad.")
+    target_hours_education: float = Field(default=72.0, gt=0, description="Enrolment: university, scholarship.")
+    target_hours_legal: float = Field(default=72.0, gt=0, description="Court, police, notary, marriage papers.")
+    target_hours_other: float = Field(default=72.0, gt=0, description="Other urgent needs (with a note).")
+
+    # Capacity (feeds estimated print dates until the gateway reports its measured throughput). The office
+    # calendar (office_timezone, office_opens/closes, office_weekdays, office_closed_dates): OfficeHoursSettings.
+    daily_capacity: int = Field(default=400, ge=1, description="Cards a working day: 2 printers × 200.")
+
+    # Batches uploaded by clerks (kecamatan proposals) wait for an operator's decision before they are queued.
+    batch_review_required: bool = Field(
+        default=True, description="A clerk's batch is queued only as an operator approves its rows."
+    )
 
     # Batches
     batch_max_bytes: int = Field(default=512 * 1024 * 1024, ge=1024)
     batch_chunk_rows: int = Field(default=5000, ge=1, description="Rows validated and inserted together (COPY).")
+
+    # Replacements and the card registry (docs/architecture.md, "Cards, replacements, custody")
+    lost_card_police_report_required: bool = Field(
+        default=True, description="A replacement for a lost card needs a police report reference (police_report)."
+    )
+    inventory_url: str = Field(
+        default="http://127.0.0.1:8002", description="The inventory service (custody of surrendered cards)."
+    )
+    inventory_timeout_seconds: float = Field(default=5.0, gt=0, description="Longest wait for the inventory.")
 
     @classmethod
     def for_stack(cls, layout: StackLayout) -> dict[str, Any]:
@@ -67,6 +90,8 @@ class Settings(ServiceSettings):
             "database_url": default_sqlite_url("request", layout.data_dir),
             "console_inventory_url": layout.urls["inventory"],
             "console_gateway_url": layout.urls["gateway"],
+            "inventory_url": layout.urls["inventory"],
+            "service_token": layout.service_token,
         }
 
     def resolved_database_url(self) -> str:

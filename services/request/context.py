@@ -6,7 +6,6 @@ Made once in ``create_app`` and kept on ``app.state.context``; endpoints take it
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated
@@ -18,6 +17,7 @@ from services.common.audit import Auditor
 from services.common.db import after_commit
 from services.common.idempotency import IdempotencyKeys
 from services.common.models import utcnow
+from services.common.office_hours import OfficeCalendar
 from services.request.config import Settings
 from services.request.models import AuditEvent, IdempotencyKey
 from services.request.queue.signal import QueueSignal
@@ -30,6 +30,7 @@ __all__ = ["Context", "ServiceContext", "get_context"]
 class ServiceContext:
     settings: Settings
     catalog: RegionCatalog
+    calendar: OfficeCalendar
     auditor: Auditor = field(default_factory=lambda: Auditor(AuditEvent))
     idempotency: IdempotencyKeys = field(default_factory=lambda: IdempotencyKeys(IdempotencyKey))
     clock: Callable[[], dt.datetime] = utcnow
@@ -37,11 +38,15 @@ class ServiceContext:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ServiceContext:
-        return cls(settings=settings, catalog=load_catalog(settings.regency_code, settings.region_data_file))
+        return cls(
+            settings=settings,
+            catalog=load_catalog(settings.regency_code, settings.region_data_file),
+            calendar=OfficeCalendar.from_settings(settings),
+        )
 
     @property
     def timezone(self) -> dt.tzinfo:
-        return zoneinfo.ZoneInfo(self.settings.office_timezone)
+        return self.calendar.timezone
 
     def queued(self, session: AsyncSession) -> None:
         """This transaction queues a request: wake the waiting claims once it commits."""
@@ -49,7 +54,7 @@ class ServiceContext:
 
     def today(self) -> dt.date:
         """The office's calendar date (WIB for Pesawaran)."""
-        return self.clock().astimezone(self.timezone).date()
+        return self.calendar.local_date(self.clock())
 
 
 async def get_context(request: Request) -> ServiceContext:

@@ -24,7 +24,9 @@ __all__ = [
     "AuditEvent",
     "Base",
     "Batch",
+    "BatchDecision",
     "BatchError",
+    "Card",
     "CoverageFigure",
     "IdempotencyKey",
     "PrintRequest",
@@ -34,7 +36,7 @@ __all__ = [
 ]
 
 # Statuses in which a request still counts as the NIK's one active request (see print_requests/states.py).
-FINAL_STATUSES_SQL = "'collected', 'cancelled', 'rejected'"
+FINAL_STATUSES_SQL = "'collected', 'cancelled', 'rejected', 'replaced'"
 
 
 class Base(DeclarativeBase):
@@ -67,6 +69,28 @@ class Batch(Base):
     scope: Mapped[str] = mapped_column(String(400), default="")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Proposal review (batches/review.py): the rows the office approved and declined, and its last decision.
+    approved_rows: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    declined_rows: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class BatchDecision(Base):
+    """The office's decision on one row of a kecamatan's proposal: approve (queued) or reject, by whom, when."""
+
+    __tablename__ = "batch_decisions"
+    __table_args__ = (Index("uq_batch_decisions_row", "batch_id", "row", unique=True),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"))
+    row: Mapped[int] = mapped_column(Integer)
+    request_id: Mapped[str] = mapped_column(String(36))
+    decision: Mapped[str] = mapped_column(String(10))
+    reason: Mapped[str | None] = mapped_column(String(300))
+    decided_by: Mapped[str] = mapped_column(String(200))
+    decided_role: Mapped[str] = mapped_column(String(20))
+    decided_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class BatchError(Base):
@@ -147,8 +171,13 @@ class PrintRequest(Base):
     lease_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     card_serial: Mapped[str | None] = mapped_column(String(40))
     received_by: Mapped[str | None] = mapped_column(String(120))
+    # The replacement chain (POST /v1/requests/{id}/replacements): the request this one replaces, and the one
+    # that replaced it (this one is then ``replaced``).
+    replaces: Mapped[str | None] = mapped_column(String(36), index=True)
+    replaced_by: Mapped[str | None] = mapped_column(String(36))
 
     batch_id: Mapped[str | None] = mapped_column(ForeignKey("batches.id"), index=True)
+    batch_row: Mapped[int | None] = mapped_column(Integer)  # the row of its batch (proposal review decides by row)
     submitted_by: Mapped[str] = mapped_column(String(200), index=True)
     submitter_role: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
@@ -177,11 +206,16 @@ class QueueJob(Base):
 
 
 class QueueLane(Base):
-    """The last queue key given to one (class, kecamatan): the fairness clock of that lane."""
+    """The last queue key given to one (class, source, kecamatan): the fairness clock of that lane.
+
+    ``source`` is ``batch`` for a kecamatan's proposals (batch rows), ``direct`` for requests submitted one by one
+    (walk-ins, partners, mobile units): a walk-in never waits behind its own kecamatan's batch (queue/policy.py).
+    """
 
     __tablename__ = "queue_lanes"
 
     priority: Mapped[str] = mapped_column(String(10), primary_key=True)
+    source: Mapped[str] = mapped_column(String(10), primary_key=True)
     kecamatan_code: Mapped[str] = mapped_column(String(8), primary_key=True)
     last_key: Mapped[int] = mapped_column(BigInteger)
 
@@ -199,12 +233,34 @@ class QueueCapacity(Base):
 
 
 class CoverageFigure(Base):
-    """A kecamatan's residents obliged to hold an e-KTP and those recorded (perekaman), set by the office."""
+    """A kecamatan's residents obliged to hold an e-KTP, those recorded (perekaman) and the cards handed to them
+    before this system kept records, set by the office."""
 
     __tablename__ = "coverage_figures"
 
     kecamatan_code: Mapped[str] = mapped_column(String(8), primary_key=True)
     obliged: Mapped[int] = mapped_column(Integer, default=0)
     recorded: Mapped[int] = mapped_column(Integer, default=0)
+    collected_before: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_by: Mapped[str] = mapped_column(String(200))
+
+
+class Card(Base):
+    """A printed card by its serial: registered when the gateway reports it printed, then activated, collected,
+    or made invalid (replaced, lost, damaged), surrendered and destroyed (cards/states.py). History: the audit
+    trail (object_type ``card``, object_id the serial)."""
+
+    __tablename__ = "cards"
+
+    serial: Mapped[str] = mapped_column(String(40), primary_key=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("print_requests.id"), index=True)
+    nik: Mapped[str] = mapped_column(String(16), index=True)
+    status: Mapped[str] = mapped_column(String(20))
+    status_note: Mapped[str | None] = mapped_column(String(300))
+    printed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    replaced_by_request_id: Mapped[str | None] = mapped_column(String(36))
+    police_report: Mapped[str | None] = mapped_column(String(100))
+    surrendered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    surrender_received_by: Mapped[str | None] = mapped_column(String(120))

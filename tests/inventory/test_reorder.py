@@ -9,8 +9,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from services.common.office_hours import OfficeCalendar
 from services.inventory.config import Settings
-from services.inventory.reorder.service import Rate, project
+from services.inventory.reorder.service import Projection, Rate, project
 from tests.inventory.conftest import Inventory, StartInventory
 
 # rate = used / 10 days; reorder point = rate x (5 + 5) days = the blanks used so far.
@@ -93,16 +94,23 @@ def _request_service(stats: dict[str, int]) -> FastAPI:
     return app
 
 
+CALENDAR = OfficeCalendar.from_settings(Settings())
+
+
 async def _forecast(inv: Inventory) -> tuple[dict[str, Any], set[str]]:
-    """The forecast, and the stock-out dates its ``days_of_cover`` can give (the day may turn during the call)."""
+    """The forecast, and the stock-out dates (WIB) its figures can give (the clock may move during the call):
+    the queue's printing in working days and office hours, the rest in calendar days."""
     before = dt.datetime.now(dt.UTC)
     response = await inv.operator.get("/v1/forecast")
     after = dt.datetime.now(dt.UTC)
     assert response.status_code == 200, response.text
     body = dict(response.json())
     days = body["days_of_cover"]
-    dates = set() if days is None else {(t + dt.timedelta(days=days)).date().isoformat() for t in (before, after)}
-    return body, dates
+    if days is None:
+        return body, set()
+    printing = {"backlog": days, "backlog_then_rate": body["days_to_clear_backlog"]}.get(body["projection"], 0.0)
+    projection = Projection(days, None, None, body["projection"], "", printing_days=printing)
+    return body, {str(projection.stock_out_on(CALENDAR, t)) for t in (before, after)}
 
 
 async def test_the_backlog_is_spent_first_and_moves_the_stock_out_date(start_inventory: StartInventory) -> None:
@@ -246,3 +254,28 @@ async def test_the_forecast_degrades_when_the_request_service_refuses_or_fails(s
         body = (await inv.operator.get("/v1/forecast")).json()
         assert body["backlog"] is None
         assert "not readable" in body["backlog_note"]
+
+
+WIB = dt.timezone(dt.timedelta(hours=7))
+
+
+def test_the_stock_out_date_counts_the_queues_printing_in_working_days_and_hours_in_wib() -> None:
+    # 80 blanks, 300 queued, printed at 100 a working day: gone after 0.8 of a day's printing (6.4 office hours).
+    projection = project(80, 2.0, 300, 100)
+    assert projection.printing_days == pytest.approx(0.8)
+    # Friday 14 August 2026, 15:00 WIB: one office hour left, then the weekend and Independence Day (Monday 17).
+    friday_afternoon = dt.datetime(2026, 8, 14, 15, 0, tzinfo=WIB)
+    assert projection.stock_out_on(CALENDAR, friday_afternoon) == dt.date(2026, 8, 18)
+    # The same at 08:00 on a plain Tuesday: within the day.
+    assert projection.stock_out_on(CALENDAR, dt.datetime(2026, 8, 11, 8, 0, tzinfo=WIB)) == dt.date(2026, 8, 11)
+    # The queue is covered (30 of 80): 0.3 working days' printing, then 25 calendar days at the rate.
+    covered = project(80, 2.0, 30, 100)
+    assert covered.stock_out_on(CALENDAR, friday_afternoon) == dt.date(2026, 8, 18) + dt.timedelta(days=25)
+
+
+def test_the_stock_out_date_is_the_office_date_in_wib() -> None:
+    # 40 days at the rate from 23:30 UTC on 10 August = 06:30 WIB on 11 August.
+    projection = project(80, 2.0, 0, 100)
+    late = dt.datetime(2026, 8, 10, 23, 30, tzinfo=dt.UTC)
+    assert projection.stock_out_on(CALENDAR, late) == dt.date(2026, 9, 20)
+    assert (late + dt.timedelta(days=40)).date() == dt.date(2026, 9, 19)  # what a UTC date would have said

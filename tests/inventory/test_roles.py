@@ -49,6 +49,10 @@ POLICY: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/v1/proposals/{proposal_id}/cancel"): ADMIN,
     ("GET", "/v1/reports/spoilage"): READ,
     ("GET", "/v1/reports/spoilage/minutes"): READ,
+    ("POST", "/v1/returned-cards"): SERVICE,
+    ("GET", "/v1/returned-cards"): READ,
+    ("GET", "/v1/returned-cards/{serial}"): READ,
+    ("POST", "/v1/returned-cards/{serial}/destroy"): OPERATOR,
     ("GET", "/v1/audit"): ADMIN,
 }
 

@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import holidays
 import httpx
 import pytest
 
@@ -20,12 +21,23 @@ OFFICE_NOW = dt.datetime(2026, 11, 4, 20, 0, tzinfo=dt.UTC)
 OFFICE_TODAY = dt.date(2026, 11, 5)
 
 
+# The office's closed days as the service's default settings make them: weekends, public holidays and the civil
+# service's joint leave (cuti bersama).
+CLOSED = holidays.country_holidays("ID", categories=("public", "government"))
+
+
 def expected_print_date(today: dt.date, ahead: int, daily_capacity: int) -> dt.date:
-    """The ``estimated_print_date`` of a queued request with ``ahead`` requests before it, as the queue computes
-    it (``queue_view`` in services/request/print_requests/service.py): the office's calendar date plus one day
-    for each full day's capacity ahead; weekends and holidays not modelled. The one place to change when the
-    estimate changes."""
-    return today + dt.timedelta(days=ahead // daily_capacity)
+    """The ``estimated_print_date`` of a queued request with ``ahead`` requests before it, counted from before the
+    office opens on ``today``: each working day prints ``daily_capacity`` cards, so it is the working day
+    ``ahead // daily_capacity`` working days on (weekends, public holidays and joint leave skipped). The one
+    place to change when the estimate changes (docs/architecture.md, "Dates")."""
+    day, left = today, ahead // daily_capacity
+    while True:
+        if day.weekday() < 5 and day not in CLOSED:
+            if left == 0:
+                return day
+            left -= 1
+        day += dt.timedelta(days=1)
 
 
 class Office:

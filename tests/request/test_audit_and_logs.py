@@ -206,13 +206,14 @@ async def test_setting_a_kecamatans_coverage_figures_is_audited_with_the_old_and
     assert first.status_code == 200
     row = await only_row(office, "18.09.01", "coverage.set")
     assert (row["actor"], row["actor_role"], row["object_type"]) == ("desk-1", "operator", "kecamatan")
-    assert (row["before"], row["after"]) == (None, {"obliged": 1200, "recorded": 1100})
+    first_figures = {"obliged": 1200, "recorded": 1100, "collected_before": 0}
+    assert (row["before"], row["after"]) == (None, first_figures)
 
-    await desk.put("/v1/coverage/18.09.01", json={"obliged": 1250, "recorded": 1180})
+    await desk.put("/v1/coverage/18.09.01", json={"obliged": 1250, "recorded": 1180, "collected_before": 1000})
     trail = (await office.as_("admin").get("/v1/audit", params={"object_id": "18.09.01"})).json()["items"]
     assert [(e["action"], e["before"], e["after"]) for e in trail] == [
-        ("coverage.set", {"obliged": 1200, "recorded": 1100}, {"obliged": 1250, "recorded": 1180}),
-        ("coverage.set", None, {"obliged": 1200, "recorded": 1100}),
+        ("coverage.set", first_figures, {"obliged": 1250, "recorded": 1180, "collected_before": 1000}),
+        ("coverage.set", None, first_figures),
     ]
     other = (await office.as_("admin").get("/v1/audit", params={"object_id": "18.09.02"})).json()
     assert other["total"] == 0

@@ -25,8 +25,10 @@ async def test_a_csv_batch_queues_valid_rows_and_reports_each_invalid_row(office
     )
     assert response.status_code == 201, response.text
     batch = response.json()
-    assert batch["status"] == "completed_with_errors"
+    assert batch["status"] == "submitted"  # a kecamatan's proposal: the office approves it (test_proposal_review.py)
     assert (batch["total_rows"], batch["accepted_rows"], batch["rejected_rows"]) == (10, 5, 5)
+    approved = await office.as_("operator").post(f"/v1/batches/{batch['id']}/decisions", json={"approve": "all_valid"})
+    assert approved.json()["status"] == "approved"
 
     report = (await clerk.get(batch["report"])).json()
     found = {(e["row"], e["field"]) for e in report["errors"]}
@@ -36,7 +38,8 @@ async def test_a_csv_batch_queues_valid_rows_and_reports_each_invalid_row(office
     queued = (await clerk.get("/v1/requests", params={"batch_id": batch["id"]})).json()
     assert queued["total"] == 5
     assert {r["channel"] for r in queued["items"]} == {"kecamatan_batch"}
-    assert (await clerk.get(f"/v1/batches/{batch['id']}")).json()["status"] == "completed_with_errors"
+    assert {r["status"] for r in queued["items"]} == {"queued"}
+    assert (await clerk.get(f"/v1/batches/{batch['id']}")).json()["status"] == "approved"
 
     trail = (await office.as_("admin").get("/v1/audit", params={"action": "request.created"})).json()
     assert trail["total"] == 5
@@ -83,3 +86,19 @@ async def test_a_csv_with_an_unknown_column_is_refused_whole_naming_the_column(o
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "hobby"
     assert (await operator.get("/v1/batches")).json()["total"] == 0
+
+
+async def test_a_batch_queues_movers_whatever_place_their_nik_was_issued_in(office: Office) -> None:
+    operator = office.as_("operator")
+    rows = [
+        batch_row(1, nik=make_nik("18.01.01", serial=1)),  # Lampung Selatan, registered before the 2007 split
+        batch_row(2, nik=make_nik("31.71.03", serial=2)),  # moved in from Jakarta
+        batch_row(3, nik=make_nik("18.09.06", serial=3)),  # moved within Pesawaran
+        batch_row(4, nik="9971011705900004"),  # no registered province and regency
+    ]
+    response = await operator.post("/v1/batches", json={"rows": rows})
+    assert response.status_code == 201, response.text
+    batch = response.json()
+    assert (batch["accepted_rows"], batch["rejected_rows"]) == (3, 1)
+    report = (await operator.get(batch["report"])).json()
+    assert [(e["row"], e["field"]) for e in report["errors"]] == [(4, "nik")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from services.ops.demo import coverage_figures
 from tests.request.conftest import Office
 from tests.request.factories import request_body
 
@@ -30,6 +31,42 @@ async def test_coverage_counts_printed_activated_and_backlog_beside_the_offices_
 
     unknown = await operator.put("/v1/coverage/18.09.42", json={"obliged": 1, "recorded": 1})
     assert unknown.status_code == 404
+
+
+async def test_coverage_counts_cards_collected_on_top_of_those_handed_over_before_the_system(office: Office) -> None:
+    operator, gateway = office.as_("operator"), office.as_("service")
+    figures = {"obliged": 1200, "recorded": 1100, "collected_before": 900}
+    assert (await operator.put("/v1/coverage/18.09.01", json=figures)).status_code == 200
+    collected_id = (await operator.post("/v1/requests", json=request_body(1))).json()["id"]
+    activated_id = (await operator.post("/v1/requests", json=request_body(2))).json()["id"]
+    for n, request_id in enumerate((collected_id, activated_id), start=1):
+        claim = (await gateway.post("/v1/queue/claims", json={"job_id": f"job_{n}", "printer_id": "p1"})).json()
+        assert claim["request_id"] == request_id
+        serial = f"KTP0000000{n}"
+        await gateway.post(f"/v1/queue/claims/job_{n}/printed", json={"card_serial": serial})
+        await operator.post(f"/v1/requests/{request_id}/activate", json={"card_serial": serial})
+    handed = await operator.post(f"/v1/requests/{collected_id}/handover", json={"received_by": "BUDI SANTOSO"})
+    assert handed.json()["status"] == "collected"
+
+    coverage = (await operator.get("/v1/coverage")).json()
+    gedong = next(r for r in coverage["kecamatan"] if r["code"] == "18.09.01")
+    assert (gedong["collected_before"], gedong["printed"], gedong["activated"], gedong["collected"]) == (
+        900, 902, 902, 901
+    )  # fmt: skip
+    assert coverage["regency"]["collected"] == 901
+
+    too_many = await operator.put("/v1/coverage/18.09.02", json={"obliged": 10, "recorded": 10, "collected_before": 11})
+    assert too_many.status_code == 422
+    assert [e["field"] for e in too_many.json()["errors"]] == ["collected_before"]
+
+
+async def test_the_demo_figures_add_up_to_pesawarans_247111_recorded_and_216800_cards_received(office: Office) -> None:
+    operator = office.as_("operator")
+    for code, figures in coverage_figures().items():
+        assert (await operator.put(f"/v1/coverage/{code}", json=figures)).status_code == 200
+    regency = (await operator.get("/v1/coverage")).json()["regency"]
+    assert (regency["obliged"], regency["recorded"], regency["collected"]) == (247_111, 247_111, 216_800)
+    assert regency["printed"] >= regency["activated"] >= regency["collected"]
 
 
 async def test_the_region_data_lists_pesawarans_eleven_kecamatan_and_148_desa(office: Office) -> None:

@@ -41,8 +41,7 @@ def _case(field: str, **overrides: Any) -> tuple[str, dict[str, Any]]:
 INVALID = [
     _case("nik", nik="1809011705900"),  # too short
     _case("nik", nik="1809013205900001"),  # day 32 is no date
-    _case("nik", nik=make_nik("18.09.01").replace("180901", "180201", 1)),  # Lampung Selatan, not Pesawaran
-    _case("kecamatan_code", nik=make_nik("18.09.02")),
+    _case("nik", nik="9971011705900001"),  # 99.71 is no registered province and regency
     _case("kecamatan_code", kecamatan_code="18.09.99", village_code="18.09.99.2001"),
     _case("birth_date", birth_date="1990-05-18"),
     _case("sex", nik=make_nik(sex="F", serial=2)),
@@ -80,6 +79,28 @@ async def test_each_invalid_field_is_refused_with_422_naming_the_field(office: O
         assert expected in fields, (expected, overrides.keys(), response.json())
     listing = await operator.get("/v1/requests")
     assert listing.json()["total"] == 0  # nothing was stored half-way
+
+
+async def test_a_nik_from_anywhere_is_accepted_for_a_resident_living_in_pesawaran(office: Office) -> None:
+    # A NIK keeps the place of first registration: Lampung Selatan before the 2007 split, Jakarta for a mover,
+    # another kecamatan of Pesawaran for someone who moved within the regency.
+    operator = office.as_("operator")
+    for serial, (place, kecamatan) in enumerate(
+        [("18.01.01", "18.09.01"), ("31.71.03", "18.09.05"), ("18.09.02", "18.09.01")], start=40
+    ):
+        body = request_body(serial, kecamatan=kecamatan, nik=make_nik(place, serial=serial), reason="address_change")
+        response = await operator.post("/v1/requests", json=body)
+        assert response.status_code == 201, (place, response.text)
+        card = response.json()["card"]
+        assert (card["nik"][:6], card["kecamatan_code"]) == (place.replace(".", ""), kecamatan)
+
+
+async def test_a_nik_from_an_unregistered_place_is_refused_naming_the_nik(office: Office) -> None:
+    body = request_body(44, nik="9971011705900044")
+    response = await office.as_("operator").post("/v1/requests", json=body)
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert [e["field"] for e in response.json()["errors"]] == ["nik"]
 
 
 async def test_a_resident_under_17_who_is_married_may_have_a_card(office: Office) -> None:

@@ -61,6 +61,64 @@ async def test_a_big_kecamatan_batch_does_not_starve_another_kecamatan(office: O
     assert order.index(late) <= 1
 
 
+async def test_a_walk_in_is_not_kept_waiting_behind_its_own_kecamatans_batch(office: Office) -> None:
+    operator, gateway = office.as_("operator"), office.as_("service")
+    rows = [batch_row(n, kecamatan="18.09.03") for n in range(1, 5001)]
+    uploaded = await operator.post("/v1/batches", json={"rows": rows})
+    assert uploaded.status_code == 201, uploaded.text
+    assert uploaded.json()["accepted_rows"] == 5000
+    walk_in = await submit(operator, 9000, kecamatan="18.09.03")  # the same kecamatan, at the desk, afterwards
+
+    lanes = 2  # the kecamatan's batch lane and its desk lane
+    position = (await operator.get(f"/v1/requests/{walk_in}")).json()["queue"]["position"]
+    assert position <= lanes, position
+    claimed = []
+    for n in range(lanes):
+        response = await claim(gateway, f"job_{n}")
+        assert response.status_code == 201, response.text
+        claimed.append(response.json()["request_id"])
+    assert walk_in in claimed
+    stats = (await operator.get("/v1/queue/stats")).json()
+    assert (stats["queued"], stats["printing"]) == (5001 - lanes, lanes)
+
+
+async def test_an_urgent_request_past_its_reasons_target_is_flagged_overdue_until_printed(office: Office) -> None:
+    operator, gateway = office.as_("operator"), office.as_("service")
+    context = office.app.state.context
+    start = dt.datetime.now(dt.UTC)
+    context.clock = lambda: start
+    late = await submit(operator, 1, reason="health")  # target 24 h
+    context.clock = lambda: start + dt.timedelta(minutes=1)
+    within = await submit(operator, 2, reason="education", kecamatan="18.09.04")  # target 72 h
+    regular = await submit(operator, 3)  # no target
+    context.clock = lambda: start + dt.timedelta(hours=25)
+    fresh = await submit(operator, 4, reason="health")
+
+    read = (await operator.get(f"/v1/requests/{late}")).json()
+    assert read["overdue"] is True
+    assert dt.datetime.fromisoformat(read["due_at"]) == start + dt.timedelta(hours=24)
+    listed = {r["id"]: r for r in (await operator.get("/v1/requests")).json()["items"]}
+    assert {rid for rid, r in listed.items() if r["overdue"]} == {late}
+    assert listed[within]["due_at"] is not None
+    assert listed[regular]["due_at"] is None
+    assert listed[fresh]["overdue"] is False
+    assert (await operator.get("/v1/queue/stats")).json()["overdue"] == 1
+    coverage = {r["code"]: r for r in (await operator.get("/v1/coverage")).json()["kecamatan"]}
+    assert (coverage["18.09.01"]["overdue"], coverage["18.09.04"]["overdue"]) == (1, 0)
+
+    claimed = (await claim(gateway, "job_late")).json()
+    assert claimed["request_id"] == late  # printing, still overdue until the card is out
+    assert (await operator.get("/v1/queue/stats")).json()["overdue"] == 1
+    printed = await gateway.post("/v1/queue/claims/job_late/printed", json={"card_serial": "KTP00000001"})
+    assert printed.status_code == 200, printed.text
+    assert (await operator.get(f"/v1/requests/{late}")).json()["overdue"] is False
+    assert (await operator.get("/v1/queue/stats")).json()["overdue"] == 0
+
+    context.clock = lambda: start + dt.timedelta(hours=73)  # now the education request has missed its target
+    assert (await operator.get(f"/v1/requests/{within}")).json()["overdue"] is True
+    assert (await operator.get("/v1/coverage")).json()["regency"]["overdue"] == 2  # with the fresh health one
+
+
 async def test_a_regular_request_that_waited_past_the_urgent_head_start_is_not_passed(open_office: Any) -> None:
     async with open_office(urgent_head_start_hours=24, fair_spacing_seconds=0) as office:
         operator, gateway = office.as_("operator"), office.as_("service")
@@ -270,6 +328,8 @@ async def queue_views(client: httpx.AsyncClient) -> list[dict[str, Any]]:
 
 async def test_stats_count_the_backlog_by_class_and_status(office: Office) -> None:
     operator, gateway = office.as_("operator"), office.as_("service")
+    # Tuesday 4 August 2026, 08:00 WIB: the office opens, no holiday in the days that follow.
+    office.app.state.context.clock = lambda: dt.datetime(2026, 8, 4, 1, 0, tzinfo=dt.UTC)
     for n in range(1, 6):
         await submit(operator, n)
     urgent = await submit(operator, 6, reason="travel")
@@ -281,6 +341,7 @@ async def test_stats_count_the_backlog_by_class_and_status(office: Office) -> No
         "regular_queued": 5,
         "printing": 1,
         "needs_review": 0,
+        "overdue": 0,
         "printed_today": 0,
         "daily_capacity": 400,
         "waiting_claims": 0,
@@ -293,7 +354,7 @@ async def test_each_queued_request_is_promised_the_day_its_place_and_the_capacit
     for n in range(1, 8):
         await submit(operator, n)
     set_capacity = await gateway.put("/v1/queue/capacity", json={"cards_per_hour": 0.25, "printers": 1})
-    assert set_capacity.json()["daily_capacity"] == 2  # 0.25 cards an hour × 1 printer × 8 working hours
+    assert set_capacity.json()["daily_capacity"] == 2  # 0.25 cards an hour (the fleet's total) × 8 office hours
 
     views = await queue_views(operator)
     assert [(v["position"], v["ahead"], v["daily_capacity"]) for v in views] == [(n + 1, n, 2) for n in range(7)]
@@ -322,7 +383,8 @@ async def test_more_capacity_brings_the_estimated_date_earlier_by_the_days_it_sa
     capacity, before = await promise_for_tail()
     assert (capacity, before) == (1, expected_print_date(OFFICE_TODAY, 4, 1))
 
-    second_printer = await gateway.put("/v1/queue/capacity", json={"cards_per_hour": 0.125, "printers": 2})
+    # a second printer: the fleet's total doubles (the gateway publishes the total; ``printers`` is only shown)
+    second_printer = await gateway.put("/v1/queue/capacity", json={"cards_per_hour": 0.25, "printers": 2})
     assert second_printer.json()["daily_capacity"] == 2
     capacity, after = await promise_for_tail()
     assert (capacity, after) == (2, expected_print_date(OFFICE_TODAY, 4, 2))

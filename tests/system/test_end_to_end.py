@@ -95,6 +95,9 @@ def office_day(system: SystemUnderTest) -> dict[str, Any]:
         )
     assert response.status_code in (200, 201, 202), response.text
     batch = response.json()
+    with system.client("request") as operator:  # the office approves the kecamatan's proposal
+        approved = operator.post(f"/v1/batches/{batch['id']}/decisions", json={"approve": "all_valid"})
+    assert approved.status_code == 200, approved.text
 
     walk_in_ids = system.submit(walk_ins, seed=3)
     with system.client("request", "partner", subject="rsud-pesawaran") as partner:

@@ -123,6 +123,8 @@ class RequestClient(PeerClient):
         return await self._report(job_id, "needs-review", {"reason": _reason(reason)})
 
     async def put_capacity(self, cards_per_hour: float, printers: int) -> None:
+        """Publish the fleet's throughput: ``cards_per_hour`` is the total of all ready printers (the request
+        service does not multiply it by ``printers``, which it only shows)."""
         if cards_per_hour <= 0 or printers < 1:
             return  # nothing measured or rated yet: the request service keeps its figure
         await self.call(

@@ -53,7 +53,10 @@ class Forecast(BaseModel):
         "rate (available / rate when nothing is queued or the backlog is unknown). Null when no stock-out is in "
         "sight (nothing used and the queue covered) or its speed is unknown (see projection)."
     )
-    projected_stock_out_on: dt.date | None = Field(description="Today (UTC) + days_of_cover.")
+    projected_stock_out_on: dt.date | None = Field(
+        description="The office date (WIB) the stock runs out: the queue's printing counted in working days and "
+        "office hours (public holidays skipped), the rest of days_of_cover in calendar days."
+    )
     projection: ProjectionBasis = Field(
         description="How the stock-out was projected: empty (nothing available), rate (no queue known), backlog "
         "(the queue alone uses the stock up), backlog_then_rate (the queue is covered, the rest lasts at the "

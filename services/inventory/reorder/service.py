@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
 from services.common.models import utcnow
+from services.common.office_hours import OfficeCalendar
 from services.common.problems import Conflict, NotFound
 from services.common.states import check_transition
 from services.inventory.clients.requests import Backlog
@@ -231,13 +232,25 @@ class Projection:
     ``days``: until the available blanks are gone (None: no stock-out in sight, or no speed to reckon it with);
     ``shortfall``: blanks the queue needs beyond the stock (None: backlog unknown); ``days_to_clear_backlog``:
     printing time of the queue at the printers' speed, as if the stock sufficed; ``basis``: which case applied;
-    ``note``: the same in a sentence."""
+    ``note``: the same in a sentence; ``printing_days``: the part of ``days`` the printers spend on the queue,
+    which passes in working days (the rest passes at the rate, in calendar days)."""
 
     days: float | None
     shortfall: int | None
     days_to_clear_backlog: float | None
     basis: ProjectionBasis
     note: str
+    printing_days: float = 0.0
+
+    def stock_out_on(self, calendar: OfficeCalendar, now: dt.datetime) -> dt.date | None:
+        """The office date (WIB) the stock runs out: the queue's printing counted in working days and office
+        hours (holidays skipped), then the rest in calendar days."""
+        if self.days is None:
+            return None
+        rest = dt.timedelta(days=round(max(self.days - self.printing_days, 0.0), 6))  # 25.3 - 0.3 is not 25
+        if self.printing_days <= 0:
+            return calendar.local_date(now + rest)
+        return calendar.date_after_working_days(now, self.printing_days) + dt.timedelta(days=rest.days)
 
 
 def _n(value: float) -> str:
@@ -274,7 +287,7 @@ def project(available: int, per_day: float, backlog: int | None, daily_capacity:
         )
         if queued > available:
             note += f", {queued - available} cards short"
-        return Projection(days, shortfall, clear, "backlog", note)
+        return Projection(days, shortfall, clear, "backlog", note, printing_days=days)
     left = available - queued
     if per_day <= 0:
         note = "no stock-out in sight: nothing was used in the window"
@@ -288,7 +301,7 @@ def project(available: int, per_day: float, backlog: int | None, daily_capacity:
             f"a day); the {left} blanks left then last {_n(round(left / per_day, 2))} days at "
             f"{_n(round(per_day, 2))} a day"
         )
-        return Projection(days, shortfall, clear, "backlog_then_rate", note)
+        return Projection(days, shortfall, clear, "backlog_then_rate", note, printing_days=queued / speed)
     days = available / per_day
     note = f"the {available} available blanks last {_n(round(days, 2))} days at {_n(round(per_day, 2))} a day"
     if backlog is None:
@@ -305,12 +318,12 @@ async def forecast(session: AsyncSession, settings: Settings, backlog: Backlog) 
     reserved = await ledger.count_open_reservations(session)
     available = unused - reserved
     projection = project(available, rate.per_day, backlog.queued, backlog.daily_capacity)
-    stock_out: dt.date | None = None
+    calendar = OfficeCalendar.from_settings(settings)
+    stock_out = projection.stock_out_on(calendar, now)
     note = projection.note
-    if projection.days is not None:
-        stock_out = (now + dt.timedelta(days=projection.days)).date()
-        if projection.days < settings.reorder_lead_time_days:
-            note += f"; that is before a delivery ordered today arrives ({settings.reorder_lead_time_days} days)"
+    lead_time = dt.timedelta(days=settings.reorder_lead_time_days)
+    if stock_out is not None and stock_out < calendar.local_date(now) + lead_time:
+        note += f"; that is before a delivery ordered today arrives ({settings.reorder_lead_time_days} days)"
     proposal = await repository.open_proposal(session)
     return Forecast(
         window_days=rate.window_days,

@@ -26,13 +26,15 @@ async def spoilage_report(month: Month, session: ReadSession, _: Reader) -> Spoi
 @router.get(
     "/spoilage/minutes",
     response_class=HTMLResponse,
-    summary="Berita acara pemusnahan: the month's spoiled blanks with reasons and witnesses, to print and sign",
+    summary="Berita acara pemusnahan: the month's spoiled blanks with reasons and witnesses, and the old cards "
+    "returned or destroyed (who received them, when, the witness), to print and sign",
     responses=problem_responses(401, 403, 422),
 )
 async def destruction_minutes(month: Month, session: ReadSession, _: Reader) -> HTMLResponse:
     report = await service.spoilage(session, month)
+    returned = await service.returned_cards(session, month)
     filename = f"berita-acara-pemusnahan-{month}.html"
     return HTMLResponse(
-        service.destruction_minutes(report),
+        service.destruction_minutes(report, returned),
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )

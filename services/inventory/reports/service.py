@@ -1,18 +1,22 @@
-"""The month's spoilage and its destruction minutes (berita acara pemusnahan) as an HTML document."""
+"""The month's spoilage and its destruction minutes (berita acara pemusnahan) as an HTML document: the spoiled
+blanks, then every old card handed back (returned cards) received or destroyed in the month."""
 
 from __future__ import annotations
 
 import datetime as dt
 import html
 from collections import Counter
+from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.problems import Unprocessable
 from services.inventory.reports import repository
 from services.inventory.reports.schemas import SpoilageReport, SpoiledBlank
+from services.inventory.returned_cards import repository as returned_repository
+from services.inventory.returned_cards.schemas import ReturnedCardOut
 
-__all__ = ["destruction_minutes", "month_bounds", "spoilage"]
+__all__ = ["destruction_minutes", "month_bounds", "returned_cards", "spoilage"]
 
 _STYLE = (
     "body{font-family:serif;margin:2em} table{border-collapse:collapse;width:100%} "
@@ -61,8 +65,47 @@ async def spoilage(session: AsyncSession, month: str) -> SpoilageReport:
     )
 
 
-def destruction_minutes(report: SpoilageReport, *, office: str = "Dinas Kependudukan dan Pencatatan Sipil") -> str:
-    """The berita acara pemusnahan: a printable HTML page listing every spoiled blank, its reason and witness."""
+async def returned_cards(session: AsyncSession, month: str) -> list[ReturnedCardOut]:
+    """Every returned card received or destroyed in the month, in serial order."""
+    start, end = month_bounds(month)
+    return [ReturnedCardOut.model_validate(c) for c in await returned_repository.in_month(session, start, end)]
+
+
+def _returned_section(month: str, cards: Sequence[ReturnedCardOut]) -> str:
+    """Part B of the minutes: each old card received into custody or destroyed in the month, who and when."""
+    e = html.escape
+    start, end = month_bounds(month)
+
+    def when(moment: dt.datetime | None) -> str:
+        return f"{moment:%Y-%m-%d %H:%M} UTC" if moment else ""
+
+    destroyed = sum(1 for c in cards if c.destroyed_at and start <= c.destroyed_at < end)
+    received = sum(1 for c in cards if start <= c.received_at < end)
+    kept = sum(1 for c in cards if c.destroyed_at is None)
+    rows = "\n".join(
+        f"<tr><td>{n}</td><td>{e(c.serial)}</td><td>{e(c.request_id)}</td><td>{e(c.received_by)}</td>"
+        f"<td>{when(c.received_at)}</td><td>{when(c.destroyed_at)}</td><td>{e(c.witness or '')}</td>"
+        f"<td>{'Dimusnahkan' if c.destroyed_at else 'Disimpan'}</td></tr>"
+        for n, c in enumerate(cards, start=1)
+    )
+    return f"""<h2>B. KTP-el lama yang dikembalikan (diganti, rusak, hilang lalu ditemukan)</h2>
+<p>Diterima bulan ini: <strong>{received}</strong> keping; dimusnahkan bulan ini: <strong>{destroyed}</strong>
+keping; masih disimpan menunggu pemusnahan: <strong>{kept}</strong> keping.</p>
+<table><thead><tr><th>No</th><th>Nomor seri KTP-el</th><th>Permohonan</th><th>Diterima oleh</th>
+<th>Diterima</th><th>Dimusnahkan</th><th>Saksi pemusnahan</th><th>Status</th></tr></thead><tbody>
+{rows}
+</tbody></table>
+"""
+
+
+def destruction_minutes(
+    report: SpoilageReport,
+    returned: Sequence[ReturnedCardOut] = (),
+    *,
+    office: str = "Dinas Kependudukan dan Pencatatan Sipil",
+) -> str:
+    """The berita acara pemusnahan: a printable HTML page listing every spoiled blank, its reason and witness,
+    then every returned card received or destroyed in the month (who received it, when, the witness)."""
     e = html.escape
     rows = "\n".join(
         f"<tr><td>{n}</td><td>{e(i.serial)}</td><td>{e(i.tranche_reference or '')}</td>"
@@ -84,6 +127,7 @@ dengan rincian: {summary}. Daftar nomor seri blangko:</p>
 <th>Waktu</th></tr></thead><tbody>
 {rows}
 </tbody></table>
+{_returned_section(report.month, returned)}
 <table class="sign"><tr><td>Petugas,<br><br><br>(....................)</td>
 <td>Saksi,<br><br><br>(....................)</td><td>Kepala Dinas,<br><br><br>(....................)</td></tr></table>
 </body></html>

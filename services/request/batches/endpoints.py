@@ -11,8 +11,8 @@ from services.common.auth import Authorize, Principal, Role
 from services.common.db import DbSession, ReadSession
 from services.common.pagination import Page, PageParams
 from services.common.problems import FieldError, Unprocessable, problem_responses
-from services.request.batches import repository, service
-from services.request.batches.schemas import BatchOut, BatchReport
+from services.request.batches import repository, review, service
+from services.request.batches.schemas import BatchDecisionOut, BatchOut, BatchReport, DecisionsIn
 from services.request.context import Context
 
 __all__ = ["router"]
@@ -20,6 +20,7 @@ __all__ = ["router"]
 router = APIRouter(prefix="/v1/batches", tags=["batches"])
 
 uploader = Authorize(Role.ADMIN, Role.OPERATOR, Role.CLERK)
+reviewer = Authorize(Role.ADMIN, Role.OPERATOR)
 
 
 async def _file_chunks(upload: UploadFile) -> AsyncIterator[bytes]:
@@ -108,9 +109,49 @@ async def get_batch_report(
 ) -> BatchReport:
     batch = await service.get_readable(session, principal, batch_id)
     rows, total = await repository.errors(session, batch_id, limit=page.limit, offset=page.offset)
+    decided, decided_total = await repository.decisions(session, batch_id, limit=page.limit, offset=page.offset)
     return BatchReport(
         batch=service.batch_out(batch),
         errors=[FieldError(row=e.row, field=e.field, reason=e.reason) for e in rows],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+        decisions=[BatchDecisionOut.model_validate(d, from_attributes=True) for d in decided],
+        decisions_total=decided_total,
+    )
+
+
+@router.post(
+    "/{batch_id}/decisions",
+    response_model=BatchOut,
+    summary='Decide a submitted proposal: {"approve": "all_valid"} or {"rows": [{row, decision, reason}]}',
+    responses=problem_responses(403, 404, 409, 422),
+)
+async def decide_batch(
+    batch_id: str,
+    body: DecisionsIn,
+    session: DbSession,
+    context: Context,
+    principal: Annotated[Principal, Depends(reviewer)],
+) -> BatchOut:
+    return service.batch_out(await review.decide(session, context, principal, batch_id, body))
+
+
+@router.get(
+    "/{batch_id}/decisions",
+    response_model=Page[BatchDecisionOut],
+    summary="The office's decisions on a proposal, by row: who decided what and when (a clerk reads its own)",
+)
+async def list_batch_decisions(
+    batch_id: str,
+    session: ReadSession,
+    principal: Annotated[Principal, Depends(uploader)],
+    page: Annotated[PageParams, Depends()],
+) -> Page[BatchDecisionOut]:
+    await service.get_readable(session, principal, batch_id)
+    rows, total = await repository.decisions(session, batch_id, limit=page.limit, offset=page.offset)
+    return Page[BatchDecisionOut](
+        items=[BatchDecisionOut.model_validate(d, from_attributes=True) for d in rows],
         total=total,
         limit=page.limit,
         offset=page.offset,

@@ -34,9 +34,9 @@ from services.request.print_requests.schemas import Channel, Priority, RequestIn
 from services.request.print_requests.states import RequestStatus
 from services.request.print_requests.validation import check_request
 from services.request.queue import repository as queue_repository
-from services.request.queue.policy import QueuePolicy
+from services.request.queue.policy import BATCH_SOURCE, QueuePolicy
 
-__all__ = ["BATCH_CHANNELS", "Upload", "batch_out", "process", "readable", "spool"]
+__all__ = ["BATCH_CHANNELS", "Upload", "batch_out", "needs_review", "process", "readable", "spool"]
 
 BATCH_CHANNELS = frozenset({Channel.KECAMATAN_BATCH, Channel.MOBILE_UNIT})
 COLUMNS = frozenset(RequestIn.model_fields)
@@ -85,11 +85,31 @@ def batch_out(batch: Batch) -> BatchOut:
         total_rows=batch.total_rows,
         accepted_rows=batch.accepted_rows,
         rejected_rows=batch.rejected_rows,
+        approved_rows=batch.approved_rows or 0,
+        declined_rows=batch.declined_rows or 0,
+        pending_rows=(
+            batch.accepted_rows - (batch.approved_rows or 0) - (batch.declined_rows or 0)
+            if batch.status == BatchStatus.SUBMITTED.value
+            else 0
+        ),
         submitted_by=batch.submitted_by,
         created_at=batch.created_at,
         finished_at=batch.finished_at,
+        decided_by=batch.decided_by,
+        decided_at=batch.decided_at,
         report=f"/v1/batches/{batch.id}/report",
     )
+
+
+def needs_review(context: ServiceContext, principal: Principal) -> bool:
+    """A clerk's batch is a kecamatan's proposal: with ``batch_review_required`` its rows wait for the office's
+    decision. The office's own uploads (operator, admin) are queued at once, as is everything with review off."""
+    return context.settings.batch_review_required and principal.role is Role.CLERK
+
+
+def validator_status(context: ServiceContext, principal: Principal) -> RequestStatus:
+    """What a batch's valid rows are stored as: ``received`` (awaiting review) or ``queued``."""
+    return RequestStatus.RECEIVED if needs_review(context, principal) else RequestStatus.QUEUED
 
 
 def readable(principal: Principal, batch: Batch) -> None:
@@ -173,6 +193,7 @@ class _Validator:
         context: ServiceContext,
         principal: Principal,
         batch_id: str,
+        status: RequestStatus,
     ):
         self.rows = rows
         self.context = context
@@ -181,7 +202,7 @@ class _Validator:
         self.seen_niks: dict[str, int] = {}
         # What every request of the batch is stored with (the row's values are built here, off the event loop).
         self.common = {
-            "status": RequestStatus.QUEUED.value,
+            "status": status.value,
             "status_note": None,
             "attempts": 0,
             "batch_id": batch_id,
@@ -223,7 +244,13 @@ class _Validator:
         if first != number:
             return [FieldError(row=number, field="nik", reason=f"already in this batch at row {first}")]
         values = data.model_dump(exclude=_IMAGES)
-        values.update(self.common, photo=checked.photo, signature=checked.signature, priority=data.priority.value)
+        values.update(
+            self.common,
+            batch_row=number,
+            photo=checked.photo,
+            signature=checked.signature,
+            priority=data.priority.value,
+        )
         chunk.valid.append((number, values))
         return []
 
@@ -254,6 +281,7 @@ async def _insert_chunk(
     now = context.clock()
     policy = QueuePolicy.from_settings(context.settings)
     spacing = policy.spacing_ms
+    # Every row queues in its kecamatan's batch lane, apart from the desk's walk-ins (queue/policy.py).
     lanes: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for values in accepted:
         lanes.setdefault((values["priority"], values["kecamatan_code"]), []).append(values)
@@ -261,6 +289,7 @@ async def _insert_chunk(
         first = await queue_repository.take_keys(
             session,
             priority=priority,
+            source=BATCH_SOURCE,
             kecamatan_code=kecamatan,
             count=len(members),
             base=policy.base_key(urgent=priority == Priority.URGENT.value, now=now),
@@ -285,6 +314,7 @@ async def _insert_chunk(
         principal=principal,
         batch_id=batch.id,
         created=[(values["id"], values["priority"]) for values in accepted],
+        status=RequestStatus(validator_status(context, principal)),
     )
     await repository.insert_errors(
         session,
@@ -325,7 +355,8 @@ async def process(
         raise Conflict("the same file is being processed; retry", kind="batch-in-progress") from None
 
     rows = _csv_rows(upload.file) if upload.format == "csv" else _json_rows(upload.file)
-    validator = _Validator(rows, context, principal, batch.id)
+    review = needs_review(context, principal)
+    validator = _Validator(rows, context, principal, batch.id, validator_status(context, principal))
     size = context.settings.batch_chunk_rows
     total = accepted = rejected = 0
     # A pipeline: the next chunk is read and validated in a worker thread while this one is inserted.
@@ -348,14 +379,16 @@ async def process(
         raise Unprocessable.field("file", "no data rows")
 
     batch.total_rows, batch.accepted_rows, batch.rejected_rows = total, accepted, rejected
-    if rejected == 0:
+    if accepted and review:
+        batch.status = BatchStatus.SUBMITTED.value  # the office decides (batches/review.py)
+    elif rejected == 0:
         batch.status = BatchStatus.COMPLETED.value
     elif accepted == 0:
         batch.status = BatchStatus.REJECTED.value
     else:
         batch.status = BatchStatus.COMPLETED_WITH_ERRORS.value
     batch.finished_at = context.clock()
-    if accepted:
+    if accepted and not review:
         context.queued(session)
     await session.flush()
     context.auditor.record(

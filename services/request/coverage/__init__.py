@@ -1,1 +1,2 @@
-"""Coverage per kecamatan and for the regency: obliged, recorded, printed, activated, backlog."""
+"""Coverage per kecamatan and for the regency: obliged, recorded, printed, activated, collected,
+backlog, overdue."""

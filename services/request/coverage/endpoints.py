@@ -1,4 +1,5 @@
-"""``/v1/coverage``: e-KTP coverage per kecamatan and for the regency; the office sets obliged/recorded."""
+"""``/v1/coverage``: e-KTP coverage per kecamatan and for the regency; the office sets obliged, recorded and the
+cards handed over before this system."""
 
 from typing import Annotated
 
@@ -27,7 +28,7 @@ async def get_coverage(session: ReadSession, context: Context, _: Annotated[Prin
 @router.put(
     "/{kecamatan_code}",
     response_model=CoverageOut,
-    summary="Set a kecamatan's obliged and recorded figures",
+    summary="Set a kecamatan's obliged, recorded and handed-over-before figures",
     responses=problem_responses(403, 404, 422),
 )
 async def put_coverage(

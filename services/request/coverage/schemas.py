@@ -13,6 +13,14 @@ __all__ = ["CoverageIn", "CoverageOut", "CoverageRow"]
 class CoverageIn(BaseModel):
     obliged: Annotated[int, Field(ge=0, description="Residents obliged to hold an e-KTP (wajib KTP)")]
     recorded: Annotated[int, Field(ge=0, description="Residents recorded (perekaman done)")]
+    collected_before: Annotated[
+        int,
+        Field(
+            ge=0,
+            description="Cards handed to residents before this system kept records (Pesawaran, January 2015: "
+            "216,800 for the regency); at most recorded",
+        ),
+    ] = 0
 
 
 class CoverageRow(BaseModel):
@@ -20,9 +28,12 @@ class CoverageRow(BaseModel):
     name: str
     obliged: int
     recorded: int
-    printed: int = Field(description="Cards printed (printed, activated or collected)")
-    activated: int = Field(description="Cards activated (activated or collected)")
+    collected_before: int = Field(default=0, description="Cards handed over before this system (set by the office)")
+    printed: int = Field(description="Cards printed: collected_before + requests printed, activated or collected")
+    activated: int = Field(description="Cards activated: collected_before + requests activated or collected")
+    collected: int = Field(description="Cards handed to residents: collected_before + requests collected")
     backlog: int = Field(description="Requests waiting: queued, printing or needs_review")
+    overdue: int = Field(default=0, description="Urgent requests queued or printing past their reason's target")
     updated_at: dt.datetime | None = None
 
 

@@ -30,7 +30,7 @@ __all__ = [
 ]
 
 # Written exactly as the partial unique index's predicate (models.py), so both databases use that index.
-ACTIVE_SQL = text("print_requests.status NOT IN ('collected', 'cancelled', 'rejected')")
+ACTIVE_SQL = text("print_requests.status NOT IN ('collected', 'cancelled', 'rejected', 'replaced')")
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +130,7 @@ def _insert_queued_sql() -> Any:
 WITH lane AS (
     UPDATE queue_lanes
     SET last_key = CASE WHEN last_key + :spacing > :base THEN last_key + :spacing ELSE :base END
-    WHERE priority = :lane_priority AND kecamatan_code = :lane_kecamatan
+    WHERE priority = :lane_priority AND source = :lane_source AND kecamatan_code = :lane_kecamatan
     RETURNING last_key
 ), created AS (
     INSERT INTO print_requests ({names}, queue_key)
@@ -150,6 +150,7 @@ SELECT last_key FROM lane
         bindparam("spacing", type_=BigInteger()),
         bindparam("base", type_=BigInteger()),
         bindparam("lane_priority", type_=String()),
+        bindparam("lane_source", type_=String()),
         bindparam("lane_kecamatan", type_=String()),
         bindparam("audit_at", type_=UTCDateTime()),
         bindparam("audit_before", type_=String()),
@@ -161,15 +162,23 @@ _INSERT_QUEUED_PG = _insert_queued_sql()
 
 
 async def insert_queued_pg(
-    connection: AsyncConnection, values: dict[str, Any], *, spacing: int, base: int, audit: dict[str, Any]
+    connection: AsyncConnection,
+    values: dict[str, Any],
+    *,
+    source: str,
+    spacing: int,
+    base: int,
+    audit: dict[str, Any],
 ) -> int | None:
-    """PostgreSQL: store ``values`` (every column but ``queue_key``) with the lane's next key and the audit row
-    (``audit``: at, actor, actor_role, action, before, after as dicts); the key, or None if the lane is missing."""
+    """PostgreSQL: store ``values`` (every column but ``queue_key``) with the next key of the lane (its priority,
+    ``source`` and kecamatan) and the audit row (``audit``: at, actor, actor_role, action, before, after as dicts);
+    the key, or None if the lane is missing."""
     params = {c.name: values.get(c.name) for c in _NEW_COLUMNS}
     params.update(
         spacing=spacing,
         base=base,
         lane_priority=values["priority"],
+        lane_source=source,
         lane_kecamatan=values["kecamatan_code"],
         audit_at=audit["at"],
         audit_actor=audit["actor"],

@@ -186,8 +186,10 @@ class CardData(BaseModel):
 class QueueView(BaseModel):
     position: int = Field(description="1 = the next request a printer takes")
     ahead: int
-    daily_capacity: int
-    estimated_print_date: dt.date
+    daily_capacity: int = Field(description="Cards a working day: the fleet's cards an hour × office hours.")
+    estimated_print_date: dt.date = Field(
+        description="The office date (WIB) it is printed on, counting working days and office hours only."
+    )
 
 
 class RequestOut(BaseModel):
@@ -214,6 +216,12 @@ class RequestOut(BaseModel):
     printed_at: dt.datetime | None = None
     activated_at: dt.datetime | None = None
     collected_at: dt.datetime | None = None
+    replaces: str | None = Field(default=None, description="the request this one replaces (its card invalid)")
+    replaced_by: str | None = Field(default=None, description="the request that replaced this one")
+    due_at: dt.datetime | None = Field(
+        default=None, description="When an urgent request should be printed by: its reason's target after created_at."
+    )
+    overdue: bool = Field(default=False, description="Still queued or printing after due_at.")
     queue: QueueView | None = None
 
 

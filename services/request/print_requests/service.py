@@ -17,6 +17,8 @@ from services.common.models import new_id, utcnow
 from services.common.problems import Conflict, FieldError, Forbidden, NotFound, Unprocessable
 from services.common.states import check_transition
 from services.request.autocommit import alone_connection
+from services.request.cards import service as cards
+from services.request.cards.states import CardStatus
 from services.request.context import ServiceContext
 from services.request.models import PrintRequest
 from services.request.print_requests import repository
@@ -36,7 +38,7 @@ from services.request.print_requests.schemas import (
 from services.request.print_requests.states import TRANSITIONS, RequestStatus
 from services.request.print_requests.validation import check_request
 from services.request.queue import repository as queue_repository
-from services.request.queue.policy import QueuePolicy
+from services.request.queue.policy import QueuePolicy, due_at, is_overdue, lane_source
 
 __all__ = [
     "RequestLike",
@@ -45,6 +47,7 @@ __all__ = [
     "audit_state",
     "cancel",
     "card_data",
+    "cards_per_hour",
     "create",
     "daily_capacity",
     "duplicate_nik",
@@ -113,6 +116,10 @@ def card_data(row: RequestLike, context: ServiceContext, *, images: bool = False
 
 def to_out(row: RequestLike, context: ServiceContext, queue: QueueView | None = None) -> RequestOut:
     request = as_row(row)
+    settings = context.settings
+    overdue = is_overdue(
+        settings, reason=request.reason, status=request.status, created_at=request.created_at, now=context.clock()
+    )
     return RequestOut.model_validate(
         {
             "id": request.id,
@@ -138,6 +145,10 @@ def to_out(row: RequestLike, context: ServiceContext, queue: QueueView | None = 
             "printed_at": request.printed_at,
             "activated_at": request.activated_at,
             "collected_at": request.collected_at,
+            "replaces": request.replaces,
+            "replaced_by": request.replaced_by,
+            "due_at": due_at(settings, reason=request.reason, created_at=request.created_at),
+            "overdue": overdue,
             "queue": queue,
         }
     )
@@ -153,24 +164,33 @@ def audit_state(request: PrintRequest) -> dict[str, Any]:
     }
 
 
-async def daily_capacity(session: AsyncSession, context: ServiceContext) -> int:
-    """Cards a day: the capacity last reported (``PUT /v1/queue/capacity``), else the configured default."""
+async def cards_per_hour(session: AsyncSession, context: ServiceContext) -> float:
+    """The whole fleet's cards an hour: the last ``PUT /v1/queue/capacity`` (already the fleet's total: never
+    multiplied by its ``printers``), else the configured ``daily_capacity`` spread over the office hours. At
+    least one card a working day, so that a stopped fleet gives far dates rather than none."""
+    hours = context.calendar.hours_per_day
     row = await queue_repository.get_capacity(session)
-    if row is None:
-        return context.settings.daily_capacity
-    return max(1, round(row.cards_per_hour * row.printers * context.settings.working_hours_per_day))
+    rate = context.settings.daily_capacity / hours if row is None else row.cards_per_hour
+    return max(rate, 1 / hours)
+
+
+async def daily_capacity(session: AsyncSession, context: ServiceContext) -> int:
+    """Cards a working day: the fleet's cards an hour × the office hours of a working day."""
+    return max(1, round(await cards_per_hour(session, context) * context.calendar.hours_per_day))
 
 
 async def queue_view(session: AsyncSession, context: ServiceContext, request: PrintRequest) -> QueueView | None:
+    """Position and estimated print date: the cards ahead take ``ahead / cards an hour`` of office time from now
+    (working days and office hours in WIB, public holidays skipped; ``services/common/office_hours.py``)."""
     if request.status != RequestStatus.QUEUED.value:
         return None
     ahead = await queue_repository.count_ahead(session, request)
-    capacity = await daily_capacity(session, context)
+    rate = await cards_per_hour(session, context)
     return QueueView(
         position=ahead + 1,
         ahead=ahead,
-        daily_capacity=capacity,
-        estimated_print_date=context.today() + dt.timedelta(days=ahead // capacity),
+        daily_capacity=max(1, round(rate * context.calendar.hours_per_day)),
+        estimated_print_date=context.calendar.date_after(context.clock(), ahead / rate),
     )
 
 
@@ -213,15 +233,23 @@ def duplicate_nik(existing_id: str) -> Conflict:
 
 
 async def create(
-    session: AsyncSession, context: ServiceContext, principal: Principal, data: RequestIn, *, alone: bool = False
+    session: AsyncSession,
+    context: ServiceContext,
+    principal: Principal,
+    data: RequestIn,
+    *,
+    alone: bool = False,
+    replaces: str | None = None,
 ) -> dict[str, Any]:
     """Validate, refuse a second active request for the NIK, give the queue key and store as ``queued``.
 
     Returns the stored row's values (``to_out`` reads them). On PostgreSQL the key, the row and the audit row
     are one statement; ``alone`` (the caller writes nothing else in this transaction) lets that statement run
-    without BEGIN and COMMIT around it: one round trip in all.
+    without BEGIN and COMMIT around it: one round trip in all. ``replaces``: the request this one replaces
+    (replacements/service.py has checked who may, and ended that request in this transaction).
     """
-    _may_submit(principal, data)
+    if replaces is None:
+        _may_submit(principal, data)
     checked, errors = check_request(data, catalog=context.catalog, settings=context.settings, today=context.today())
     if checked is None:
         raise Unprocessable("; ".join(f"{e.field}: {e.reason}" for e in errors), kind="validation", errors=errors)
@@ -230,6 +258,7 @@ async def create(
     policy = QueuePolicy.from_settings(context.settings)
     priority = data.priority.value
     base = policy.base_key(urgent=data.priority is Priority.URGENT, now=now)
+    source = lane_source(data.channel.value, None)
     values = data.model_dump(exclude={"photo", "signature"})
     values.update(
         id=new_id(),
@@ -242,6 +271,7 @@ async def create(
         submitter_role=principal.role.value,
         created_at=now,
         updated_at=now,
+        replaces=replaces,
     )
     audit = {
         "at": utcnow(),
@@ -256,7 +286,8 @@ async def create(
             "card_serial": None,
             "priority": priority,
             "channel": data.channel.value,
-        },
+        }
+        | ({"replaces": replaces} if replaces else {}),
     }
     autocommit = await alone_connection(session) if alone else None
     connection = autocommit or await session.connection()
@@ -269,14 +300,14 @@ async def create(
         async with guard:
             if connection.dialect.name == "postgresql":
                 key = await repository.insert_queued_pg(
-                    connection, values, spacing=policy.spacing_ms, base=base, audit=audit
+                    connection, values, source=source, spacing=policy.spacing_ms, base=base, audit=audit
                 )
                 if key is None:  # the lane's first request: make the lane, then the same statement again
                     await queue_repository.ensure_lane(
-                        connection, priority=priority, kecamatan_code=data.kecamatan_code, key=base
+                        connection, priority=priority, source=source, kecamatan_code=data.kecamatan_code, key=base
                     )
                     key = await repository.insert_queued_pg(
-                        connection, values, spacing=policy.spacing_ms, base=base, audit=audit
+                        connection, values, source=source, spacing=policy.spacing_ms, base=base, audit=audit
                     )
                     if key is None:  # pragma: no cover - the lane was just made
                         raise RuntimeError("queue lane missing")
@@ -285,6 +316,7 @@ async def create(
                 values["queue_key"] = await queue_repository.take_keys(
                     session,
                     priority=priority,
+                    source=source,
                     kecamatan_code=data.kecamatan_code,
                     count=1,
                     base=base,
@@ -355,10 +387,12 @@ async def resolve(
     if body.outcome is ResolveOutcome.PRINTED:
         if not body.card_serial:
             raise Unprocessable.field("card_serial", "required when the outcome is printed")
-        return await _change(
+        resolved = await _change(
             session, context, principal, request, "request.resolved_printed", RequestStatus.PRINTED,
             note=body.note, card_serial=body.card_serial, printed_at=context.clock(),
         )  # fmt: skip
+        await cards.register(session, context, principal, resolved, body.card_serial)
+        return resolved
     context.queued(session)
     return await _change(
         session, context, principal, request, "request.resolved_not_printed", RequestStatus.QUEUED,
@@ -377,9 +411,11 @@ async def activate(
             kind="serial-mismatch",
             errors=[FieldError(field="card_serial", reason="does not match the printed card")],
         )
-    return await _change(
+    activated = await _change(
         session, context, principal, request, "request.activated", RequestStatus.ACTIVATED, activated_at=context.clock()
     )
+    await cards.follow(session, context, principal, activated, CardStatus.ACTIVATED)
+    return activated
 
 
 async def handover(
@@ -387,7 +423,9 @@ async def handover(
 ) -> PrintRequest:
     """Record that the resident (or the named person) received the activated card."""
     request = await _load(session, principal, request_id)
-    return await _change(
+    collected = await _change(
         session, context, principal, request, "request.collected", RequestStatus.COLLECTED,
         note=body.note, received_by=body.received_by, collected_at=context.clock(),
     )  # fmt: skip
+    await cards.follow(session, context, principal, collected, CardStatus.COLLECTED)
+    return collected

@@ -4,12 +4,15 @@
 ::
 
     received ─▶ queued ─▶ printing ─▶ printed ─▶ activated ─▶ collected
-       │          │  ▲        │
-       ▼          ▼  └────────┘ (failed attempt, released or expired lease: back to queued)
+       │          │  ▲        │          │           │            │
+       ▼          ▼  └────────┘          └───────────┴────────────┴─▶ replaced (a replacement request took over)
     rejected  cancelled       └─▶ needs_review ─▶ printed | queued (an operator, or the gateway, resolves it)
+    (failed attempt, released or expired lease: printing back to queued)
 
 Valid input goes from ``received`` to ``queued`` in the transaction that stores it; invalid input is refused
-with 422 and never stored, so ``rejected`` is kept for completeness (and future manual review).
+with 422 and never stored, so ``rejected`` is kept for completeness (and future manual review). ``replaced``
+ends a request whose card was damaged, lost or had wrong data: ``POST /v1/requests/{id}/replacements`` moves it
+there and queues the replacement in the same transaction (replacements/service.py).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ class RequestStatus(enum.StrEnum):
     REJECTED = "rejected"
     CANCELLED = "cancelled"
     NEEDS_REVIEW = "needs_review"
+    REPLACED = "replaced"
 
 
 S = RequestStatus
@@ -38,13 +42,14 @@ TRANSITIONS: dict[RequestStatus, frozenset[RequestStatus]] = {
     S.QUEUED: frozenset({S.PRINTING, S.CANCELLED}),
     S.PRINTING: frozenset({S.QUEUED, S.PRINTED, S.NEEDS_REVIEW}),
     S.NEEDS_REVIEW: frozenset({S.PRINTED, S.QUEUED}),
-    S.PRINTED: frozenset({S.ACTIVATED}),
-    S.ACTIVATED: frozenset({S.COLLECTED}),
-    S.COLLECTED: frozenset(),
+    S.PRINTED: frozenset({S.ACTIVATED, S.REPLACED}),
+    S.ACTIVATED: frozenset({S.COLLECTED, S.REPLACED}),
+    S.COLLECTED: frozenset({S.REPLACED}),
+    S.REPLACED: frozenset(),
     S.REJECTED: frozenset(),
     S.CANCELLED: frozenset(),
 }
 
 # The NIK's one active request: any status but these (mirrors the partial unique index in models.py).
-FINAL = frozenset({S.COLLECTED, S.CANCELLED, S.REJECTED})
+FINAL = frozenset({S.COLLECTED, S.CANCELLED, S.REJECTED, S.REPLACED})
 ACTIVE = frozenset(RequestStatus) - FINAL

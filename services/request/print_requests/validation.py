@@ -1,9 +1,12 @@
 """The rules a print request's card data must satisfy before it is stored (one list of field errors).
 
-Structure first (pydantic, in schemas.py), then these: the NIK with python-stdnum; the NIK's region inside the
-configured regency and equal to the kecamatan; birth date and sex as the NIK encodes them (day + 40 for women);
-the village inside the kecamatan; age at least ``minimum_age`` unless married; the channel's documents; the
-images' type (JPEG/PNG by their bytes, opened by Pillow) and size. Batches use the same rules row by row.
+Structure first (pydantic, in schemas.py), then these: the NIK with python-stdnum, its place part a registered
+province and regency, current or former (a NIK records where the person was *first* registered and never changes:
+movers hold NIKs from anywhere, residents registered before Pesawaran was split from Lampung Selatan in 2007 hold
+1801…, so it is never compared with the current address); birth date and sex as the NIK encodes them (day + 40
+for women); the current address, kecamatan and village, inside the configured regency; age at least
+``minimum_age`` unless married; the channel's documents; the images' type (JPEG/PNG by their bytes, opened by
+Pillow) and size. Batches use the same rules row by row.
 """
 
 from __future__ import annotations
@@ -139,15 +142,6 @@ def check_request(
     if problem is not None:
         errors.append(FieldError(field="nik", reason=f"not a valid NIK: {problem}"))
     else:
-        kecamatan = catalog.by_nik_prefix.get(nik[:6])
-        if kecamatan is None:
-            errors.append(
-                FieldError(field="nik", reason=f"not issued in a kecamatan of regency {catalog.regency_code}")
-            )
-        elif kecamatan.code != data.kecamatan_code:
-            errors.append(
-                FieldError(field="kecamatan_code", reason=f"does not match the NIK's kecamatan {kecamatan.code}")
-            )
         day, month, year, sex = nik_birth(nik)
         born = data.birth_date
         if (born.day, born.month, born.year % 100) != (day, month, year):

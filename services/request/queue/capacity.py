@@ -13,6 +13,7 @@ from services.request.models import QueueCapacity
 from services.request.print_requests.service import daily_capacity
 from services.request.print_requests.states import RequestStatus
 from services.request.queue import repository
+from services.request.queue.policy import overdue_before
 from services.request.queue.schemas import CapacityIn, CapacityOut, QueueStats
 
 __all__ = ["set_capacity", "stats"]
@@ -23,12 +24,14 @@ async def stats(session: AsyncSession, context: ServiceContext) -> QueueStats:
     urgent = counts.get((RequestStatus.QUEUED.value, "urgent"), 0)
     regular = counts.get((RequestStatus.QUEUED.value, "regular"), 0)
     midnight = dt.datetime.combine(context.today(), dt.time(), tzinfo=context.timezone).astimezone(dt.UTC)
+    overdue = await repository.overdue_by_kecamatan(session, overdue_before(context.settings, context.clock()))
     return QueueStats(
         queued=urgent + regular,
         urgent_queued=urgent,
         regular_queued=regular,
         printing=sum(n for (s, _), n in counts.items() if s == RequestStatus.PRINTING.value),
         needs_review=sum(n for (s, _), n in counts.items() if s == RequestStatus.NEEDS_REVIEW.value),
+        overdue=sum(overdue.values()),
         printed_today=await repository.printed_since(session, midnight),
         daily_capacity=await daily_capacity(session, context),
         waiting_claims=context.queue_signal.waiting,

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from services.common.models import UTCDateTime
 from services.request.models import PrintRequest, QueueCapacity, QueueJob, QueueLane
 from services.request.print_requests.states import RequestStatus
+from services.request.queue.policy import WAITING_STATUSES
 
 # Literal constants, not bound parameters: a partial index is used only when the query repeats its predicate.
 QUEUED = PrintRequest.status == literal_column("'queued'")
@@ -28,6 +29,7 @@ __all__ = [
     "expired_leases",
     "get_capacity",
     "get_job",
+    "overdue_by_kecamatan",
     "printed_since",
     "take_keys",
 ]
@@ -36,7 +38,11 @@ __all__ = [
 # Built once with bind parameters, so SQLAlchemy compiles it once (a lane takes keys on every submission).
 _TAKE_KEYS = (
     update(QueueLane)
-    .where(QueueLane.priority == bindparam("lane_priority"), QueueLane.kecamatan_code == bindparam("lane_kecamatan"))
+    .where(
+        QueueLane.priority == bindparam("lane_priority"),
+        QueueLane.source == bindparam("lane_source"),
+        QueueLane.kecamatan_code == bindparam("lane_kecamatan"),
+    )
     .values(
         last_key=case(
             (
@@ -51,7 +57,7 @@ _TAKE_KEYS = (
 
 
 async def take_keys(
-    session: AsyncSession, *, priority: str, kecamatan_code: str, count: int, base: int, spacing: int
+    session: AsyncSession, *, priority: str, source: str, kecamatan_code: str, count: int, base: int, spacing: int
 ) -> int:
     """Reserve ``count`` keys in the lane, ``spacing`` apart and none below ``base``; return the first.
 
@@ -60,6 +66,7 @@ async def take_keys(
     span = spacing * (count - 1)
     params = {
         "lane_priority": priority,
+        "lane_source": source,
         "lane_kecamatan": kecamatan_code,
         "spacing": spacing,
         "base": base,
@@ -70,19 +77,21 @@ async def take_keys(
     connection = await session.connection()
     last = (await connection.execute(_TAKE_KEYS, params)).scalar()
     if last is None:
-        await ensure_lane(connection, priority=priority, kecamatan_code=kecamatan_code, key=base + span)
+        await ensure_lane(connection, priority=priority, source=source, kecamatan_code=kecamatan_code, key=base + span)
         last = (await connection.execute(_TAKE_KEYS, params)).scalar()
         if last is None:  # pragma: no cover - the row was just inserted
             raise RuntimeError("queue lane missing")
     return int(last) - span
 
 
-async def ensure_lane(connection: AsyncConnection, *, priority: str, kecamatan_code: str, key: int) -> None:
-    """Make the (class, kecamatan) lane with ``key`` as its last key, unless it exists."""
+async def ensure_lane(
+    connection: AsyncConnection, *, priority: str, source: str, kecamatan_code: str, key: int
+) -> None:
+    """Make the (class, source, kecamatan) lane with ``key`` as its last key, unless it exists."""
     insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
     await connection.execute(
         insert(QueueLane)
-        .values(priority=priority, kecamatan_code=kecamatan_code, last_key=key)
+        .values(priority=priority, source=source, kecamatan_code=kecamatan_code, last_key=key)
         .on_conflict_do_nothing()
     )
 
@@ -223,6 +232,20 @@ async def count_by_status(session: AsyncSession) -> dict[tuple[str, str], int]:
         .group_by(PrintRequest.status, PrintRequest.priority)
     )
     return {(status, priority): int(n) for status, priority, n in (await session.execute(query)).all()}
+
+
+async def overdue_by_kecamatan(session: AsyncSession, before: dict[str, dt.datetime]) -> dict[str, int]:
+    """``{kecamatan_code: count}`` of requests queued or printing submitted before their reason's time in
+    ``before`` (``policy.overdue_before``); kecamatan with none are left out."""
+    if not before:
+        return {}
+    late = or_(*(and_(PrintRequest.reason == reason, PrintRequest.created_at < at) for reason, at in before.items()))
+    query = (
+        select(PrintRequest.kecamatan_code, func.count())
+        .where(PrintRequest.status.in_(WAITING_STATUSES), late)
+        .group_by(PrintRequest.kecamatan_code)
+    )
+    return {code: int(n) for code, n in (await session.execute(query)).all()}
 
 
 async def printed_since(session: AsyncSession, since: dt.datetime) -> int:

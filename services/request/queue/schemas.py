@@ -92,17 +92,21 @@ class QueueStats(BaseModel):
     regular_queued: int
     printing: int
     needs_review: int
+    overdue: int = Field(default=0, description="Urgent requests still queued or printing past their reason's target.")
     printed_today: int
     daily_capacity: int
     waiting_claims: int = Field(default=0, description="Claims waiting for work now: idle printers (this process).")
 
 
 class CapacityIn(BaseModel):
-    cards_per_hour: Annotated[float, Field(gt=0, le=10_000)]
-    printers: Annotated[int, Field(ge=1, le=100)]
+    """The fleet's measured throughput: ``cards_per_hour`` is the whole fleet's total; ``printers`` (how many
+    printers make it) is only shown, never multiplied in."""
+
+    cards_per_hour: Annotated[float, Field(gt=0, le=10_000, description="The whole fleet's cards an hour.")]
+    printers: Annotated[int, Field(ge=1, le=100, description="Ready printers behind that figure (shown only).")]
 
 
 class CapacityOut(BaseModel):
     cards_per_hour: float
     printers: int
-    daily_capacity: int
+    daily_capacity: int = Field(description="cards_per_hour × the office hours of a working day.")

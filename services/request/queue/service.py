@@ -20,6 +20,7 @@ from services.common.db import commit
 from services.common.problems import Conflict, NotFound
 from services.common.states import check_transition
 from services.request.autocommit import alone_connection
+from services.request.cards import service as cards
 from services.request.context import ServiceContext
 from services.request.models import PrintRequest, QueueJob
 from services.request.print_requests import repository as request_repository
@@ -318,6 +319,7 @@ async def printed(
     job.state, job.finished_at, job.card_serial = JobState.PRINTED.value, now, body.card_serial
     await session.flush()
     _audit(context, session, principal, "queue.printed", request, before)
+    await cards.register(session, context, principal, request, body.card_serial)
     return request
 
 

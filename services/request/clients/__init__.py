@@ -1,0 +1,1 @@
+"""Typed clients of the peer services this service calls."""
