@@ -31,7 +31,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix services drivers tests bench
 
 bench: $(STAMP) ## benchmarks: each prints a table
-	@for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	@for script in bench/bench_*.py; do name=$$(basename $$script .py); echo "== $$script"; $(BIN)/python -m bench.$$name || exit 1; done
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

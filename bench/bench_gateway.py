@@ -34,13 +34,12 @@ from typing import Any
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from services.common.auth import generate_key_pair
 from services.common.migrate import upgrade
 from services.gateway.rendering import render_panels
 from services.request.regions.service import load_catalog
-from tests.processes import PROJECT, Stack, office_stack, request_body
+from tests.factories import request_body
+from tests.processes import PROJECT, Stack, office_stack
 
 VILLAGE = load_catalog("18.09").kecamatan["18.09.01"].villages[0]
 CARD = {
@@ -133,7 +132,7 @@ class Office:
 
     async def submit(self, count: int, *, urgent: bool = False) -> list[str]:
         async def one(serial: int) -> str:
-            body = request_body(serial, urgent=urgent, village=VILLAGE)
+            body = request_body(serial, reason="health" if urgent else "first_card", village_code=VILLAGE)
             response = await self.clients["request"].post("/v1/requests", json=body)
             assert response.status_code == 201, response.text
             return str(response.json()["id"])

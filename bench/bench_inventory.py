@@ -32,11 +32,10 @@ import psutil
 from rich.console import Console
 from rich.table import Table
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from services.common.auth import generate_key_pair, issue_token
+from services.common.migrate import upgrade
 
-from services.common.auth import generate_key_pair, issue_token  # noqa: E402
-from services.common.migrate import upgrade  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 

@@ -42,70 +42,24 @@ import httpx
 import psutil
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from PIL import Image
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from services.common.auth import generate_key_pair, issue_token
+from services.common.migrate import upgrade
+from services.request.models import PrintRequest
+from services.request.regions.service import load_catalog
+from tests.factories import PORTRAIT as PHOTO
+from tests.factories import SIGNATURE_SCAN as SIGNATURE
+from tests.factories import resident
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from sqlalchemy import insert  # noqa: E402
-from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
-
-from services.common.auth import generate_key_pair, issue_token  # noqa: E402
-from services.common.migrate import upgrade  # noqa: E402
-from services.ops.demo import nik_for  # noqa: E402
-from services.request.models import PrintRequest  # noqa: E402
-from services.request.regions.service import load_catalog  # noqa: E402
 
 ROUNDS = 5
 CATALOG = load_catalog("18.09")
 KECAMATAN = list(CATALOG.kecamatan)
-
-
-def _image(kind: str, size: tuple[int, int]) -> str:
-    buffer = io.BytesIO()
-    Image.new("RGB", size, (180, 160, 150)).save(buffer, format=kind)
-    return base64.b64encode(buffer.getvalue()).decode()
-
-
-# A small but real passport-style photo and signature (a few kB each).
-PHOTO = _image("JPEG", (120, 160))
-SIGNATURE = _image("PNG", (160, 60))
-
-
-def resident(number: int) -> dict[str, Any]:
-    """A valid request body, unique by ``number`` (0 … 11 × 366 × 9999)."""
-    kecamatan = KECAMATAN[number % len(KECAMATAN)]
-    rest = number // len(KECAMATAN)
-    born = dt.date(1970, 1, 1) + dt.timedelta(days=rest % 7000)
-    serial = rest // 7000 + 1
-    female = number % 2 == 1
-    nik = nik_for(kecamatan, born, "F" if female else "M", serial)
-    return {
-        "nik": nik,
-        "name": "SITI RAHMAWATI" if female else "BUDI SANTOSO",
-        "birth_place": "PESAWARAN",
-        "birth_date": born.isoformat(),
-        "sex": "F" if female else "M",
-        "blood_type": "O",
-        "address": "JL. RAYA GEDONG TATAAN NO. 5",
-        "rt": "001",
-        "rw": "002",
-        "village_code": CATALOG.kecamatan[kecamatan].villages[0],
-        "kecamatan_code": kecamatan,
-        "religion": "ISLAM",
-        "marital_status": "KAWIN",
-        "occupation": "PETANI/PEKEBUN",
-        "citizenship": "WNI",
-        "valid_until": "SEUMUR HIDUP",
-        "photo": PHOTO,
-        "signature": SIGNATURE,
-        "reason": "first_card",
-        "channel": "walk_in",
-        "old_ktp_seen": True,
-        "kk_copy_seen": True,
-    }
 
 
 # --- the bare baseline app (run in a child process) ---------------------------------------------------------

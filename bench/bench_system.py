@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import sys
 import tempfile
 import threading
 import time
@@ -31,11 +30,9 @@ import psutil
 from rich.console import Console
 from rich.table import Table
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from services.ops.demo import request_body
+from tests.factories import to_csv
 from tests.system.harness import SystemUnderTest, people
-from tests.system.test_end_to_end import _batch_csv
 
 SERVICES = ("request", "inventory", "gateway")
 RIBBON_CHANGE_AT = 40  # prints left (a 1000× printer makes ~30 a second)
@@ -101,7 +98,7 @@ class Load:
                     clerk.post,
                     "/v1/batches",
                     params={"filename": f"SOAK-{seed}-{n}"},
-                    content=_batch_csv(rows),
+                    content=to_csv(rows),
                     headers={"Content-Type": "text/csv"},
                     ok=(200, 201, 202),
                 )

@@ -14,7 +14,6 @@ import asyncio
 import collections
 import cProfile
 import pstats
-import sys
 import tempfile
 import time
 import uuid
@@ -23,14 +22,13 @@ from pathlib import Path
 import httpx
 from sqlalchemy import event
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from bench.bench_inventory import PG, admin
+from services.common.auth import generate_key_pair, issue_token
+from services.common.migrate import upgrade
+from services.inventory.app import create_app
+from services.inventory.config import Settings
 
-from bench.bench_inventory import PG, admin  # noqa: E402
-from services.common.auth import generate_key_pair, issue_token  # noqa: E402
-from services.common.migrate import upgrade  # noqa: E402
-from services.inventory.app import create_app  # noqa: E402
-from services.inventory.config import Settings  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 async def run(url: str, pairs: int, top: int, plain: bool = False) -> None:

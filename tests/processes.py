@@ -12,10 +12,8 @@ alembic migrations), the session's public key inline, and quick intervals. Logs 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import datetime as dt
-import io
 import json
 import os
 import shutil
@@ -28,60 +26,17 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
-from PIL import Image
-from stdnum.id import nik as stdnum_nik
 
 from services.common.auth import KeyPair, Role, issue_token
 from tests.support import free_port
 
-__all__ = ["EmulatorProcess", "Stack", "free_port", "office_stack", "request_body"]
+__all__ = ["EmulatorProcess", "Stack", "free_port", "office_stack"]
 
 PROJECT = Path(__file__).resolve().parents[1]
 
 
 class Templates(Protocol):
     def sqlite_template(self, service: str) -> Path: ...
-
-
-def _image(kind: str, size: tuple[int, int], colour: tuple[int, int, int]) -> str:
-    buffer = io.BytesIO()
-    Image.new("RGB", size, colour).save(buffer, format=kind)
-    return base64.b64encode(buffer.getvalue()).decode()
-
-
-PHOTO = _image("JPEG", (30, 40), (200, 180, 160))
-SIGNATURE = _image("PNG", (60, 20), (0, 0, 0))
-
-
-def request_body(serial: int, *, urgent: bool = False, kecamatan: str = "18.09.01", village: str) -> dict[str, Any]:
-    """A valid ``POST /v1/requests`` body; ``serial`` (1…9999) makes the NIK unique."""
-    birth = dt.date(1990, 5, 17)
-    nik = f"{kecamatan.replace('.', '')}{birth.day:02d}{birth.month:02d}{birth.year % 100:02d}{serial:04d}"
-    assert stdnum_nik.is_valid(nik), nik
-    return {
-        "nik": nik,
-        "name": "BUDI SANTOSO",
-        "birth_place": "PESAWARAN",
-        "birth_date": birth.isoformat(),
-        "sex": "M",
-        "blood_type": "O",
-        "address": "JL. RAYA GEDONG TATAAN NO. 5",
-        "rt": "001",
-        "rw": "002",
-        "village_code": village,
-        "kecamatan_code": kecamatan,
-        "religion": "ISLAM",
-        "marital_status": "KAWIN",
-        "occupation": "PETANI/PEKEBUN",
-        "citizenship": "WNI",
-        "valid_until": "SEUMUR HIDUP",
-        "photo": PHOTO,
-        "signature": SIGNATURE,
-        "reason": "health" if urgent else "first_card",
-        "channel": "walk_in",
-        "old_ktp_seen": True,
-        "kk_copy_seen": True,
-    }
 
 
 @dataclass

@@ -18,7 +18,8 @@ import httpx
 
 from services.common.auth import KeyPair
 from services.request.regions.service import load_catalog
-from tests.processes import EmulatorProcess, Stack, Templates, office_stack, request_body
+from tests.factories import request_body
+from tests.processes import EmulatorProcess, Stack, Templates, office_stack
 from tests.support import wait_for
 
 VILLAGE = load_catalog("18.09").kecamatan["18.09.01"].villages[0]
@@ -76,7 +77,8 @@ class Office:
         for _ in range(count):
             self._serial += 1
             response = await client.post(
-                "/v1/requests", json=request_body(self._serial, urgent=urgent, village=VILLAGE)
+                "/v1/requests",
+                json=request_body(self._serial, reason="health" if urgent else "first_card", village_code=VILLAGE),
             )
             assert response.status_code == 201, response.text
             ids.append(response.json()["id"])

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.factories import batch_row, make_nik, request_body
 from tests.request.conftest import Office
-from tests.request.factories import batch_row, make_nik, request_body
 from tests.support import wait_for
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.factories import batch_row, make_nik, to_csv
 from tests.request.conftest import Office
-from tests.request.factories import batch_row, make_nik, to_csv
 
 
 def mixed_rows() -> list[dict[str, Any]]:

@@ -12,8 +12,8 @@ from collections import Counter
 
 import httpx
 
+from tests.factories import KECAMATAN, batch_row, make_nik, request_body
 from tests.request.conftest import Office
-from tests.request.factories import KECAMATAN, batch_row, make_nik, request_body
 
 REQUESTS = 500
 CLAIMERS = 8

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from services.ops.demo import coverage_figures
+from tests.factories import request_body
 from tests.request.conftest import Office
-from tests.request.factories import request_body
 
 
 async def test_coverage_counts_printed_activated_and_backlog_beside_the_offices_figures(office: Office) -> None:

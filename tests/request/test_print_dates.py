@@ -8,8 +8,8 @@ from typing import Any
 
 import httpx
 
+from tests.factories import request_body
 from tests.request.conftest import Office
-from tests.request.factories import request_body
 
 WIB = dt.timezone(dt.timedelta(hours=7))
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from tests.factories import PHOTO, batch_row, make_nik, request_body
 from tests.request.conftest import OFFICE_TODAY, Office, expected_print_date
-from tests.request.factories import PHOTO, batch_row, make_nik, request_body
 
 
 async def test_a_valid_walk_in_request_is_queued_with_its_position_and_date(office: Office) -> None:

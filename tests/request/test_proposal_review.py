@@ -8,8 +8,8 @@ from typing import Any
 
 import httpx
 
+from tests.factories import batch_row
 from tests.request.conftest import Office
-from tests.request.factories import batch_row
 from tests.request.test_queue import drain
 
 CLERK = "clerk-gedong-tataan"

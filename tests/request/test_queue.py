@@ -7,8 +7,8 @@ from typing import Any
 
 import httpx
 
+from tests.factories import batch_row, request_body
 from tests.request.conftest import OFFICE_TODAY, Office, expected_print_date
-from tests.request.factories import batch_row, request_body
 from tests.support import wait_for
 
 

@@ -17,8 +17,8 @@ from services.inventory.app import create_app as create_inventory
 from services.inventory.config import Settings as InventorySettings
 from services.request.app import create_app
 from services.request.config import Settings
+from tests.factories import CATALOG, PHOTO, request_body
 from tests.request.conftest import Office
-from tests.request.factories import CATALOG, PHOTO, request_body
 from tests.support import running
 
 

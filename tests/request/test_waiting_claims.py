@@ -13,9 +13,9 @@ import pytest
 
 from services.common.auth import KeyPair
 from services.common.server import GRACEFUL_SHUTDOWN_SECONDS
+from tests.factories import batch_row
 from tests.processes import office_stack
 from tests.request.conftest import Office
-from tests.request.factories import batch_row
 from tests.request.test_queue import claim, submit
 from tests.support import wait_for
 

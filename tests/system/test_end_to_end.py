@@ -7,8 +7,6 @@ SQLite (the embedded default) and on PostgreSQL.
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 import random
 import uuid
 from collections.abc import Iterator
@@ -19,6 +17,7 @@ import pytest
 
 from services.ops.demo import request_body
 from tests.conftest import REQUIRE_POSTGRES, pg_admin, pg_url
+from tests.factories import to_csv
 from tests.system.harness import SystemUnderTest, people, wait_until
 
 pytestmark = [
@@ -64,15 +63,6 @@ def system(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
             asyncio.run(pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-def _batch_csv(rows: list[dict[str, Any]]) -> bytes:
-    columns = list(rows[0])
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns)
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue().encode()
-
-
 @pytest.fixture(scope="module")
 def office_day(system: SystemUnderTest) -> dict[str, Any]:
     """One morning at the office: what each user submitted, and the system's state once printing stops."""
@@ -90,7 +80,7 @@ def office_day(system: SystemUnderTest) -> dict[str, Any]:
         response = clerk.post(
             "/v1/batches",
             params={"filename": "USULAN-E2E-1"},
-            content=_batch_csv([*batch_rows, bad]),
+            content=to_csv([*batch_rows, bad]),
             headers={"Content-Type": "text/csv"},
         )
     assert response.status_code in (200, 201, 202), response.text
@@ -222,7 +212,7 @@ def test_import_batch_uploads_a_file_and_prints_its_report(system: SystemUnderTe
         row.pop("channel")
     rows[1]["rt"] = "1"  # not three digits
     path = tmp_path / "usulan.csv"
-    path.write_bytes(_batch_csv(rows))
+    path.write_bytes(to_csv(rows))
     result = subprocess.run(
         [sys.executable, "-m", "services.ops.cli", "import-batch", str(path),
          "--token", system.token("clerk", scope=[BATCH_KECAMATAN]), "--request-url", system.info["urls"]["request"]],

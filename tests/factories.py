@@ -1,4 +1,5 @@
-"""Valid residents for tests: NIKs built like the real ones, card data, tiny real images.
+"""The one factory of test data, for tests and bench: NIKs built like the real ones, request bodies, batch rows
+and CSV, real images. (Demo residents with names and photos for ``ektp up --demo`` are ``services/ops/demo.py``.)
 
 A NIK is six digits of region (province, regency, kecamatan: 18 09 01 for Gedong Tataan), the birth date as
 DDMMYY with 40 added to the day for women, and a four-digit serial. ``make_nik`` builds one and checks it with
@@ -23,14 +24,18 @@ CATALOG = load_catalog("18.09")
 KECAMATAN = list(CATALOG.kecamatan)  # 18.09.01 … 18.09.11
 
 
-def _image(kind: str, size: tuple[int, int], colour: tuple[int, int, int]) -> str:
+def image(kind: str, size: tuple[int, int], colour: tuple[int, int, int] = (200, 180, 160)) -> str:
+    """A real JPEG or PNG of one colour, base64 as a request carries it."""
     buffer = io.BytesIO()
     Image.new("RGB", size, colour).save(buffer, format=kind)
     return base64.b64encode(buffer.getvalue()).decode()
 
 
-PHOTO = _image("JPEG", (8, 10), (200, 180, 160))
-SIGNATURE = _image("PNG", (12, 4), (0, 0, 0))
+PHOTO = image("JPEG", (8, 10))
+SIGNATURE = image("PNG", (12, 4), (0, 0, 0))
+# A passport-sized photo and signature of a few kB, as the front desk's camera gives (benchmarks).
+PORTRAIT = image("JPEG", (120, 160), (180, 160, 150))
+SIGNATURE_SCAN = image("PNG", (160, 60), (180, 160, 150))
 
 
 def make_nik(
@@ -87,6 +92,16 @@ def batch_row(serial: int, **overrides: Any) -> dict[str, Any]:
     row = request_body(serial, reason="status_change", channel="kecamatan_batch", **overrides)
     del row["channel"]
     return row
+
+
+def resident(number: int, *, photo: str = PORTRAIT, signature: str = SIGNATURE_SCAN) -> dict[str, Any]:
+    """A valid walk-in body unique by ``number`` (0 … 11 × 7000 × 9999), spread over the eleven kecamatan, birth
+    dates and both sexes: for loads of thousands of distinct residents."""
+    kecamatan = KECAMATAN[number % len(KECAMATAN)]
+    rest = number // len(KECAMATAN)
+    born = dt.date(1970, 1, 1) + dt.timedelta(days=rest % 7000)
+    sex = "F" if number % 2 else "M"
+    return request_body(rest // 7000 + 1, kecamatan=kecamatan, sex=sex, birth=born, photo=photo, signature=signature)
 
 
 def to_csv(rows: list[dict[str, Any]]) -> bytes:
