@@ -5,6 +5,10 @@ Database tests ask for ``migrated_db``: it is parametrised over both backends, s
 on SQLite and once on PostgreSQL. Each test gets a fresh database made by the real alembic migrations (run
 once per session into a template, then copied: a file copy on SQLite, ``CREATE DATABASE … TEMPLATE`` on
 PostgreSQL) and dropped afterwards.
+
+Tests that need something the machine lacks (PostgreSQL on 127.0.0.1:5432, chromium and chromedriver) skip,
+and the run ends with a banner naming what was skipped and why (``pytest_terminal_summary`` below).
+``EKTP_REQUIRE_POSTGRES=1`` / ``EKTP_REQUIRE_BROWSER=1`` (or ``CI=1`` for both) make them fail instead.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import asyncpg
 import httpx
@@ -30,7 +34,15 @@ PG_HOST = os.environ.get("EKTP_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("EKTP_TEST_PG_PORT", "5432"))
 PG_USER = os.environ.get("EKTP_TEST_PG_USER", "postgres")
 PG_ADMIN_DB = os.environ.get("EKTP_TEST_PG_DB", "test")
-REQUIRE_POSTGRES = os.environ.get("EKTP_REQUIRE_POSTGRES", os.environ.get("CI", "")) not in ("", "0", "false")
+
+
+def _required(variable: str) -> bool:
+    """``EKTP_REQUIRE_…=1`` (or, when it is unset, ``CI=1``): a missing dependency fails its tests, not skips them."""
+    return os.environ.get(variable, os.environ.get("CI", "")) not in ("", "0", "false")
+
+
+REQUIRE_POSTGRES = _required("EKTP_REQUIRE_POSTGRES")
+REQUIRE_BROWSER = _required("EKTP_REQUIRE_BROWSER")
 
 T = TypeVar("T")
 
@@ -70,6 +82,69 @@ def _postgres_answers() -> bool:
     return off_loop(asyncio.run, probe())
 
 
+def postgres_missing() -> NoReturn:
+    """Skip the test (fail it under ``EKTP_REQUIRE_POSTGRES``): PostgreSQL does not answer."""
+    message = f"PostgreSQL does not answer on {PG_HOST}:{PG_PORT}"
+    if REQUIRE_POSTGRES:
+        pytest.fail(f"{message}; EKTP_REQUIRE_POSTGRES (or CI) is set")
+    pytest.skip(message)
+
+
+def chromium_or_skip() -> tuple[str, str]:
+    """The paths of chromium and chromedriver; skips the test (fails it under ``EKTP_REQUIRE_BROWSER``) without."""
+    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if chromium and driver:
+        return chromium, driver
+    message = "chromium and chromedriver are not installed"
+    if REQUIRE_BROWSER:  # CI installs Debian's chromium and chromium-driver (.ci/run)
+        pytest.fail(f"{message}; EKTP_REQUIRE_BROWSER (or CI) is set")
+    pytest.skip(message)
+
+
+# ------------------------------------------------------------------------------ what the run skipped, loudly
+_REMEDIES = {
+    "PostgreSQL": "start PostgreSQL there (README, Development), or EKTP_REQUIRE_POSTGRES=1 to fail instead",
+    "browser": "apt-get install chromium chromium-driver, or EKTP_REQUIRE_BROWSER=1 to fail instead",
+}
+
+
+def _skip_kind(reason: str) -> str:
+    if "PostgreSQL" in reason:
+        return "PostgreSQL"
+    if "chromium" in reason or "chromedriver" in reason:
+        return "browser"
+    return ""
+
+
+def _skip_reason(report: pytest.TestReport | pytest.CollectReport) -> str:
+    longrepr = report.longrepr
+    reason = longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
+    return str(reason).removeprefix("Skipped: ")
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_terminal_summary(terminalreporter: Any) -> Iterator[None]:
+    """A banner at the very end: how many tests were skipped, grouped by why (PostgreSQL, browser, other).
+
+    A wrapper, so that it comes after pytest's short test summary. Under xdist this runs in the controller,
+    where every worker's skip reports arrive in ``stats["skipped"]``.
+    """
+    yield
+    reports = [r for r in terminalreporter.stats.get("skipped", []) if hasattr(r, "longrepr")]
+    if not reports:
+        return
+    groups: dict[tuple[str, str], set[str]] = {}
+    for report in reports:
+        reason = _skip_reason(report)
+        groups.setdefault((_skip_kind(reason), reason), set()).add(report.nodeid)
+    terminalreporter.section("SKIPPED — these tests did not run", sep="!", yellow=True, bold=True)
+    for (kind, reason), nodeids in sorted(groups.items(), key=lambda item: (item[0][0] == "", -len(item[1]))):
+        count = len(nodeids)
+        what = " ".join(filter(None, [str(count), kind, "test" if count == 1 else "tests"]))
+        remedy = f"; {_REMEDIES[kind]}" if kind in _REMEDIES else ""
+        terminalreporter.write_line(f"SKIPPED: {what} — {reason}{remedy}", yellow=True, bold=True)
+
+
 @pytest.fixture(scope="session")
 def keys() -> KeyPair:
     return generate_key_pair()
@@ -107,9 +182,7 @@ class _Templates:
         if self.postgres_ok is None:
             self.postgres_ok = _postgres_answers()
         if not self.postgres_ok:
-            if REQUIRE_POSTGRES:
-                pytest.fail(f"PostgreSQL does not answer on {PG_HOST}:{PG_PORT}")
-            pytest.skip(f"PostgreSQL does not answer on {PG_HOST}:{PG_PORT}")
+            postgres_missing()
         if service not in self.postgres:
             name = f"ektp_tpl_{service}_{self.tag}"
             pg_run(f'CREATE DATABASE "{name}"')

@@ -7,6 +7,7 @@ SQLite (the embedded default) and on PostgreSQL.
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import uuid
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from typing import Any
 import pytest
 
 from services.ops.demo import request_body
-from tests.conftest import REQUIRE_POSTGRES, pg_admin, pg_url
+from tests.conftest import chromium_or_skip, pg_admin, pg_url, postgres_missing
 from tests.factories import to_csv
 from tests.system.harness import SystemUnderTest, people, wait_until
 
@@ -49,9 +50,7 @@ def system(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
             for name in databases:
                 asyncio.run(pg_admin(f'CREATE DATABASE "{name}"'))
         except OSError:
-            if REQUIRE_POSTGRES:
-                raise
-            pytest.skip("PostgreSQL does not answer")
+            postgres_missing()
         env = _postgres_env(databases)
     sut = SystemUnderTest(tmp_path_factory.mktemp(f"e2e-{request.param}"), env=env, blanks=300, time_scale=3000)
     try:
@@ -61,6 +60,12 @@ def system(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         sut.stop()
         for name in databases:
             asyncio.run(pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def _bare_env() -> dict[str, str]:
+    """A user's shell, not the test's: no EKTP_* settings; `make coverage`'s variables pass (they measure it)."""
+    coverage = {k: v for k, v in os.environ.items() if k.startswith("COVERAGE_")}
+    return {"COLUMNS": "160", "PATH": "/usr/bin:/bin"} | coverage
 
 
 @pytest.fixture(scope="module")
@@ -190,7 +195,7 @@ def test_the_status_command_shows_printers_queue_and_stock(system: SystemUnderTe
     result = subprocess.run(
         [sys.executable, "-m", "services.ops.cli", "status", "--token", system.token("operator"),
          "--request-url", urls["request"], "--inventory-url", urls["inventory"], "--gateway-url", urls["gateway"]],
-        capture_output=True, text=True, timeout=60, env={"COLUMNS": "160", "PATH": "/usr/bin:/bin"},
+        capture_output=True, text=True, timeout=60, env=_bare_env(),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "printer-1" in result.stdout
@@ -216,7 +221,7 @@ def test_import_batch_uploads_a_file_and_prints_its_report(system: SystemUnderTe
     result = subprocess.run(
         [sys.executable, "-m", "services.ops.cli", "import-batch", str(path),
          "--token", system.token("clerk", scope=[BATCH_KECAMATAN]), "--request-url", system.info["urls"]["request"]],
-        capture_output=True, text=True, timeout=60, env={"COLUMNS": "160", "PATH": "/usr/bin:/bin"},
+        capture_output=True, text=True, timeout=60, env=_bare_env(),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "rt" in result.stdout
@@ -224,16 +229,10 @@ def test_import_batch_uploads_a_file_and_prints_its_report(system: SystemUnderTe
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    import shutil
-
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
-    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    if not (chromium and driver):
-        if REQUIRE_POSTGRES:  # CI installs Debian's chromium and chromium-driver (.ci/run)
-            pytest.fail("chromium and chromedriver are not installed")
-        pytest.skip("chromium and chromedriver are not installed")
+    chromium, driver = chromium_or_skip()  # fails instead under EKTP_REQUIRE_BROWSER (CI installs both)
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
