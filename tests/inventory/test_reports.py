@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from html.parser import HTMLParser
 
+from services.inventory.reports.service import month_bounds, wib
 from tests.inventory.conftest import Inventory
 
 
@@ -96,3 +97,12 @@ async def test_a_malformed_month_is_422(inv: Inventory) -> None:
     for month in ("2026-13", "November"):
         response = await inv.operator.get("/v1/reports/spoilage", params={"month": month})
         assert response.status_code == 422
+
+
+def test_the_minutes_months_and_times_are_the_offices_in_wib() -> None:
+    """A blank spoiled at 01:00 WIB on 1 December (18:00 UTC on 30 November) belongs to December's minutes."""
+    start, end = month_bounds("2026-12")
+    spoiled = dt.datetime(2026, 11, 30, 18, 0, tzinfo=dt.UTC)
+    assert start <= spoiled < end
+    assert not (month_bounds("2026-11")[0] <= spoiled < month_bounds("2026-11")[1])
+    assert wib(spoiled) == "2026-12-01 01:00 WIB"

@@ -38,13 +38,20 @@ async function api(service, path, options = {}) {
   return body;
 }
 
+// Every time a person reads is the office's time (WIB): the services send UTC instants (ISO 8601 with a zone).
+const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/;
+function shown(value) {
+  if (typeof value !== "string" || !INSTANT.test(value)) return value;
+  return new Date(value).toLocaleString("id-ID", { timeZone: "Asia/Jakarta", dateStyle: "medium", timeStyle: "short" }) + " WIB";
+}
+
 function definitions(target, data, keys) {
   const dl = document.getElementById(target);
   dl.replaceChildren();
   if (!data) return;
   for (const key of keys) {
     if (data[key] === undefined) continue;
-    dl.append(el("dt", {}, key.replace(/_/g, " ")), el("dd", { "data-key": key }, data[key] ?? "–"));
+    dl.append(el("dt", {}, key.replace(/_/g, " ")), el("dd", { "data-key": key }, shown(data[key]) ?? "–"));
   }
 }
 
@@ -122,7 +129,7 @@ const views = {
       el("span", { class: invariant.holds ? "ok" : "bad" }, invariant.holds ? "holds: " : "BROKEN: "), text);
     const tranches = invariant.tranches || [];
     const keys = tranches.length ? Object.keys(tranches[0]).filter(k => typeof tranches[0][k] !== "object") : [];
-    table("tranches", tranches, keys.map(k => [k.replace(/_/g, " "), t => t[k]]));
+    table("tranches", tranches, keys.map(k => [k.replace(/_/g, " "), t => shown(t[k])]));
   },
 
   async coverage() {
@@ -130,7 +137,7 @@ const views = {
     const rows = body.kecamatan || items(body);
     const keys = rows.length ? Object.keys(rows[0]).filter(k => typeof rows[0][k] !== "object") : [];
     table("coverage-table", body.regency ? rows.concat([{ ...body.regency, name: "Regency total" }]) : rows,
-      keys.map(k => [k.replace(/_/g, " "), r => r[k] ?? ""]));
+      keys.map(k => [k.replace(/_/g, " "), r => shown(r[k]) ?? ""]));
   },
 };
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import zoneinfo
 from collections import Counter
 from collections.abc import Sequence
 
@@ -32,13 +33,23 @@ REASON_LABELS = {
 }
 
 
+# The minutes are the office's: its months and times are WIB (the default office_timezone of the settings).
+OFFICE_TZ = zoneinfo.ZoneInfo("Asia/Jakarta")
+
+
 def month_bounds(month: str) -> tuple[dt.datetime, dt.datetime]:
+    """The month's first and next month's first instant in the office's time (WIB)."""
     try:
-        start = dt.datetime.strptime(month, "%Y-%m").replace(tzinfo=dt.UTC)
+        start = dt.datetime.strptime(month, "%Y-%m").replace(tzinfo=OFFICE_TZ)
     except ValueError:
         raise Unprocessable.field("month", "a month as YYYY-MM") from None
     end = (start + dt.timedelta(days=32)).replace(day=1)
     return start, end
+
+
+def wib(moment: dt.datetime) -> str:
+    """An instant as the office reads it."""
+    return f"{moment.astimezone(OFFICE_TZ):%Y-%m-%d %H:%M} WIB"
 
 
 async def spoilage(session: AsyncSession, month: str) -> SpoilageReport:
@@ -77,7 +88,7 @@ def _returned_section(month: str, cards: Sequence[ReturnedCardOut]) -> str:
     start, end = month_bounds(month)
 
     def when(moment: dt.datetime | None) -> str:
-        return f"{moment:%Y-%m-%d %H:%M} UTC" if moment else ""
+        return wib(moment) if moment else ""
 
     destroyed = sum(1 for c in cards if c.destroyed_at and start <= c.destroyed_at < end)
     received = sum(1 for c in cards if start <= c.received_at < end)
@@ -110,7 +121,7 @@ def destruction_minutes(
     rows = "\n".join(
         f"<tr><td>{n}</td><td>{e(i.serial)}</td><td>{e(i.tranche_reference or '')}</td>"
         f"<td>{e(REASON_LABELS.get(i.reason or '', i.reason or ''))}</td><td>{e(i.witness or '')}</td>"
-        f"<td>{e(i.printer_id or '')}</td><td>{i.at:%Y-%m-%d %H:%M} UTC</td></tr>"
+        f"<td>{e(i.printer_id or '')}</td><td>{wib(i.at)}</td></tr>"
         for n, i in enumerate(report.items, start=1)
     )
     summary = ", ".join(f"{e(REASON_LABELS.get(k, k))}: {v}" for k, v in sorted(report.by_reason.items())) or "-"
