@@ -14,6 +14,7 @@ from tests.inventory.conftest import Inventory
 from tests.support import PUBLIC_PATHS, app_routes, assert_allowed, concrete
 
 PROBLEM_JSON = "application/problem+json"
+NOW = "2026-11-05T03:00:00Z"
 
 READ = frozenset({"admin", "operator", "service"})
 OPERATOR = frozenset({"admin", "operator"})
@@ -86,16 +87,32 @@ WITHOUT_ITS_DATA: dict[tuple[str, str], int] = {
     ("POST", "/v1/proposals/{proposal_id}/cancel"): 404,
     ("GET", "/v1/reports/spoilage"): 422,
     ("GET", "/v1/reports/spoilage/minutes"): 422,
+    ("POST", "/v1/returned-cards"): 422,
+    ("GET", "/v1/returned-cards"): 200,
+    ("GET", "/v1/returned-cards/{serial}"): 404,
+    ("POST", "/v1/returned-cards/{serial}/destroy"): 422,
     ("GET", "/v1/audit"): 200,
 }
 
+# A well-formed serial no blank and no returned card has (a malformed one is a 422 of the path).
+UNKNOWN = {"serial": "KTP99999999"}
+
+
+async def return_card(inv: Inventory, serial: str, request_id: str) -> None:
+    """The request service hands an old card in (role service): it is in custody."""
+    body = {"serial": serial, "request_id": request_id, "received_by": "ANI (loket 2)", "received_at": NOW}
+    response = await inv.service.post("/v1/returned-cards", json=body)
+    assert response.status_code == 201, response.text
+
 
 async def snapshot(inv: Inventory) -> dict[str, Any]:
-    """What a denied call could have changed: the balances, the ledger, the proposals, the audit trail."""
+    """What a denied call could have changed: the balances, the ledger, the proposals, the returned cards, the
+    audit trail."""
     return {
         "stock": await inv.stock(),
         "movements": (await inv.admin.get("/v1/movements")).json()["total"],
         "proposals": [(p["id"], p["state"]) for p in (await inv.admin.get("/v1/proposals")).json()["items"]],
+        "returned": (await inv.admin.get("/v1/returned-cards")).json()["items"],
         "audit": (await inv.admin.get("/v1/audit")).json()["total"],
     }
 
@@ -122,12 +139,14 @@ async def test_every_route_but_the_public_ones_answers_401_without_a_token(inv: 
 
 async def test_each_role_is_denied_every_route_the_policy_does_not_give_it(inv: Inventory) -> None:
     await inv.receive("TR-1", "KTP00000001", "KTP00000005")
+    await return_card(inv, "OLD00000001", "req-1")  # a card in custody: a denied destroy must leave it there
     before = await snapshot(inv)
     denied = 0
     for (method, path), allowed in sorted(POLICY.items()):
         for role, client in inv.by_role.items():
             if role not in allowed:
-                assert_problem(await client.request(method, concrete(path)), 403, "forbidden", (role, method, path))
+                url = concrete(path, {"serial": "OLD00000001"})
+                assert_problem(await client.request(method, url), 403, "forbidden", (role, method, path))
                 denied += 1
     assert denied >= 2 * len(POLICY)  # clerk and partner, everywhere
     assert await snapshot(inv) == before
@@ -136,7 +155,7 @@ async def test_each_role_is_denied_every_route_the_policy_does_not_give_it(inv: 
     assert set(WITHOUT_ITS_DATA) == set(POLICY)
     for (method, path), allowed in sorted(POLICY.items()):
         for role in sorted(allowed):
-            response = await inv.by_role[role].request(method, concrete(path))
+            response = await inv.by_role[role].request(method, concrete(path, UNKNOWN))
             assert_allowed(response, (role, method, path), WITHOUT_ITS_DATA[(method, path)])
 
 
@@ -161,6 +180,9 @@ async def test_each_role_the_policy_allows_is_served_when_its_call_is_valid(inv:
     shipped = {role: await proposal("submit", "approve", "ship") for role in ("admin", "operator")}
     to_cancel = await proposal()
     spare = {"admin": "KTP00000008", "operator": "KTP00000009"}  # a blank each for shelf spoilage
+    returned = {"admin": "OLD00000001", "operator": "OLD00000002"}  # an old card each in custody, to destroy
+    for role, serial in returned.items():
+        await return_card(inv, serial, f"req-{role}")
 
     def valid(role: str, method: str, path: str) -> tuple[str, dict[str, Any], int]:
         """The call ``role`` makes on the route: its URL, its body or query, the status it must get."""
@@ -228,6 +250,18 @@ async def test_each_role_the_policy_allows_is_served_when_its_call_is_valid(inv:
             ("POST", "/v1/proposals/{proposal_id}/cancel"): (f"/v1/proposals/{to_cancel}/cancel", {}, 200),
             ("GET", "/v1/reports/spoilage"): ("/v1/reports/spoilage", month, 200),
             ("GET", "/v1/reports/spoilage/minutes"): ("/v1/reports/spoilage/minutes", month, 200),
+            ("POST", "/v1/returned-cards"): (
+                "/v1/returned-cards",
+                {"json": {"serial": "OLD00000003", "request_id": "req-3", "received_by": "ANI", "received_at": NOW}},
+                201,
+            ),
+            ("GET", "/v1/returned-cards"): ("/v1/returned-cards", {"params": {"state": "in_custody"}}, 200),
+            ("GET", "/v1/returned-cards/{serial}"): ("/v1/returned-cards/OLD00000001", {}, 200),
+            ("POST", "/v1/returned-cards/{serial}/destroy"): (
+                f"/v1/returned-cards/{returned.get(role)}/destroy",
+                {"json": {"witness": "BUDI (saksi)"}},
+                200,
+            ),
             ("GET", "/v1/audit"): ("/v1/audit", {}, 200),
         }
         assert set(calls) == set(POLICY)
@@ -242,6 +276,8 @@ async def test_each_role_the_policy_allows_is_served_when_its_call_is_valid(inv:
     assert served == sum(len(allowed) for allowed in POLICY.values())
     stock = await inv.stock()
     assert (stock["received"], stock["consumed"], stock["spoiled"], stock["written_off"]) == (12, 1, 3, 1)
+    custody = {c["serial"]: c["state"] for c in (await inv.admin.get("/v1/returned-cards")).json()["items"]}
+    assert custody == {"OLD00000001": "destroyed", "OLD00000002": "destroyed", "OLD00000003": "in_custody"}
 
 
 async def test_shelf_spoilage_and_adjustments_are_refused_to_the_service_and_clerks(inv: Inventory) -> None:

@@ -3,14 +3,21 @@ answers without a token; a clerk submits for its own kecamatan only (docs/archit
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import pytest
 
+from services.common.auth import KeyPair
+from services.inventory.app import create_app as create_inventory
+from services.inventory.config import Settings as InventorySettings
+from services.request.app import create_app
+from services.request.config import Settings
+from tests.factories import batch_row, make_nik, request_body
 from tests.request.conftest import Office
-from tests.request.factories import batch_row, make_nik, request_body
-from tests.support import PUBLIC_PATHS, app_routes, assert_allowed, concrete
+from tests.support import PUBLIC_PATHS, app_routes, assert_allowed, concrete, running
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -36,14 +43,19 @@ async def assert_denied(calls: list[Denied]) -> None:
 
 
 async def snapshot(office: Office) -> dict[str, Any]:
-    """What a denied call could have changed: every request's state, the audit trail, capacity and coverage."""
+    """What a denied call could have changed: every request's state, every card's, every batch's, the audit
+    trail, capacity and coverage."""
     admin = office.as_("admin")
     requests = (await admin.get("/v1/requests", params={"limit": 500})).json()["items"]
+    batches = (await admin.get("/v1/batches", params={"limit": 500})).json()["items"]
+    serials = sorted(r["card_serial"] for r in requests if r["card_serial"])
     return {
         "requests": sorted(
             (r["id"], r["status"], r["attempts"], r["job_id"], r["lease_expires_at"], r["card_serial"])
             for r in requests
         ),
+        "cards": [(await admin.get(f"/v1/cards/{serial}")).json() for serial in serials],
+        "batches": sorted((b["id"], b["status"], b["approved_rows"], b["declined_rows"]) for b in batches),
         "audit_rows": (await admin.get("/v1/audit")).json()["total"],
         "stats": (await admin.get("/v1/queue/stats")).json(),
         "coverage": (await admin.get("/v1/coverage")).json(),
@@ -83,18 +95,26 @@ async def test_each_role_is_denied_what_it_may_not_do_and_nothing_changes(office
     activated = await submit(partner_a, request_body(3, reason="health", channel="partner"))
     await printed_by_the_gateway(office, activated, "job_activated", "KTP00000003")
     assert (await operator.post(f"/v1/requests/{activated}/activate", json={"card_serial": "KTP00000003"})).is_success
+    replaced = await submit(partner_a, request_body(12, reason="health", channel="partner"))
+    await printed_by_the_gateway(office, replaced, "job_replaced", "KTP00000004")
+    replacement = await operator.post(f"/v1/requests/{replaced}/replacements", json={"reason": "damaged"})
+    assert replacement.status_code == 201, replacement.text  # KTP00000004 is invalid: one to surrender
 
     office_request = await submit(operator, request_body(4, kecamatan="18.09.02"))
     partners_queued = await submit(partner_a, request_body(5, reason="health", channel="partner"))
     batch = await clerk_b.post("/v1/batches", json={"rows": [batch_row(6, kecamatan="18.09.02"), batch_row(7)]})
     assert batch.status_code == 201, batch.text
-    batch_b = batch.json()["id"]  # clerk B's batch: one row of 18.09.02 queued, one of 18.09.01 refused
+    batch_b = batch.json()["id"]  # clerk B's batch: one row of 18.09.02 awaits the office, one of 18.09.01 refused
+    assert batch.json()["status"] == "submitted", batch.text
 
     coverage = {"json": {"obliged": 1, "recorded": 1}}
     capacity = {"json": {"cards_per_hour": 10, "printers": 1}}
     resolve = {"json": {"outcome": "printed", "card_serial": "KTP00000001"}}
     activate = {"json": {"card_serial": "KTP00000002"}}
     handover = {"json": {"received_by": "BUDI SANTOSO"}}
+    replace = {"json": {"reason": "damaged", "note": "cracked"}}
+    surrender = {"json": {"received_by": "ANI (loket 2)"}}
+    decide = {"json": {"approve": "all_valid"}}
 
     before = await snapshot(office)
     await assert_denied(
@@ -118,6 +138,13 @@ async def test_each_role_is_denied_what_it_may_not_do_and_nothing_changes(office
             Denied("clerk resolves a review", clerk, "POST", f"/v1/requests/{in_review}/resolve", kwargs=resolve),
             Denied("clerk activates a card", clerk, "POST", f"/v1/requests/{printed}/activate", kwargs=activate),
             Denied("clerk hands a card over", clerk, "POST", f"/v1/requests/{activated}/handover", kwargs=handover),
+            Denied("clerk replaces a card", clerk, "POST", f"/v1/requests/{printed}/replacements", kwargs=replace),
+            Denied("clerk reads a card", clerk, "GET", "/v1/cards/KTP00000002"),
+            Denied("clerk takes a card back", clerk, "POST", "/v1/cards/KTP00000004/surrender", kwargs=surrender),
+            Denied("clerk decides its own proposal", clerk_b, "POST", f"/v1/batches/{batch_b}/decisions",
+                   kwargs=decide),
+            Denied("clerk reads another clerk's decisions", clerk, "GET", f"/v1/batches/{batch_b}/decisions",
+                   "out-of-scope"),
             Denied("clerk sets the queue's capacity", clerk, "PUT", "/v1/queue/capacity", kwargs=capacity),
             Denied("clerk reads the queue's stats", clerk, "GET", "/v1/queue/stats"),
             Denied("clerk sets coverage", clerk, "PUT", "/v1/coverage/18.09.01", kwargs=coverage),
@@ -143,8 +170,16 @@ async def test_each_role_is_denied_what_it_may_not_do_and_nothing_changes(office
                    kwargs=activate),
             Denied("partner hands its own card over", partner_a, "POST", f"/v1/requests/{activated}/handover",
                    kwargs=handover),
+            Denied("partner replaces its own card", partner_a, "POST", f"/v1/requests/{printed}/replacements",
+                   kwargs=replace),
+            Denied("partner reads its own card", partner_a, "GET", "/v1/cards/KTP00000002"),
+            Denied("partner hands its old card in", partner_a, "POST", "/v1/cards/KTP00000004/surrender",
+                   kwargs=surrender),
             Denied("partner uploads a batch", partner_a, "POST", "/v1/batches", kwargs={"json": {"rows": []}}),
             Denied("partner reads a batch", partner_a, "GET", f"/v1/batches/{batch_b}"),
+            Denied("partner decides a proposal", partner_a, "POST", f"/v1/batches/{batch_b}/decisions",
+                   kwargs=decide),
+            Denied("partner reads a batch's decisions", partner_a, "GET", f"/v1/batches/{batch_b}/decisions"),
             Denied("partner reads coverage", partner_a, "GET", "/v1/coverage"),
             Denied("partner sets coverage", partner_a, "PUT", "/v1/coverage/18.09.01", kwargs=coverage),
             Denied("partner reads the queue's stats", partner_a, "GET", "/v1/queue/stats"),
@@ -154,12 +189,18 @@ async def test_each_role_is_denied_what_it_may_not_do_and_nothing_changes(office
             Denied("service submits a request", gateway, "POST", "/v1/requests", kwargs={"json": request_body(11)}),
             Denied("service uploads a batch", gateway, "POST", "/v1/batches", kwargs={"json": {"rows": []}}),
             Denied("service lists batches", gateway, "GET", "/v1/batches"),
+            Denied("service decides a proposal", gateway, "POST", f"/v1/batches/{batch_b}/decisions", kwargs=decide),
+            Denied("service reads a batch's decisions", gateway, "GET", f"/v1/batches/{batch_b}/decisions"),
             Denied("service cancels a request", gateway, "POST", f"/v1/requests/{office_request}/cancel"),
             Denied("service resolves a review", gateway, "POST", f"/v1/requests/{in_review}/resolve",
                    kwargs=resolve),
             Denied("service activates a card", gateway, "POST", f"/v1/requests/{printed}/activate", kwargs=activate),
             Denied("service hands a card over", gateway, "POST", f"/v1/requests/{activated}/handover",
                    kwargs=handover),
+            Denied("service replaces a card", gateway, "POST", f"/v1/requests/{printed}/replacements",
+                   kwargs=replace),
+            Denied("service takes a card back", gateway, "POST", "/v1/cards/KTP00000004/surrender",
+                   kwargs=surrender),
             Denied("service reads coverage", gateway, "GET", "/v1/coverage"),
             Denied("service sets coverage", gateway, "PUT", "/v1/coverage/18.09.01", kwargs=coverage),
             Denied("service reads the audit trail", gateway, "GET", "/v1/audit"),
@@ -175,6 +216,8 @@ async def test_each_role_is_denied_what_it_may_not_do_and_nothing_changes(office
     assert (await partner_a.get(f"/v1/requests/{partners_queued}/queue")).status_code == 200
     assert (await clerk.get("/v1/coverage")).status_code == 200
     assert (await operator.get("/v1/queue/stats")).status_code == 200
+    assert (await clerk_b.get(f"/v1/batches/{batch_b}/decisions")).json()["total"] == 0
+    assert (await gateway.get("/v1/cards/KTP00000004")).json()["valid"] is False
 
 
 async def test_only_the_gateway_claims_from_the_queue_or_reports_on_a_claim(office: Office) -> None:
@@ -248,7 +291,7 @@ async def test_a_clerk_submits_for_its_own_kecamatan_and_is_refused_another_nami
     assert [r["id"] for r in listing["items"]] == [own.json()["id"]]
 
 
-PATH_VALUES = {"kecamatan_code": "18.09.01", "job_id": "job_1"}
+PATH_VALUES = {"kecamatan_code": "18.09.01", "job_id": "job_1", "serial": "KTP99999999"}
 
 
 def public(path: str) -> bool:
@@ -293,10 +336,15 @@ POLICY: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/v1/requests/{request_id}/resolve"): DESK,
     ("POST", "/v1/requests/{request_id}/activate"): DESK,
     ("POST", "/v1/requests/{request_id}/handover"): DESK,
+    ("POST", "/v1/requests/{request_id}/replacements"): DESK,
+    ("GET", "/v1/cards/{serial}"): WATCHERS,
+    ("POST", "/v1/cards/{serial}/surrender"): DESK,
     ("POST", "/v1/batches"): UPLOADERS,
     ("GET", "/v1/batches"): UPLOADERS,
     ("GET", "/v1/batches/{batch_id}"): UPLOADERS,
     ("GET", "/v1/batches/{batch_id}/report"): UPLOADERS,
+    ("POST", "/v1/batches/{batch_id}/decisions"): DESK,
+    ("GET", "/v1/batches/{batch_id}/decisions"): UPLOADERS,  # a clerk: the batches it uploaded
     ("GET", "/v1/coverage"): UPLOADERS,
     ("PUT", "/v1/coverage/{kecamatan_code}"): DESK,
     ("POST", "/v1/queue/claims"): GATEWAY,
@@ -314,7 +362,7 @@ POLICY: dict[tuple[str, str], frozenset[str]] = {
 
 
 # What an allowed role is answered when it calls a route with a made-up id and no body: the list or the figures,
-# else the 404 of an unknown request, batch or job, or the 422 of a missing body. Never a 5xx.
+# else the 404 of an unknown request, card, batch or job, or the 422 of a missing body. Never a 5xx.
 WITHOUT_ITS_DATA: dict[tuple[str, str], int] = {
     ("POST", "/v1/requests"): 422,
     ("GET", "/v1/requests"): 200,
@@ -324,10 +372,15 @@ WITHOUT_ITS_DATA: dict[tuple[str, str], int] = {
     ("POST", "/v1/requests/{request_id}/resolve"): 422,
     ("POST", "/v1/requests/{request_id}/activate"): 422,
     ("POST", "/v1/requests/{request_id}/handover"): 422,
+    ("POST", "/v1/requests/{request_id}/replacements"): 422,
+    ("GET", "/v1/cards/{serial}"): 404,
+    ("POST", "/v1/cards/{serial}/surrender"): 422,
     ("POST", "/v1/batches"): 422,
     ("GET", "/v1/batches"): 200,
     ("GET", "/v1/batches/{batch_id}"): 404,
     ("GET", "/v1/batches/{batch_id}/report"): 404,
+    ("POST", "/v1/batches/{batch_id}/decisions"): 422,
+    ("GET", "/v1/batches/{batch_id}/decisions"): 404,
     ("GET", "/v1/coverage"): 200,
     ("PUT", "/v1/coverage/{kecamatan_code}"): 422,
     ("POST", "/v1/queue/claims"): 422,
@@ -356,8 +409,37 @@ async def test_each_role_allowed_a_route_gets_the_answer_for_missing_data_not_a_
             assert_allowed(response, (role, method, path), WITHOUT_ITS_DATA[(method, path)])
 
 
-async def test_each_role_allowed_a_route_is_served_when_its_call_is_valid(office: Office) -> None:
+@pytest.fixture
+async def office_with_inventory(
+    request_settings: Callable[..., Settings],
+    migrated_db: Callable[[str], str],
+    keys: KeyPair,
+    make_token: Callable[..., str],
+    client_for: Callable[..., httpx.AsyncClient],
+) -> AsyncIterator[Office]:
+    """The request service with the real inventory app mounted behind it (as in tests/request/test_replacements.py):
+    a surrendered card goes into the inventory's custody."""
+    inventory = create_inventory(
+        InventorySettings(
+            database_url=migrated_db("inventory"),
+            jwt_public_key=keys.public_pem.decode(),
+            start_sweeper=False,
+            request_url="http://127.0.0.1:9",
+        )
+    )
+    settings = request_settings(service_token=make_token("service", subject="request-service"))
+    app = create_app(settings, inventory_transport=httpx.ASGITransport(app=inventory))
+    async with running(inventory), running(app):
+        office = Office(app, make_token, client_for)
+        try:
+            yield office
+        finally:
+            await office.close()
+
+
+async def test_each_role_allowed_a_route_is_served_when_its_call_is_valid(office_with_inventory: Office) -> None:
     """Every route, by every role allowed it, with a valid body on a request in the right state: a 2xx."""
+    office = office_with_inventory
     operator, gateway = office.as_("operator"), office.as_("service")
     partner, clerk = office.as_("partner"), office.as_("clerk", scope=["18.09.01"])
     residents = iter(range(20, 200))
@@ -388,8 +470,16 @@ async def test_each_role_allowed_a_route_is_served_when_its_call_is_valid(office
         activated[role] = await printed(f"job_activated_{role}")
         card = {"card_serial": cards[f"job_activated_{role}"]}
         assert (await operator.post(f"/v1/requests/{activated[role]}/activate", json=card)).status_code == 200
+    replaceable, to_replace, invalid_cards = {}, {}, {}  # printed, to be replaced; replaced: its card invalid
+    for role in sorted(DESK):
+        replaceable[role] = await printed(f"job_replaceable_{role}")
+        to_replace[role] = await printed(f"job_invalid_{role}")
+        invalid_cards[role] = cards[f"job_invalid_{role}"]
     for report in ("renew", "release", "sent", "printed", "failed", "needs-review"):
         await claimed(f"job_{report}")
+    for old in to_replace.values():  # after the last claim here: a replacement queues a (regular) request
+        replaced = await operator.post(f"/v1/requests/{old}/replacements", json={"reason": "damaged"})
+        assert replaced.status_code == 201, replaced.text
     head = await submit(operator, request_body(next(residents), reason="health"))  # what the next claim takes
     readable = await submit(partner, request_body(next(residents), reason="health", channel="partner"))
     cancellable = {
@@ -399,6 +489,11 @@ async def test_each_role_allowed_a_route_is_served_when_its_call_is_valid(office
     batch = await clerk.post("/v1/batches", json={"rows": [batch_row(next(residents))]})
     assert batch.status_code == 201, batch.text
     clerks_batch = batch.json()["id"]
+    proposals = {}  # a clerk's batch awaiting the office's decision, one for each role that decides
+    for role in sorted(DESK):
+        proposal = await clerk.post("/v1/batches", json={"rows": [batch_row(next(residents))]})
+        assert proposal.json()["status"] == "submitted", proposal.text
+        proposals[role] = proposal.json()["id"]
 
     def new_request(role: str) -> dict[str, Any]:
         if role == "partner":
@@ -433,10 +528,27 @@ async def test_each_role_allowed_a_route_is_served_when_its_call_is_valid(office
                 {"json": {"received_by": "BUDI SANTOSO"}},
                 200,
             ),
+            ("POST", "/v1/requests/{request_id}/replacements"): (
+                f"/v1/requests/{replaceable.get(role)}/replacements",
+                {"json": {"reason": "damaged", "note": "cracked at the lamination"}},
+                201,
+            ),
+            ("GET", "/v1/cards/{serial}"): (f"/v1/cards/{cards['job_printed_admin']}", {}, 200),
+            ("POST", "/v1/cards/{serial}/surrender"): (
+                f"/v1/cards/{invalid_cards.get(role)}/surrender",
+                {"json": {"received_by": "ANI (loket 2)", "note": "brought back by the resident"}},
+                200,
+            ),
             ("POST", "/v1/batches"): ("/v1/batches", {"json": {"rows": [batch_row(next(residents))]}}, 201),
             ("GET", "/v1/batches"): ("/v1/batches", {}, 200),
             ("GET", "/v1/batches/{batch_id}"): (f"/v1/batches/{clerks_batch}", {}, 200),
             ("GET", "/v1/batches/{batch_id}/report"): (f"/v1/batches/{clerks_batch}/report", {}, 200),
+            ("POST", "/v1/batches/{batch_id}/decisions"): (
+                f"/v1/batches/{proposals.get(role)}/decisions",
+                {"json": {"approve": "all_valid"}},
+                200,
+            ),
+            ("GET", "/v1/batches/{batch_id}/decisions"): (f"/v1/batches/{clerks_batch}/decisions", {}, 200),
             ("GET", "/v1/coverage"): ("/v1/coverage", {}, 200),
             ("PUT", "/v1/coverage/{kecamatan_code}"): (
                 "/v1/coverage/18.09.01",
@@ -490,3 +602,6 @@ async def test_each_role_allowed_a_route_is_served_when_its_call_is_valid(office
     assert (await admin.get(f"/v1/requests/{head}")).json()["job_id"] == "job_head"
     assert {(await admin.get(f"/v1/requests/{r}")).json()["status"] for r in cancellable.values()} == {"cancelled"}
     assert {(await admin.get(f"/v1/requests/{r}")).json()["status"] for r in activated.values()} == {"collected"}
+    assert {(await admin.get(f"/v1/requests/{r}")).json()["status"] for r in replaceable.values()} == {"replaced"}
+    assert {(await admin.get(f"/v1/cards/{c}")).json()["status"] for c in invalid_cards.values()} == {"surrendered"}
+    assert {(await admin.get(f"/v1/batches/{b}")).json()["status"] for b in proposals.values()} == {"approved"}
