@@ -110,7 +110,7 @@ class Fleet:
             await process.wait()
 
 
-class Office:
+class GatewayBenchStack:
     def __init__(self, stack: Stack) -> None:
         self.stack = stack
         self.http = httpx.AsyncClient(timeout=30)
@@ -202,7 +202,7 @@ def utilisation(logs: dict[str, list[dict[str, Any]]], print_time: float, since:
 
 
 async def utilisation_run(
-    office: Office, tmp: Path, printers: int, print_time: float, seconds: float
+    office: GatewayBenchStack, tmp: Path, printers: int, print_time: float, seconds: float
 ) -> dict[str, Any]:
     scale = 3600 / 120 / print_time
     fleet = await Fleet(f"u{printers}", printers, tmp / f"u{printers}", speed=120, time_scale=scale, ribbon=100000,
@@ -225,7 +225,9 @@ async def utilisation_run(
         await fleet.stop()
 
 
-async def urgent_run(office: Office, tmp: Path, printers: int, print_time: float, samples: int) -> dict[str, Any]:
+async def urgent_run(
+    office: GatewayBenchStack, tmp: Path, printers: int, print_time: float, samples: int
+) -> dict[str, Any]:
     scale = 3600 / 120 / print_time
     fleet = await Fleet("g", printers, tmp / "urgent", speed=120, time_scale=scale,
                         ribbon=100000, output_capacity=100000).start()  # fmt: skip
@@ -264,7 +266,7 @@ async def urgent_run(office: Office, tmp: Path, printers: int, print_time: float
         await fleet.stop()
 
 
-async def capacity_run(office: Office, tmp: Path, printers: int, seconds: float) -> dict[str, Any]:
+async def capacity_run(office: GatewayBenchStack, tmp: Path, printers: int, seconds: float) -> dict[str, Any]:
     fleet = await Fleet("z", printers, tmp / "zero", speed=0,
                         ribbon=1000000, output_capacity=1000000).start()  # fmt: skip
     try:
@@ -371,7 +373,7 @@ async def main(quick: bool, keep: bool) -> None:
     payload = b"".join(render_panels(CARD).values())
     rows: list[tuple[str, str, str]] = []
     async with office_stack(tmp, keys, templates) as stack:  # type: ignore[arg-type]
-        office = Office(stack)
+        office = GatewayBenchStack(stack)
         await office.start()
         t0 = time.monotonic()
         u2 = await utilisation_run(office, tmp, 2, print_time=8.0, seconds=32 if quick else 56)

@@ -43,7 +43,7 @@ class Peers:
 
 
 @dataclass
-class Office:
+class InProcessGateway:
     """A gateway app (no dispatch loops) with a client per role, an anonymous one, and fake peers."""
 
     app: FastAPI
@@ -85,7 +85,7 @@ def _is_start(task: Any) -> bool:
 @contextlib.asynccontextmanager
 async def open_office(
     settings: Settings, client_for: Callable[..., httpx.AsyncClient], make_token: Callable[..., str]
-) -> AsyncIterator[Office]:
+) -> AsyncIterator[InProcessGateway]:
     app = create_app(settings)
     peers = Peers()
     async with contextlib.AsyncExitStack() as stack:
@@ -108,4 +108,4 @@ async def open_office(
             return not any(_is_start(task) for task in dispatcher._tasks)
 
         await wait_for(started, what="the dispatcher's start")
-        yield Office(app=app, by_role=by_role, anonymous=anonymous, peers=peers)
+        yield InProcessGateway(app=app, by_role=by_role, anonymous=anonymous, peers=peers)

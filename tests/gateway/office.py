@@ -1,6 +1,6 @@
 """An office for the gateway's integration tests: the three services as processes, printers, requests.
 
-``Office`` wraps a ``tests.processes.Stack`` with what the tests say in their own words: receive blanks,
+``ProcessStack`` wraps a ``tests.processes.Stack`` with what the tests say in their own words: receive blanks,
 submit requests, commission printers, wait until everything is printed, and read the emulators' card logs.
 """
 
@@ -25,7 +25,7 @@ from tests.support import wait_for
 VILLAGE = load_catalog("18.09").kecamatan["18.09.01"].villages[0]
 
 
-class Office:
+class ProcessStack:
     def __init__(self, stack: Stack, exits: AsyncExitStack, tmp: Path) -> None:
         self.stack, self.exits, self.tmp = stack, exits, tmp
         self.emulators: dict[str, EmulatorProcess] = {}
@@ -224,6 +224,6 @@ class Office:
 
 
 @asynccontextmanager
-async def office(tmp: Path, keys: KeyPair, templates: Templates) -> AsyncIterator[Office]:
+async def office(tmp: Path, keys: KeyPair, templates: Templates) -> AsyncIterator[ProcessStack]:
     async with AsyncExitStack() as exits, office_stack(tmp, keys, templates) as stack:
-        yield Office(stack, exits, tmp)
+        yield ProcessStack(stack, exits, tmp)

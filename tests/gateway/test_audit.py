@@ -14,13 +14,13 @@ from services.gateway.config import Settings
 from services.gateway.fleet.states import PrinterLifecycle
 from services.gateway.journal.steps import Step
 from tests.gateway.conftest import StartEmulator, wait_state
-from tests.gateway.in_process import Office, open_office
+from tests.gateway.in_process import InProcessGateway, open_office
 from tests.support import wait_for
 
 TO_REVIEW = (Step.RESERVED, Step.RENDERED, Step.SENT, Step.PRINTING, Step.UNKNOWN, Step.REVIEW)
 
 
-async def audit(office: Office, **filters: str) -> list[dict[str, Any]]:
+async def audit(office: InProcessGateway, **filters: str) -> list[dict[str, Any]]:
     """The rows the admin reads, oldest first."""
     response = await office.by_role["admin"].get("/v1/audit", params={"limit": 500, **filters})
     assert response.status_code == 200, response.text
@@ -36,7 +36,7 @@ def states(rows: list[dict[str, Any]]) -> list[tuple[str | None, str | None]]:
 
 
 async def test_a_printer_registered_commissioned_paused_resumed_and_removed_leaves_a_row_for_each(
-    office: Office, start_emulator: StartEmulator
+    office: InProcessGateway, start_emulator: StartEmulator
 ) -> None:
     operator, admin = office.by_role["operator"], office.by_role["admin"]
     async with start_emulator(name="p1") as emu:
@@ -78,7 +78,7 @@ async def test_a_printer_registered_commissioned_paused_resumed_and_removed_leav
     assert [row["object_id"] for row in paused] == [pid]
 
 
-async def test_cancelling_a_job_records_who_asked_and_at_which_step(office: Office) -> None:
+async def test_cancelling_a_job_records_who_asked_and_at_which_step(office: InProcessGateway) -> None:
     printer = await office.printer("p1", to=(PrinterLifecycle.COMMISSIONING, PrinterLifecycle.READY))
     job = await office.job(printer, steps=(Step.RESERVED,))
     response = await office.by_role["operator"].post(f"/v1/jobs/{job}/cancel")
@@ -105,7 +105,7 @@ async def test_cancelling_a_job_records_who_asked_and_at_which_step(office: Offi
     ],
 )
 async def test_resolving_a_job_in_review_records_the_operators_answer(
-    office: Office, resolution: dict[str, Any], reported: list[tuple[str, dict[str, Any]]]
+    office: InProcessGateway, resolution: dict[str, Any], reported: list[tuple[str, dict[str, Any]]]
 ) -> None:
     printer = await office.printer("p1", to=(PrinterLifecycle.COMMISSIONING, PrinterLifecycle.READY))
     job = await office.job(printer, steps=TO_REVIEW)
@@ -128,7 +128,7 @@ async def test_resolving_a_job_in_review_records_the_operators_answer(
         assert expected.items() <= (body or {}).items(), (path, body)
 
 
-async def test_a_refused_change_writes_no_audit_row(office: Office) -> None:
+async def test_a_refused_change_writes_no_audit_row(office: InProcessGateway) -> None:
     operator = office.by_role["operator"]
     registered = await office.printer("p1")
     ready = await office.printer("p2", to=(PrinterLifecycle.COMMISSIONING, PrinterLifecycle.READY))

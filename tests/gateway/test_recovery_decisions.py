@@ -42,7 +42,7 @@ def backend() -> str:
 
 
 @dataclass
-class Office:
+class GatewayWithEmulator:
     peers: Peers
     emulator: Emulator
     settings: Settings
@@ -97,9 +97,9 @@ class Office:
 @pytest.fixture
 def open_office(
     gateway_settings: Callable[..., Settings], make_token: Callable[..., str], tmp_path: Path
-) -> Callable[..., contextlib.AbstractAsyncContextManager[Office]]:
+) -> Callable[..., contextlib.AbstractAsyncContextManager[GatewayWithEmulator]]:
     @contextlib.asynccontextmanager
-    async def open_(**emulator: Any) -> AsyncIterator[Office]:
+    async def open_(**emulator: Any) -> AsyncIterator[GatewayWithEmulator]:
         settings = gateway_settings(
             service_token=make_token("service"),
             start_loops=False,  # no new work: only what the start recovers
@@ -109,13 +109,15 @@ def open_office(
         )
         config: dict[str, Any] = {"time_scale": math.inf, "state_dir": tmp_path / "emu"}
         async with Emulator(EmulatorConfig(**(config | emulator))) as emu, peers_running() as peers:
-            yield Office(peers, emu, settings)
+            yield GatewayWithEmulator(peers, emu, settings)
 
     return open_
 
 
 @pytest.fixture
-async def office(open_office: Callable[..., contextlib.AbstractAsyncContextManager[Office]]) -> AsyncIterator[Office]:
+async def office(
+    open_office: Callable[..., contextlib.AbstractAsyncContextManager[GatewayWithEmulator]],
+) -> AsyncIterator[GatewayWithEmulator]:
     async with open_office() as office:
         yield office
 
@@ -132,7 +134,7 @@ UNSENT = [
 
 @pytest.mark.parametrize(("steps", "request_service", "inventory"), UNSENT)
 async def test_a_job_stopped_before_it_was_sent_is_handed_back_claim_and_blank(
-    office: Office, steps: tuple[Step, ...], request_service: list[str], inventory: list[str]
+    office: GatewayWithEmulator, steps: tuple[Step, ...], request_service: list[str], inventory: list[str]
 ) -> None:
     _, job_id = await office.crashed_at(*steps)
     job, journal = await office.restarted(job_id)
@@ -141,7 +143,9 @@ async def test_a_job_stopped_before_it_was_sent_is_handed_back_claim_and_blank(
     assert office.told(job_id) == (request_service, inventory)
 
 
-async def test_a_job_stopped_at_sent_failed_without_a_card_since_nothing_went_to_the_printer(office: Office) -> None:
+async def test_a_job_stopped_at_sent_failed_without_a_card_since_nothing_went_to_the_printer(
+    office: GatewayWithEmulator,
+) -> None:
     # "sent" is written before the request service hears it, and "printing" before the card data goes out.
     _, job_id = await office.crashed_at(Step.RESERVED, Step.RENDERED, Step.SENT)
     job, journal = await office.restarted(job_id)
@@ -158,7 +162,7 @@ AT_PRINTER = (Step.RESERVED, Step.RENDERED, Step.SENT, Step.PRINTING)
 
 
 async def test_a_job_stopped_after_its_card_was_printed_is_reported_printed_again_with_its_serial(
-    office: Office,
+    office: GatewayWithEmulator,
 ) -> None:
     _, job_id = await office.crashed_at(*AT_PRINTER, Step.PRINTED, card_serial=SERIAL)
     job, _ = await office.restarted(job_id)
@@ -173,7 +177,7 @@ async def test_a_job_stopped_after_its_card_was_printed_is_reported_printed_agai
     [pytest.param(SERIAL, "spoil", id="card-used"), pytest.param(None, "release", id="no-card")],
 )
 async def test_a_job_stopped_after_it_failed_is_reported_failed_again_and_its_blank_spoiled_or_released(
-    office: Office, serial: str | None, inventory: str
+    office: GatewayWithEmulator, serial: str | None, inventory: str
 ) -> None:
     _, job_id = await office.crashed_at(*AT_PRINTER, Step.FAILED, card_serial=serial, reason="CARD JAM")
     job, _ = await office.restarted(job_id)
@@ -185,7 +189,7 @@ async def test_a_job_stopped_after_it_failed_is_reported_failed_again_and_its_bl
     }
 
 
-async def test_a_job_stopped_as_unknown_goes_to_review_and_its_blank_is_held(office: Office) -> None:
+async def test_a_job_stopped_as_unknown_goes_to_review_and_its_blank_is_held(office: GatewayWithEmulator) -> None:
     _, job_id = await office.crashed_at(*AT_PRINTER, Step.UNKNOWN, reason="power lost")
     job, journal = await office.restarted(job_id)
     assert job.status == "needs_review"
@@ -193,7 +197,7 @@ async def test_a_job_stopped_as_unknown_goes_to_review_and_its_blank_is_held(off
     assert office.told(job_id) == (["needs-review"], ["hold"])
 
 
-async def test_reports_that_meet_a_peer_down_at_start_are_retried_until_it_answers(office: Office) -> None:
+async def test_reports_that_meet_a_peer_down_at_start_are_retried_until_it_answers(office: GatewayWithEmulator) -> None:
     _, job_id = await office.crashed_at(*AT_PRINTER, Step.PRINTED, card_serial=SERIAL)
     office.peers.requests.on("POST", "/printed$", Problem(503), Problem(502), Problem(429))
     office.peers.inventory.on("POST", "/consume$", Problem(503))
@@ -215,7 +219,7 @@ REFUSED = [
 
 @pytest.mark.parametrize(("steps", "fields", "report", "blank", "status"), REFUSED)
 async def test_reports_the_peers_refuse_at_start_are_not_retried_and_the_job_keeps_the_problems(
-    office: Office, steps: tuple[Step, ...], fields: dict[str, Any], report: str, blank: str, status: str
+    office: GatewayWithEmulator, steps: tuple[Step, ...], fields: dict[str, Any], report: str, blank: str, status: str
 ) -> None:
     # An operator resolved the request while the gateway was down: 409 is an answer, not a passing failure.
     _, job_id = await office.crashed_at(*AT_PRINTER, *steps, **fields)
@@ -229,7 +233,7 @@ async def test_reports_the_peers_refuse_at_start_are_not_retried_and_the_job_kee
     assert "reservation-closed" in office.problems[1]
 
 
-async def test_a_hand_back_the_peers_refuse_still_ends_the_job_handed_back(office: Office) -> None:
+async def test_a_hand_back_the_peers_refuse_still_ends_the_job_handed_back(office: GatewayWithEmulator) -> None:
     # The lease ran out while the gateway was down: the request service no longer has the claim.
     _, job_id = await office.crashed_at(Step.RESERVED, Step.RENDERED)
     office.peers.requests.on("POST", "/release$", Problem(409, "stale-job"))
@@ -250,7 +254,7 @@ async def _print_at_the_printer(emulator: Emulator, job_id: str) -> None:
 
 
 async def test_a_card_that_came_out_while_the_gateway_was_down_is_reported_printed_and_never_printed_again(
-    office: Office,
+    office: GatewayWithEmulator,
 ) -> None:
     _, job_id = await office.crashed_at(*AT_PRINTER)
     await _print_at_the_printer(office.emulator, job_id)
@@ -263,7 +267,7 @@ async def test_a_card_that_came_out_while_the_gateway_was_down_is_reported_print
 
 
 async def test_a_card_jammed_while_the_gateway_was_down_is_reported_failed_and_its_blank_spoiled(
-    office: Office,
+    office: GatewayWithEmulator,
 ) -> None:
     _, job_id = await office.crashed_at(*AT_PRINTER)
     await office.emulator.inject(Fault.CARD_JAM, at_card=1)
@@ -277,7 +281,7 @@ async def test_a_card_jammed_while_the_gateway_was_down_is_reported_failed_and_i
 
 
 async def test_a_card_refused_before_a_blank_was_fed_while_the_gateway_was_down_releases_its_blank(
-    office: Office,
+    office: GatewayWithEmulator,
 ) -> None:
     _, job_id = await office.crashed_at(*AT_PRINTER)
     await office.emulator.inject(Fault.FEEDER_EMPTY, at_card=1)
@@ -289,7 +293,9 @@ async def test_a_card_refused_before_a_blank_was_fed_while_the_gateway_was_down_
     assert office.peers.requests.made("failed", job_id)[0].body["card_used"] is False
 
 
-async def test_a_card_the_printer_cannot_tell_about_goes_to_review_and_its_blank_is_held(office: Office) -> None:
+async def test_a_card_the_printer_cannot_tell_about_goes_to_review_and_its_blank_is_held(
+    office: GatewayWithEmulator,
+) -> None:
     # Killed between journalling "printing" and the card being fed, or the printer lost power with the card
     # inside: Rjs answers UNKNOWN, and nobody may say no card came out.
     _, job_id = await office.crashed_at(*AT_PRINTER)
@@ -300,7 +306,7 @@ async def test_a_card_the_printer_cannot_tell_about_goes_to_review_and_its_blank
 
 
 async def test_a_card_still_printing_at_start_is_waited_for_then_reported_as_it_came_out(
-    open_office: Callable[..., contextlib.AbstractAsyncContextManager[Office]],
+    open_office: Callable[..., contextlib.AbstractAsyncContextManager[GatewayWithEmulator]],
 ) -> None:
     async with open_office(speed=7200, time_scale=1) as office:  # half a second a card
         _, job_id = await office.crashed_at(*AT_PRINTER)

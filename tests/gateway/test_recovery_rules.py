@@ -19,7 +19,7 @@ from drivers import JobOutcome, JobStatus
 from services.gateway.dispatch.worker import PrinterWorker
 from services.gateway.journal.steps import Step
 from services.gateway.models import Job
-from tests.gateway.in_process import Office
+from tests.gateway.in_process import InProcessGateway
 
 
 @pytest.fixture
@@ -28,19 +28,19 @@ def backend() -> str:
     return "sqlite"
 
 
-def calls_for(office: Office, job_id: str) -> list[tuple[str, Any]]:
+def calls_for(office: InProcessGateway, job_id: str) -> list[tuple[str, Any]]:
     """``(path without the job id, body)`` of every call the peers got about ``job_id``, in order."""
     return [(path.replace(f"/{job_id}/", "/…/"), body) for _, path, body in office.peers.calls if job_id in path]
 
 
-async def job_at(office: Office, printer_id: str, *steps: Step, **fields: Any) -> str:
+async def job_at(office: InProcessGateway, printer_id: str, *steps: Step, **fields: Any) -> str:
     """A job journalled up to ``steps``; ``fields`` (card_serial, reason) are written with the last step."""
     job_id = await office.job(printer_id, steps=steps[:-1])
     await office.dispatcher.gw.journal.advance(job_id, steps[-1], **fields)
     return job_id
 
 
-async def journal_detail(office: Office, job_id: str, step: str) -> dict[str, Any]:
+async def journal_detail(office: InProcessGateway, job_id: str, step: str) -> dict[str, Any]:
     """The detail journalled with ``step``, as an operator reads it (``GET /v1/jobs/{id}``)."""
     response = await office.by_role["operator"].get(f"/v1/jobs/{job_id}")
     assert response.status_code == 200, response.text
@@ -48,7 +48,7 @@ async def journal_detail(office: Office, job_id: str, step: str) -> dict[str, An
     return detail
 
 
-async def job(office: Office, job_id: str) -> Job:
+async def job(office: InProcessGateway, job_id: str) -> Job:
     found = await office.dispatcher.gw.journal.get(job_id)
     assert found is not None
     return found
@@ -57,7 +57,7 @@ async def job(office: Office, job_id: str) -> Job:
 # -- the journal at start ---------------------------------------------------------------------------------
 
 
-async def test_a_job_only_claimed_gives_its_claim_back_and_has_no_blank_to_release(office: Office) -> None:
+async def test_a_job_only_claimed_gives_its_claim_back_and_has_no_blank_to_release(office: InProcessGateway) -> None:
     printer = await office.printer("p1")
     job_id = await office.job(printer)
 
@@ -74,7 +74,9 @@ async def test_a_job_only_claimed_gives_its_claim_back_and_has_no_blank_to_relea
     [(Step.RESERVED,), (Step.RESERVED, Step.RENDERED), (Step.RESERVED, Step.RELEASING)],
     ids=["reserved", "rendered", "releasing"],
 )
-async def test_a_job_not_yet_sent_gives_back_its_claim_and_its_blank(office: Office, steps: tuple[Step, ...]) -> None:
+async def test_a_job_not_yet_sent_gives_back_its_claim_and_its_blank(
+    office: InProcessGateway, steps: tuple[Step, ...]
+) -> None:
     printer = await office.printer("p1")
     job_id = await office.job(printer, steps=steps)
 
@@ -88,7 +90,7 @@ async def test_a_job_not_yet_sent_gives_back_its_claim_and_its_blank(office: Off
 
 
 async def test_a_job_at_sent_failed_before_printing_so_no_card_was_used_and_its_blank_is_released(
-    office: Office,
+    office: InProcessGateway,
 ) -> None:
     printer = await office.printer("p1")
     job_id = await office.job(printer, steps=(Step.RESERVED, Step.RENDERED, Step.SENT))
@@ -104,7 +106,7 @@ async def test_a_job_at_sent_failed_before_printing_so_no_card_was_used_and_its_
 
 
 async def test_a_card_journalled_printed_is_reported_printed_with_its_serial_and_that_blank_consumed(
-    office: Office,
+    office: InProcessGateway,
 ) -> None:
     printer = await office.printer("p1")
     steps = (Step.RESERVED, Step.RENDERED, Step.SENT, Step.PRINTING, Step.PRINTED)
@@ -120,7 +122,7 @@ async def test_a_card_journalled_printed_is_reported_printed_with_its_serial_and
 
 
 async def test_a_card_journalled_failed_with_a_blank_used_is_reported_with_its_reason_and_that_blank_spoiled(
-    office: Office,
+    office: InProcessGateway,
 ) -> None:
     printer = await office.printer("p1")
     steps = (Step.RESERVED, Step.RENDERED, Step.SENT, Step.PRINTING, Step.FAILED)
@@ -137,7 +139,7 @@ async def test_a_card_journalled_failed_with_a_blank_used_is_reported_with_its_r
     ]
 
 
-async def test_a_card_journalled_failed_without_a_reason_is_reported_as_failed(office: Office) -> None:
+async def test_a_card_journalled_failed_without_a_reason_is_reported_as_failed(office: InProcessGateway) -> None:
     printer = await office.printer("p1")
     job_id = await office.job(printer, steps=(Step.RESERVED, Step.RENDERED, Step.SENT, Step.FAILED))
 
@@ -148,7 +150,7 @@ async def test_a_card_journalled_failed_without_a_reason_is_reported_as_failed(o
 
 @pytest.mark.parametrize(("reason", "said"), [("power lost", "power lost"), (None, "outcome unknown")])
 async def test_an_unknown_outcome_sends_the_request_to_review_and_holds_its_blank(
-    office: Office, reason: str | None, said: str
+    office: InProcessGateway, reason: str | None, said: str
 ) -> None:
     printer = await office.printer("p1")
     steps = (Step.RESERVED, Step.RENDERED, Step.SENT, Step.PRINTING, Step.UNKNOWN)
@@ -163,7 +165,7 @@ async def test_an_unknown_outcome_sends_the_request_to_review_and_holds_its_blan
     assert (await job(office, job_id)).step == "review"
 
 
-async def test_a_job_at_printing_is_left_for_its_printer_to_settle(office: Office) -> None:
+async def test_a_job_at_printing_is_left_for_its_printer_to_settle(office: InProcessGateway) -> None:
     printer = await office.printer("p1")
     job_id = await office.job(printer, steps=(Step.RESERVED, Step.RENDERED, Step.SENT, Step.PRINTING))
 
@@ -196,7 +198,7 @@ class AnsweringPrinter:
 
 
 @pytest.fixture
-def worker_for(office: Office) -> Iterator[Any]:
+def worker_for(office: InProcessGateway) -> Iterator[Any]:
     def make(printer_id: str) -> PrinterWorker:
         dispatcher = office.dispatcher
         return PrinterWorker(dispatcher.gw, dispatcher.steps, printer_id, dispatcher.cancels)
@@ -204,12 +206,12 @@ def worker_for(office: Office) -> Iterator[Any]:
     return make
 
 
-async def printing_job(office: Office, printer: str) -> str:
+async def printing_job(office: InProcessGateway, printer: str) -> str:
     return await office.job(printer, steps=(Step.RESERVED, Step.RENDERED, Step.SENT, Step.PRINTING))
 
 
 async def test_a_card_the_printer_says_is_done_is_reported_printed_with_the_printers_serial(
-    office: Office, worker_for: Any
+    office: InProcessGateway, worker_for: Any
 ) -> None:
     printer = await office.printer("p1")
     job_id = await printing_job(office, printer)
@@ -230,7 +232,9 @@ async def test_a_card_the_printer_says_is_done_is_reported_printed_with_the_prin
     }
 
 
-async def test_the_printer_is_asked_again_while_the_card_is_still_inside(office: Office, worker_for: Any) -> None:
+async def test_the_printer_is_asked_again_while_the_card_is_still_inside(
+    office: InProcessGateway, worker_for: Any
+) -> None:
     printer = await office.printer("p1")
     job_id = await printing_job(office, printer)
     still_inside = JobOutcome(JobStatus.PRINTING)
@@ -257,7 +261,7 @@ async def test_the_printer_is_asked_again_while_the_card_is_still_inside(office:
     ids=["blank-used", "no-blank"],
 )
 async def test_a_card_the_printer_says_failed_is_reported_failed_with_the_blank_it_used_if_any(
-    office: Office, worker_for: Any, outcome: JobOutcome, failed: dict[str, Any]
+    office: InProcessGateway, worker_for: Any, outcome: JobOutcome, failed: dict[str, Any]
 ) -> None:
     printer = await office.printer("p1")
     job_id = await printing_job(office, printer)
@@ -276,7 +280,7 @@ async def test_a_card_the_printer_says_failed_is_reported_failed_with_the_blank_
     ids=["printer-cannot-tell", "done-without-a-serial"],
 )
 async def test_a_printer_that_cannot_say_which_card_came_out_sends_the_request_to_review_and_holds_the_blank(
-    office: Office, worker_for: Any, outcome: JobOutcome
+    office: InProcessGateway, worker_for: Any, outcome: JobOutcome
 ) -> None:
     printer = await office.printer("p1")
     job_id = await printing_job(office, printer)
@@ -292,7 +296,7 @@ async def test_a_printer_that_cannot_say_which_card_came_out_sends_the_request_t
 
 
 async def test_a_printer_is_asked_about_each_of_its_own_jobs_left_at_printing_and_no_other(
-    office: Office, worker_for: Any
+    office: InProcessGateway, worker_for: Any
 ) -> None:
     printer = await office.printer("p1")
     other = await office.printer("p2")

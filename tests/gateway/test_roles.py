@@ -14,7 +14,7 @@ import httpx
 from services.common.auth import KeyPair, Role, generate_key_pair, issue_token
 from services.gateway.fleet.states import PrinterLifecycle
 from services.gateway.journal.steps import Step
-from tests.gateway.in_process import REQUEST_ID, Office
+from tests.gateway.in_process import REQUEST_ID, InProcessGateway
 from tests.support import PUBLIC_PATHS, app_routes, assert_allowed, concrete
 
 PROBLEM_JSON = "application/problem+json"
@@ -66,7 +66,7 @@ def assert_problem(response: httpx.Response, status: int, kind: str, what: objec
     assert response.json()["type"].endswith("/" + kind), (what, response.json())
 
 
-async def snapshot(office: Office) -> dict[str, Any]:
+async def snapshot(office: InProcessGateway) -> dict[str, Any]:
     """What a denied call could have changed: the fleet, every job with its journal, the audit trail, what the
     peers were told, and the cancellations the dispatch loops would act on."""
     admin = office.by_role["admin"]
@@ -81,7 +81,7 @@ async def snapshot(office: Office) -> dict[str, Any]:
     }
 
 
-async def test_the_policy_names_every_route_and_every_role(office: Office) -> None:
+async def test_the_policy_names_every_route_and_every_role(office: InProcessGateway) -> None:
     found = app_routes(office.app)
     assert {(m, p) for m, p in found if p not in PUBLIC_PATHS} == set(POLICY)
     assert {p for _, p in found} >= PUBLIC_PATHS - {"/docs/oauth2-redirect"}
@@ -90,7 +90,7 @@ async def test_the_policy_names_every_route_and_every_role(office: Office) -> No
 
 
 async def test_every_route_but_the_public_ones_answers_401_without_a_valid_token(
-    office: Office, client_for: Callable[..., httpx.AsyncClient]
+    office: InProcessGateway, client_for: Callable[..., httpx.AsyncClient]
 ) -> None:
     stranger: KeyPair = generate_key_pair()  # a well-formed token this gateway's key did not sign
     forged = issue_token(stranger.private_pem, role=Role.ADMIN, subject="mallory")
@@ -110,7 +110,7 @@ async def test_every_route_but_the_public_ones_answers_401_without_a_valid_token
 
 
 async def test_each_role_is_denied_every_route_the_policy_does_not_give_it_and_nothing_changes(
-    office: Office,
+    office: InProcessGateway,
 ) -> None:
     # Objects each denied call would change if it went through: a printer for each state change, a job that
     # can still be cancelled, a job waiting for an operator's resolution.
@@ -171,7 +171,7 @@ async def test_each_role_is_denied_every_route_the_policy_does_not_give_it_and_n
             assert_allowed(response, (role, method, path), WITHOUT_ITS_DATA[(method, path)])
 
 
-async def test_each_role_the_policy_allows_is_served_when_its_call_is_valid(office: Office) -> None:
+async def test_each_role_the_policy_allows_is_served_when_its_call_is_valid(office: InProcessGateway) -> None:
     """Every route, by every role allowed it, on a printer or job of its own in the right state: a 2xx."""
     to_ready = (PrinterLifecycle.COMMISSIONING, PrinterLifecycle.READY)
     registered, ready, paused, leaving, claimed, in_review = {}, {}, {}, {}, {}, {}
@@ -230,7 +230,9 @@ async def test_each_role_the_policy_allows_is_served_when_its_call_is_valid(offi
         assert f"{role}-leaving" not in printers  # removed printers are listed only on request
 
 
-async def test_an_operator_manages_the_fleet_and_jobs_but_only_an_admin_reads_the_audit_trail(office: Office) -> None:
+async def test_an_operator_manages_the_fleet_and_jobs_but_only_an_admin_reads_the_audit_trail(
+    office: InProcessGateway,
+) -> None:
     operator, admin = office.by_role["operator"], office.by_role["admin"]
     printer = await office.printer("front-desk")
     assert (await operator.get(f"/v1/printers/{printer}")).json()["state"] == "registered"

@@ -40,7 +40,7 @@ def expected_print_date(today: dt.date, ahead: int, daily_capacity: int) -> dt.d
         day += dt.timedelta(days=1)
 
 
-class Office:
+class InProcessRequestService:
     """The running service and a client per caller: ``office.as_("clerk", scope=["18.09.01"])``."""
 
     def __init__(self, app: Any, make_token: Callable[..., str], client_for: Callable[..., httpx.AsyncClient]):
@@ -100,9 +100,9 @@ def open_office(
     import contextlib
 
     @contextlib.asynccontextmanager
-    async def make(**overrides: Any) -> AsyncIterator[Office]:
+    async def make(**overrides: Any) -> AsyncIterator[InProcessRequestService]:
         app = create_app(request_settings(**overrides))
-        office = Office(app, make_token, client_for)
+        office = InProcessRequestService(app, make_token, client_for)
         async with running(app):
             try:
                 yield office
@@ -113,6 +113,6 @@ def open_office(
 
 
 @pytest.fixture
-async def office(open_office: Callable[..., Any]) -> AsyncIterator[Office]:
+async def office(open_office: Callable[..., Any]) -> AsyncIterator[InProcessRequestService]:
     async with open_office() as running_office:
         yield running_office

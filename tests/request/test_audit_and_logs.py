@@ -10,11 +10,11 @@ import httpx
 import pytest
 
 from tests.factories import batch_row, make_nik, request_body
-from tests.request.conftest import Office
+from tests.request.conftest import InProcessRequestService
 from tests.support import wait_for
 
 
-async def test_every_state_change_of_a_request_writes_an_audit_row(office: Office) -> None:
+async def test_every_state_change_of_a_request_writes_an_audit_row(office: InProcessRequestService) -> None:
     operator, gateway, admin = office.as_("operator", subject="desk-1"), office.as_("service"), office.as_("admin")
     request_id = (await operator.post("/v1/requests", json=request_body(1))).json()["id"]
     await gateway.post("/v1/queue/claims", json={"job_id": "job_1", "printer_id": "p1"})
@@ -46,7 +46,7 @@ async def test_every_state_change_of_a_request_writes_an_audit_row(office: Offic
     assert all(make_nik(serial=1) not in str(e) for e in trail)
 
 
-async def test_no_whole_nik_reaches_the_logs(office: Office, caplog: pytest.LogCaptureFixture) -> None:
+async def test_no_whole_nik_reaches_the_logs(office: InProcessRequestService, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO)
     operator, gateway = office.as_("operator"), office.as_("service")
     nik = make_nik(serial=1)
@@ -74,7 +74,7 @@ async def test_no_whole_nik_reaches_the_logs(office: Office, caplog: pytest.LogC
 # --- state changes beyond the happy path: one row each, saying who did what to which object, from → to ---------
 
 
-async def only_row(office: Office, object_id: str, action: str) -> dict[str, Any]:
+async def only_row(office: InProcessRequestService, object_id: str, action: str) -> dict[str, Any]:
     """The one audit row of ``action`` on ``object_id`` (fails if there are none or several)."""
     found = await office.as_("admin").get("/v1/audit", params={"object_id": object_id, "action": action})
     rows = found.json()["items"]
@@ -82,13 +82,13 @@ async def only_row(office: Office, object_id: str, action: str) -> dict[str, Any
     return dict(rows[0])
 
 
-async def submit(office: Office, serial: int, *, as_: str = "desk-1") -> str:
+async def submit(office: InProcessRequestService, serial: int, *, as_: str = "desk-1") -> str:
     response = await office.as_("operator", subject=as_).post("/v1/requests", json=request_body(serial))
     assert response.status_code == 201, response.text
     return str(response.json()["id"])
 
 
-async def claimed(office: Office, job: str, request_id: str) -> httpx.AsyncClient:
+async def claimed(office: InProcessRequestService, job: str, request_id: str) -> httpx.AsyncClient:
     gateway = office.as_("service", subject="gateway-1")
     claim = await gateway.post("/v1/queue/claims", json={"job_id": job, "printer_id": "printer-1"})
     assert claim.json()["request_id"] == request_id, claim.text
@@ -99,7 +99,7 @@ def state(status: str, attempts: int = 0, job_id: str | None = None, card_serial
     return {"status": status, "attempts": attempts, "job_id": job_id, "card_serial": card_serial}
 
 
-async def test_a_cancellation_is_audited_with_the_clerk_who_cancelled(office: Office) -> None:
+async def test_a_cancellation_is_audited_with_the_clerk_who_cancelled(office: InProcessRequestService) -> None:
     clerk = office.as_("clerk", scope=["18.09.01"], subject="clerk-gedong-tataan")
     request_id = (await clerk.post("/v1/requests", json=request_body(1))).json()["id"]
     cancelled = await clerk.post(f"/v1/requests/{request_id}/cancel", json={"note": "resident moved away"})
@@ -111,7 +111,7 @@ async def test_a_cancellation_is_audited_with_the_clerk_who_cancelled(office: Of
     assert (row["before"], row["after"]) == (state("queued"), state("cancelled"))
 
 
-async def test_a_failed_attempt_is_audited_once_even_when_reported_twice(office: Office) -> None:
+async def test_a_failed_attempt_is_audited_once_even_when_reported_twice(office: InProcessRequestService) -> None:
     request_id = await submit(office, 1)
     gateway = await claimed(office, "job_1", request_id)
     report = {"reason": "ribbon out", "card_used": True}
@@ -124,7 +124,7 @@ async def test_a_failed_attempt_is_audited_once_even_when_reported_twice(office:
     assert row["after"] == state("queued", 1, "job_1")
 
 
-async def test_a_release_is_audited_once_and_counts_no_attempt(office: Office) -> None:
+async def test_a_release_is_audited_once_and_counts_no_attempt(office: InProcessRequestService) -> None:
     request_id = await submit(office, 1)
     gateway = await claimed(office, "job_1", request_id)
     for _ in range(2):
@@ -136,7 +136,7 @@ async def test_a_release_is_audited_once_and_counts_no_attempt(office: Office) -
     assert row["after"] == state("queued", 0, "job_1")
 
 
-async def test_expired_leases_are_audited_as_the_sweepers_work(office: Office) -> None:
+async def test_expired_leases_are_audited_as_the_sweepers_work(office: InProcessRequestService) -> None:
     back_to_queue, sent_to_printer = await submit(office, 1), await submit(office, 2)
     await claimed(office, "job_1", back_to_queue)
     gateway = await claimed(office, "job_2", sent_to_printer)
@@ -162,7 +162,9 @@ async def test_expired_leases_are_audited_as_the_sweepers_work(office: Office) -
     assert (review["before"], review["after"]) == (state("printing", 0, "job_2"), state("needs_review", 0, "job_2"))
 
 
-async def test_both_outcomes_of_resolving_a_review_are_audited_with_the_operator(office: Office) -> None:
+async def test_both_outcomes_of_resolving_a_review_are_audited_with_the_operator(
+    office: InProcessRequestService,
+) -> None:
     came_out, did_not = await submit(office, 1), await submit(office, 2)
     for job, request_id in (("job_1", came_out), ("job_2", did_not)):
         gateway = await claimed(office, job, request_id)
@@ -182,7 +184,9 @@ async def test_both_outcomes_of_resolving_a_review_are_audited_with_the_operator
     assert (row["before"], row["after"]) == (state("needs_review", 0, "job_2"), state("queued", 0, "job_2"))
 
 
-async def test_setting_the_queues_capacity_is_audited_with_the_old_and_new_figures(office: Office) -> None:
+async def test_setting_the_queues_capacity_is_audited_with_the_old_and_new_figures(
+    office: InProcessRequestService,
+) -> None:
     desk = office.as_("operator", subject="desk-1")
     assert (await desk.put("/v1/queue/capacity", json={"cards_per_hour": 25, "printers": 2})).status_code == 200
     first = await only_row(office, "1", "queue.capacity_set")
@@ -200,7 +204,9 @@ async def test_setting_the_queues_capacity_is_audited_with_the_old_and_new_figur
     )
 
 
-async def test_setting_a_kecamatans_coverage_figures_is_audited_with_the_old_and_new_figures(office: Office) -> None:
+async def test_setting_a_kecamatans_coverage_figures_is_audited_with_the_old_and_new_figures(
+    office: InProcessRequestService,
+) -> None:
     desk = office.as_("operator", subject="desk-1")
     first = await desk.put("/v1/coverage/18.09.01", json={"obliged": 1200, "recorded": 1100})
     assert first.status_code == 200

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.factories import batch_row, make_nik, to_csv
-from tests.request.conftest import Office
+from tests.request.conftest import InProcessRequestService
 
 
 def mixed_rows() -> list[dict[str, Any]]:
@@ -18,7 +18,7 @@ def mixed_rows() -> list[dict[str, Any]]:
     return rows
 
 
-async def test_a_csv_batch_queues_valid_rows_and_reports_each_invalid_row(office: Office) -> None:
+async def test_a_csv_batch_queues_valid_rows_and_reports_each_invalid_row(office: InProcessRequestService) -> None:
     clerk = office.as_("clerk", scope=["18.09.01"], subject="clerk-gedong-tataan")
     response = await clerk.post(
         "/v1/batches", content=to_csv(mixed_rows()), headers={"Content-Type": "text/csv"}, params={"filename": "u.csv"}
@@ -47,7 +47,9 @@ async def test_a_csv_batch_queues_valid_rows_and_reports_each_invalid_row(office
     assert {e["after"]["batch_id"] for e in trail["items"]} == {batch["id"]}
 
 
-async def test_uploading_the_same_file_again_returns_the_same_batch_and_queues_nothing_twice(office: Office) -> None:
+async def test_uploading_the_same_file_again_returns_the_same_batch_and_queues_nothing_twice(
+    office: InProcessRequestService,
+) -> None:
     operator = office.as_("operator")
     content = to_csv(mixed_rows())
     first = await operator.post("/v1/batches", files={"file": ("usulan.csv", content, "text/csv")})
@@ -69,7 +71,7 @@ async def test_uploading_the_same_file_again_returns_the_same_batch_and_queues_n
     assert json_again.json()["id"] == as_json.json()["id"]
 
 
-async def test_a_clerks_batch_rows_outside_its_kecamatan_are_refused(office: Office) -> None:
+async def test_a_clerks_batch_rows_outside_its_kecamatan_are_refused(office: InProcessRequestService) -> None:
     clerk = office.as_("clerk", scope=["18.09.01"])
     rows = [{**batch_row(1), "row": 11}, {**batch_row(2, kecamatan="18.09.04"), "row": 12}]
     response = await clerk.post("/v1/batches", json={"kecamatan_code": "18.09.01", "rows": rows})
@@ -79,7 +81,7 @@ async def test_a_clerks_batch_rows_outside_its_kecamatan_are_refused(office: Off
     assert report["errors"] == [{"field": "kecamatan_code", "reason": "outside your scope", "row": 12}]
 
 
-async def test_a_csv_with_an_unknown_column_is_refused_whole_naming_the_column(office: Office) -> None:
+async def test_a_csv_with_an_unknown_column_is_refused_whole_naming_the_column(office: InProcessRequestService) -> None:
     operator = office.as_("operator")
     content = to_csv([batch_row(1, hobby="fishing")])
     response = await operator.post("/v1/batches", content=content, headers={"Content-Type": "text/csv"})
@@ -88,7 +90,7 @@ async def test_a_csv_with_an_unknown_column_is_refused_whole_naming_the_column(o
     assert (await operator.get("/v1/batches")).json()["total"] == 0
 
 
-async def test_a_batch_queues_movers_whatever_place_their_nik_was_issued_in(office: Office) -> None:
+async def test_a_batch_queues_movers_whatever_place_their_nik_was_issued_in(office: InProcessRequestService) -> None:
     operator = office.as_("operator")
     rows = [
         batch_row(1, nik=make_nik("18.01.01", serial=1)),  # Lampung Selatan, registered before the 2007 split

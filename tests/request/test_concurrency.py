@@ -13,13 +13,15 @@ from collections import Counter
 import httpx
 
 from tests.factories import KECAMATAN, batch_row, make_nik, request_body
-from tests.request.conftest import Office
+from tests.request.conftest import InProcessRequestService
 
 REQUESTS = 500
 CLAIMERS = 8
 
 
-async def test_eight_concurrent_claimers_take_each_of_500_requests_exactly_once(office: Office) -> None:
+async def test_eight_concurrent_claimers_take_each_of_500_requests_exactly_once(
+    office: InProcessRequestService,
+) -> None:
     operator = office.as_("operator")
     rows = [batch_row(n, kecamatan=KECAMATAN[n % len(KECAMATAN)]) for n in range(1, REQUESTS + 1)]
     uploaded = await operator.post("/v1/batches", json={"rows": rows})
@@ -47,7 +49,7 @@ async def test_eight_concurrent_claimers_take_each_of_500_requests_exactly_once(
     assert stats["queued"] == 0
 
 
-async def test_ten_desks_submitting_one_nik_at_once_queue_it_exactly_once(office: Office) -> None:
+async def test_ten_desks_submitting_one_nik_at_once_queue_it_exactly_once(office: InProcessRequestService) -> None:
     desks = [office.as_("operator", subject=f"desk-{n}") for n in range(10)]
     # half of the desks send an Idempotency-Key (each its own), half send none
     headers = [{"Idempotency-Key": f"desk-{n}-0001"} if n % 2 else {} for n in range(10)]

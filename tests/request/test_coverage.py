@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from services.ops.demo import coverage_figures
 from tests.factories import request_body
-from tests.request.conftest import Office
+from tests.request.conftest import InProcessRequestService
 
 
-async def test_coverage_counts_printed_activated_and_backlog_beside_the_offices_figures(office: Office) -> None:
+async def test_coverage_counts_printed_activated_and_backlog_beside_the_offices_figures(
+    office: InProcessRequestService,
+) -> None:
     operator, gateway = office.as_("operator"), office.as_("service")
     put = await operator.put("/v1/coverage/18.09.01", json={"obliged": 1200, "recorded": 1100})
     assert put.status_code == 200, put.text
@@ -33,7 +35,9 @@ async def test_coverage_counts_printed_activated_and_backlog_beside_the_offices_
     assert unknown.status_code == 404
 
 
-async def test_coverage_counts_cards_collected_on_top_of_those_handed_over_before_the_system(office: Office) -> None:
+async def test_coverage_counts_cards_collected_on_top_of_those_handed_over_before_the_system(
+    office: InProcessRequestService,
+) -> None:
     operator, gateway = office.as_("operator"), office.as_("service")
     figures = {"obliged": 1200, "recorded": 1100, "collected_before": 900}
     assert (await operator.put("/v1/coverage/18.09.01", json=figures)).status_code == 200
@@ -60,7 +64,9 @@ async def test_coverage_counts_cards_collected_on_top_of_those_handed_over_befor
     assert [e["field"] for e in too_many.json()["errors"]] == ["collected_before"]
 
 
-async def test_the_demo_figures_add_up_to_pesawarans_247111_recorded_and_216800_cards_received(office: Office) -> None:
+async def test_the_demo_figures_add_up_to_pesawarans_247111_recorded_and_216800_cards_received(
+    office: InProcessRequestService,
+) -> None:
     operator = office.as_("operator")
     for code, figures in coverage_figures().items():
         assert (await operator.put(f"/v1/coverage/{code}", json=figures)).status_code == 200
@@ -69,7 +75,7 @@ async def test_the_demo_figures_add_up_to_pesawarans_247111_recorded_and_216800_
     assert regency["printed"] >= regency["activated"] >= regency["collected"]
 
 
-async def test_the_region_data_lists_pesawarans_eleven_kecamatan_and_148_desa(office: Office) -> None:
+async def test_the_region_data_lists_pesawarans_eleven_kecamatan_and_148_desa(office: InProcessRequestService) -> None:
     regions = (await office.as_("partner").get("/v1/regions")).json()
     assert (regions["code"], regions["name"], regions["province"]) == ("18.09", "Kabupaten Pesawaran", "Lampung")
     assert len(regions["kecamatan"]) == 11

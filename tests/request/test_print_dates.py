@@ -9,16 +9,16 @@ from typing import Any
 import httpx
 
 from tests.factories import request_body
-from tests.request.conftest import Office
+from tests.request.conftest import InProcessRequestService
 
 WIB = dt.timezone(dt.timedelta(hours=7))
 
 
-def at(office: Office, when: dt.datetime) -> None:
+def at(office: InProcessRequestService, when: dt.datetime) -> None:
     office.app.state.context.clock = lambda: when.astimezone(dt.UTC)
 
 
-async def queue_dates(office: Office, count: int) -> list[dt.date]:
+async def queue_dates(office: InProcessRequestService, count: int) -> list[dt.date]:
     """Submit ``count`` walk-in requests and read each one's estimated print date, in queue order."""
     operator = office.as_("operator")
     dates = []
@@ -37,7 +37,9 @@ async def set_capacity(gateway: httpx.AsyncClient, cards_per_hour: float, printe
     return response
 
 
-async def test_the_fleets_cards_an_hour_are_its_total_and_not_multiplied_by_its_printers(office: Office) -> None:
+async def test_the_fleets_cards_an_hour_are_its_total_and_not_multiplied_by_its_printers(
+    office: InProcessRequestService,
+) -> None:
     gateway = office.as_("service")
     published = await set_capacity(gateway, 100, 2)  # two printers making 100 cards an hour between them
     assert published.json() == {"cards_per_hour": 100, "printers": 2, "daily_capacity": 800}  # 8 office hours
@@ -45,7 +47,7 @@ async def test_the_fleets_cards_an_hour_are_its_total_and_not_multiplied_by_its_
 
 
 async def test_a_queue_position_that_lands_on_independence_day_is_printed_the_next_working_day(
-    office: Office,
+    office: InProcessRequestService,
 ) -> None:
     # Friday 14 August 2026, 08:00 WIB; one card an hour (8 a working day). Monday 17 August is a public holiday.
     at(office, dt.datetime(2026, 8, 14, 8, 0, tzinfo=WIB))
@@ -55,7 +57,7 @@ async def test_a_queue_position_that_lands_on_independence_day_is_printed_the_ne
     assert dates == [friday] * 8 + [tuesday] * 2  # not Saturday, Sunday or 17 August
 
 
-async def test_the_weekend_is_skipped(office: Office) -> None:
+async def test_the_weekend_is_skipped(office: InProcessRequestService) -> None:
     # Friday 7 August 2026, 14:00 WIB: two office hours left today at two cards an hour.
     at(office, dt.datetime(2026, 8, 7, 14, 0, tzinfo=WIB))
     await set_capacity(office.as_("service"), 2, 1)
@@ -63,13 +65,15 @@ async def test_the_weekend_is_skipped(office: Office) -> None:
     assert dates == [dt.date(2026, 8, 7)] * 4 + [dt.date(2026, 8, 10)] * 2  # Monday after
 
 
-async def test_at_23_30_utc_the_estimated_date_is_already_the_next_day_in_wib(office: Office) -> None:
+async def test_at_23_30_utc_the_estimated_date_is_already_the_next_day_in_wib(office: InProcessRequestService) -> None:
     # Monday 10 August 2026, 23:30 UTC = Tuesday 11 August, 06:30 WIB: before opening, the first card goes today.
     at(office, dt.datetime(2026, 8, 10, 23, 30, tzinfo=dt.UTC))
     assert await queue_dates(office, 1) == [dt.date(2026, 8, 11)]
 
 
-async def test_after_closing_time_the_first_card_is_printed_the_next_working_day(office: Office) -> None:
+async def test_after_closing_time_the_first_card_is_printed_the_next_working_day(
+    office: InProcessRequestService,
+) -> None:
     at(office, dt.datetime(2026, 8, 11, 16, 30, tzinfo=WIB))  # Tuesday, after 16:00
     assert await queue_dates(office, 1) == [dt.date(2026, 8, 12)]
 

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from tests.factories import PHOTO, batch_row, make_nik, request_body
-from tests.request.conftest import OFFICE_TODAY, Office, expected_print_date
+from tests.request.conftest import OFFICE_TODAY, InProcessRequestService, expected_print_date
 
 
-async def test_a_valid_walk_in_request_is_queued_with_its_position_and_date(office: Office) -> None:
+async def test_a_valid_walk_in_request_is_queued_with_its_position_and_date(office: InProcessRequestService) -> None:
     office.pin_clock()
     operator = office.as_("operator")
     response = await operator.post("/v1/requests", json=request_body(1))
@@ -69,7 +69,7 @@ INVALID = [
 ]
 
 
-async def test_each_invalid_field_is_refused_with_422_naming_the_field(office: Office) -> None:
+async def test_each_invalid_field_is_refused_with_422_naming_the_field(office: InProcessRequestService) -> None:
     operator = office.as_("operator")
     for expected, overrides in INVALID:
         response = await operator.post("/v1/requests", json=request_body(2, **overrides))
@@ -81,7 +81,9 @@ async def test_each_invalid_field_is_refused_with_422_naming_the_field(office: O
     assert listing.json()["total"] == 0  # nothing was stored half-way
 
 
-async def test_a_nik_from_anywhere_is_accepted_for_a_resident_living_in_pesawaran(office: Office) -> None:
+async def test_a_nik_from_anywhere_is_accepted_for_a_resident_living_in_pesawaran(
+    office: InProcessRequestService,
+) -> None:
     # A NIK keeps the place of first registration: Lampung Selatan before the 2007 split, Jakarta for a mover,
     # another kecamatan of Pesawaran for someone who moved within the regency.
     operator = office.as_("operator")
@@ -95,7 +97,7 @@ async def test_a_nik_from_anywhere_is_accepted_for_a_resident_living_in_pesawara
         assert (card["nik"][:6], card["kecamatan_code"]) == (place.replace(".", ""), kecamatan)
 
 
-async def test_a_nik_from_an_unregistered_place_is_refused_naming_the_nik(office: Office) -> None:
+async def test_a_nik_from_an_unregistered_place_is_refused_naming_the_nik(office: InProcessRequestService) -> None:
     body = request_body(44, nik="9971011705900044")
     response = await office.as_("operator").post("/v1/requests", json=body)
     assert response.status_code == 422
@@ -103,14 +105,16 @@ async def test_a_nik_from_an_unregistered_place_is_refused_naming_the_nik(office
     assert [e["field"] for e in response.json()["errors"]] == ["nik"]
 
 
-async def test_a_resident_under_17_who_is_married_may_have_a_card(office: Office) -> None:
+async def test_a_resident_under_17_who_is_married_may_have_a_card(office: InProcessRequestService) -> None:
     born = dt.date.today().replace(year=dt.date.today().year - 16, day=1)
     body = request_body(3, birth=born, marital_status="KAWIN")
     response = await office.as_("operator").post("/v1/requests", json=body)
     assert response.status_code == 201, response.text
 
 
-async def test_a_replayed_idempotency_key_returns_the_first_answer_and_a_changed_body_gets_422(office: Office) -> None:
+async def test_a_replayed_idempotency_key_returns_the_first_answer_and_a_changed_body_gets_422(
+    office: InProcessRequestService,
+) -> None:
     operator = office.as_("operator")
     headers = {"Idempotency-Key": "desk-1-0001"}
     first = await operator.post("/v1/requests", json=request_body(4), headers=headers)
@@ -124,7 +128,9 @@ async def test_a_replayed_idempotency_key_returns_the_first_answer_and_a_changed
     assert (await operator.get("/v1/requests")).json()["total"] == 1
 
 
-async def test_a_second_active_request_for_a_nik_gets_409_with_a_link_to_the_first(office: Office) -> None:
+async def test_a_second_active_request_for_a_nik_gets_409_with_a_link_to_the_first(
+    office: InProcessRequestService,
+) -> None:
     operator = office.as_("operator")
     first = (await operator.post("/v1/requests", json=request_body(6))).json()
     second = await operator.post("/v1/requests", json=request_body(6, reason="health"))
@@ -139,7 +145,7 @@ async def test_a_second_active_request_for_a_nik_gets_409_with_a_link_to_the_fir
     assert third.status_code == 201
 
 
-async def drive_to(office: Office, request_id: str, status: str) -> None:
+async def drive_to(office: InProcessRequestService, request_id: str, status: str) -> None:
     """Take the queue's only request to ``status`` the way it gets there: the gateway's claim and reports (role
     service), then the desk's activation and handover or cancellation (role operator)."""
     operator, gateway = office.as_("operator"), office.as_("service")
@@ -174,7 +180,7 @@ async def drive_to(office: Office, request_id: str, status: str) -> None:
 
 @pytest.mark.parametrize("status", ["printing", "printed", "activated", "needs_review"])
 async def test_a_second_request_for_a_nik_is_refused_while_the_first_is_not_yet_collected(
-    office: Office, status: str
+    office: InProcessRequestService, status: str
 ) -> None:
     operator = office.as_("operator")
     first = (await operator.post("/v1/requests", json=request_body(6))).json()["id"]
@@ -199,7 +205,9 @@ async def test_a_second_request_for_a_nik_is_refused_while_the_first_is_not_yet_
 
 
 @pytest.mark.parametrize("status", ["cancelled", "collected"])
-async def test_a_nik_may_ask_again_once_its_request_is_cancelled_or_collected(office: Office, status: str) -> None:
+async def test_a_nik_may_ask_again_once_its_request_is_cancelled_or_collected(
+    office: InProcessRequestService, status: str
+) -> None:
     operator = office.as_("operator")
     first = (await operator.post("/v1/requests", json=request_body(6))).json()["id"]
     await drive_to(office, first, status)
@@ -213,7 +221,9 @@ async def test_a_nik_may_ask_again_once_its_request_is_cancelled_or_collected(of
     )
 
 
-async def test_lists_filter_by_status_kecamatan_reason_and_channel_and_operators_search_by_nik(office: Office) -> None:
+async def test_lists_filter_by_status_kecamatan_reason_and_channel_and_operators_search_by_nik(
+    office: InProcessRequestService,
+) -> None:
     operator = office.as_("operator")
     await operator.post("/v1/requests", json=request_body(7, kecamatan="18.09.01"))
     await operator.post("/v1/requests", json=request_body(8, kecamatan="18.09.03", reason="health"))

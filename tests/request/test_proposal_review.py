@@ -9,13 +9,15 @@ from typing import Any
 import httpx
 
 from tests.factories import batch_row
-from tests.request.conftest import Office
+from tests.request.conftest import InProcessRequestService
 from tests.request.test_queue import drain
 
 CLERK = "clerk-gedong-tataan"
 
 
-async def propose(office: Office, count: int = 4, *, invalid: bool = True) -> tuple[httpx.AsyncClient, dict[str, Any]]:
+async def propose(
+    office: InProcessRequestService, count: int = 4, *, invalid: bool = True
+) -> tuple[httpx.AsyncClient, dict[str, Any]]:
     """A clerk's proposal: ``count`` valid rows (1…count), then one invalid row."""
     clerk = office.as_("clerk", scope=["18.09.01"], subject=CLERK)
     rows = [batch_row(n) for n in range(1, count + 1)]
@@ -34,7 +36,7 @@ async def statuses(client: httpx.AsyncClient, batch_id: str) -> dict[str, int]:
     return found
 
 
-async def test_a_clerks_proposal_waits_for_the_office_and_nothing_is_claimable(office: Office) -> None:
+async def test_a_clerks_proposal_waits_for_the_office_and_nothing_is_claimable(office: InProcessRequestService) -> None:
     _, batch = await propose(office)
     assert batch["status"] == "submitted"
     assert (batch["accepted_rows"], batch["rejected_rows"], batch["pending_rows"]) == (4, 1, 4)
@@ -44,7 +46,7 @@ async def test_a_clerks_proposal_waits_for_the_office_and_nothing_is_claimable(o
     assert stats["queued"] == 0
 
 
-async def test_approving_all_valid_rows_queues_them(office: Office) -> None:
+async def test_approving_all_valid_rows_queues_them(office: InProcessRequestService) -> None:
     _, batch = await propose(office)
     operator = office.as_("operator", subject="operator-desk-1")
     decided = await operator.post(f"/v1/batches/{batch['id']}/decisions", json={"approve": "all_valid"})
@@ -59,7 +61,7 @@ async def test_approving_all_valid_rows_queues_them(office: Office) -> None:
     assert again.json()["type"].endswith("batch-not-submitted")
 
 
-async def test_rejected_rows_are_never_queued_and_the_batch_is_partly_approved(office: Office) -> None:
+async def test_rejected_rows_are_never_queued_and_the_batch_is_partly_approved(office: InProcessRequestService) -> None:
     clerk, batch = await propose(office)
     operator = office.as_("operator", subject="operator-desk-1")
     url = f"/v1/batches/{batch['id']}/decisions"
@@ -123,7 +125,7 @@ async def test_rejected_rows_are_never_queued_and_the_batch_is_partly_approved(o
     ]
 
 
-async def test_rejecting_every_row_rejects_the_proposal(office: Office) -> None:
+async def test_rejecting_every_row_rejects_the_proposal(office: InProcessRequestService) -> None:
     _, batch = await propose(office, 2, invalid=False)
     decided = await office.as_("operator").post(
         f"/v1/batches/{batch['id']}/decisions",
@@ -133,7 +135,7 @@ async def test_rejecting_every_row_rejects_the_proposal(office: Office) -> None:
     assert await drain(office.as_("service")) == []
 
 
-async def test_a_clerk_cannot_decide_a_proposal(office: Office) -> None:
+async def test_a_clerk_cannot_decide_a_proposal(office: InProcessRequestService) -> None:
     clerk, batch = await propose(office)
     refused = await clerk.post(f"/v1/batches/{batch['id']}/decisions", json={"approve": "all_valid"})
     assert refused.status_code == 403
@@ -151,7 +153,7 @@ async def test_with_review_off_a_clerks_batch_is_queued_at_once(open_office: Cal
         assert refused.status_code == 409
 
 
-async def test_the_offices_own_upload_is_queued_at_once(office: Office) -> None:
+async def test_the_offices_own_upload_is_queued_at_once(office: InProcessRequestService) -> None:
     uploaded = await office.as_("operator").post("/v1/batches", json={"rows": [batch_row(1), batch_row(2)]})
     assert uploaded.json()["status"] == "completed"
     assert len(await drain(office.as_("service"))) == 2

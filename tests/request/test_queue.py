@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from tests.factories import batch_row, request_body
-from tests.request.conftest import OFFICE_TODAY, Office, expected_print_date
+from tests.request.conftest import OFFICE_TODAY, InProcessRequestService, expected_print_date
 from tests.support import wait_for
 
 
@@ -36,7 +36,7 @@ async def drain(gateway: httpx.AsyncClient, prefix: str = "job") -> list[dict[st
         claims.append(response.json())
 
 
-async def test_urgent_requests_are_printed_before_regular_ones_queued_earlier(office: Office) -> None:
+async def test_urgent_requests_are_printed_before_regular_ones_queued_earlier(office: InProcessRequestService) -> None:
     operator, gateway = office.as_("operator"), office.as_("service")
     regular = [await submit(operator, n) for n in range(1, 4)]
     urgent = [await submit(operator, 10, reason="health"), await submit(operator, 11, reason="other")]
@@ -47,7 +47,7 @@ async def test_urgent_requests_are_printed_before_regular_ones_queued_earlier(of
     assert first["status"] == "printing"
 
 
-async def test_a_big_kecamatan_batch_does_not_starve_another_kecamatan(office: Office) -> None:
+async def test_a_big_kecamatan_batch_does_not_starve_another_kecamatan(office: InProcessRequestService) -> None:
     operator, gateway = office.as_("operator"), office.as_("service")
     rows = [batch_row(n, kecamatan="18.09.05") for n in range(1, 41)]
     uploaded = await operator.post("/v1/batches", json={"rows": rows})
@@ -61,7 +61,7 @@ async def test_a_big_kecamatan_batch_does_not_starve_another_kecamatan(office: O
     assert order.index(late) <= 1
 
 
-async def test_a_walk_in_is_not_kept_waiting_behind_its_own_kecamatans_batch(office: Office) -> None:
+async def test_a_walk_in_is_not_kept_waiting_behind_its_own_kecamatans_batch(office: InProcessRequestService) -> None:
     operator, gateway = office.as_("operator"), office.as_("service")
     rows = [batch_row(n, kecamatan="18.09.03") for n in range(1, 5001)]
     uploaded = await operator.post("/v1/batches", json={"rows": rows})
@@ -82,7 +82,9 @@ async def test_a_walk_in_is_not_kept_waiting_behind_its_own_kecamatans_batch(off
     assert (stats["queued"], stats["printing"]) == (5001 - lanes, lanes)
 
 
-async def test_an_urgent_request_past_its_reasons_target_is_flagged_overdue_until_printed(office: Office) -> None:
+async def test_an_urgent_request_past_its_reasons_target_is_flagged_overdue_until_printed(
+    office: InProcessRequestService,
+) -> None:
     operator, gateway = office.as_("operator"), office.as_("service")
     context = office.app.state.context
     start = dt.datetime.now(dt.UTC)
@@ -133,7 +135,9 @@ async def test_a_regular_request_that_waited_past_the_urgent_head_start_is_not_p
         assert order == [old, urgent, newer]
 
 
-async def test_a_claim_carries_the_card_and_the_same_job_id_gets_the_same_claim(office: Office) -> None:
+async def test_a_claim_carries_the_card_and_the_same_job_id_gets_the_same_claim(
+    office: InProcessRequestService,
+) -> None:
     operator, gateway = office.as_("operator"), office.as_("service")
     assert (await claim(gateway, "job_empty")).status_code == 204
     request_id = await submit(operator, 1)
@@ -155,7 +159,9 @@ async def test_a_claim_carries_the_card_and_the_same_job_id_gets_the_same_claim(
     assert (await claim(gateway, "job_b")).status_code == 204
 
 
-async def test_printed_reports_are_idempotent_and_the_card_is_activated_and_handed_over(office: Office) -> None:
+async def test_printed_reports_are_idempotent_and_the_card_is_activated_and_handed_over(
+    office: InProcessRequestService,
+) -> None:
     operator, gateway = office.as_("operator"), office.as_("service")
     request_id = await submit(operator, 1)
     await claim(gateway, "job_1")
@@ -179,7 +185,9 @@ async def test_printed_reports_are_idempotent_and_the_card_is_activated_and_hand
     assert (await operator.post("/v1/requests", json=request_body(1, reason="lost_card"))).status_code == 201
 
 
-async def test_a_sent_report_made_twice_gets_the_same_answer_and_changes_nothing(office: Office) -> None:
+async def test_a_sent_report_made_twice_gets_the_same_answer_and_changes_nothing(
+    office: InProcessRequestService,
+) -> None:
     operator, gateway, admin = office.as_("operator"), office.as_("service"), office.as_("admin")
     request_id = await submit(operator, 1)
     await claim(gateway, "job_1")
@@ -198,7 +206,9 @@ async def test_a_sent_report_made_twice_gets_the_same_answer_and_changes_nothing
     assert released.json()["type"].endswith("job-sent")
 
 
-async def test_a_needs_review_report_made_twice_gets_the_same_answer_and_changes_nothing(office: Office) -> None:
+async def test_a_needs_review_report_made_twice_gets_the_same_answer_and_changes_nothing(
+    office: InProcessRequestService,
+) -> None:
     operator, gateway, admin = office.as_("operator"), office.as_("service"), office.as_("admin")
     request_id = await submit(operator, 1)
     await claim(gateway, "job_1")
@@ -244,7 +254,9 @@ async def test_failed_prints_go_back_to_the_queue_until_max_attempts_then_need_r
         assert (await claim(gateway, "job_4")).json()["request_id"] == request_id
 
 
-async def test_the_gateways_crash_recovery_resolves_a_request_in_review_by_its_last_job(office: Office) -> None:
+async def test_the_gateways_crash_recovery_resolves_a_request_in_review_by_its_last_job(
+    office: InProcessRequestService,
+) -> None:
     operator, gateway = office.as_("operator"), office.as_("service")
     request_id = await submit(operator, 1)
     await claim(gateway, "job_1")
@@ -266,7 +278,9 @@ async def test_the_gateways_crash_recovery_resolves_a_request_in_review_by_its_l
     assert request_id != other
 
 
-async def test_release_puts_the_request_back_in_its_place_without_counting_an_attempt(office: Office) -> None:
+async def test_release_puts_the_request_back_in_its_place_without_counting_an_attempt(
+    office: InProcessRequestService,
+) -> None:
     operator, gateway = office.as_("operator"), office.as_("service")
     first = await submit(operator, 1)
     await submit(operator, 2)
@@ -281,7 +295,9 @@ async def test_release_puts_the_request_back_in_its_place_without_counting_an_at
     assert renew.json()["type"].endswith("lease-lost")
 
 
-async def test_an_expired_lease_goes_back_to_the_queue_and_renewal_reports_lease_lost(office: Office) -> None:
+async def test_an_expired_lease_goes_back_to_the_queue_and_renewal_reports_lease_lost(
+    office: InProcessRequestService,
+) -> None:
     operator, gateway = office.as_("operator"), office.as_("service")
     request_id = await submit(operator, 1)
     assert (await claim(gateway, "job_1", lease=30)).status_code == 201
@@ -300,7 +316,9 @@ async def test_an_expired_lease_goes_back_to_the_queue_and_renewal_reports_lease
     assert late.status_code == 409
 
 
-async def test_an_expired_lease_after_the_card_was_sent_needs_review_not_a_reprint(office: Office) -> None:
+async def test_an_expired_lease_after_the_card_was_sent_needs_review_not_a_reprint(
+    office: InProcessRequestService,
+) -> None:
     operator, gateway = office.as_("operator"), office.as_("service")
     request_id = await submit(operator, 1)
     await claim(gateway, "job_1", lease=30)
@@ -326,7 +344,7 @@ async def queue_views(client: httpx.AsyncClient) -> list[dict[str, Any]]:
     return sorted(views, key=lambda v: int(v["position"]))
 
 
-async def test_stats_count_the_backlog_by_class_and_status(office: Office) -> None:
+async def test_stats_count_the_backlog_by_class_and_status(office: InProcessRequestService) -> None:
     operator, gateway = office.as_("operator"), office.as_("service")
     # Tuesday 4 August 2026, 08:00 WIB: the office opens, no holiday in the days that follow.
     office.app.state.context.clock = lambda: dt.datetime(2026, 8, 4, 1, 0, tzinfo=dt.UTC)
@@ -348,7 +366,9 @@ async def test_stats_count_the_backlog_by_class_and_status(office: Office) -> No
     }
 
 
-async def test_each_queued_request_is_promised_the_day_its_place_and_the_capacity_give(office: Office) -> None:
+async def test_each_queued_request_is_promised_the_day_its_place_and_the_capacity_give(
+    office: InProcessRequestService,
+) -> None:
     office.pin_clock()
     operator, gateway = office.as_("operator"), office.as_("service")
     for n in range(1, 8):
@@ -368,7 +388,9 @@ async def test_each_queued_request_is_promised_the_day_its_place_and_the_capacit
     assert moved == [expected_print_date(OFFICE_TODAY, ahead, 2) for ahead in range(6)]
 
 
-async def test_more_capacity_brings_the_estimated_date_earlier_by_the_days_it_saves(office: Office) -> None:
+async def test_more_capacity_brings_the_estimated_date_earlier_by_the_days_it_saves(
+    office: InProcessRequestService,
+) -> None:
     office.pin_clock()
     operator, gateway = office.as_("operator"), office.as_("service")
     tail = [await submit(operator, n) for n in range(1, 6)][-1]  # four requests ahead of it

@@ -18,11 +18,11 @@ from services.inventory.config import Settings as InventorySettings
 from services.request.app import create_app
 from services.request.config import Settings
 from tests.factories import CATALOG, PHOTO, request_body
-from tests.request.conftest import Office
+from tests.request.conftest import InProcessRequestService
 from tests.support import running
 
 
-class Desk(Office):
+class Desk(InProcessRequestService):
     """The request service with the inventory behind it, and clients of both."""
 
     inventory: httpx.AsyncClient

@@ -16,7 +16,7 @@ from services.inventory.config import Settings as InventorySettings
 from services.request.app import create_app
 from services.request.config import Settings
 from tests.factories import batch_row, make_nik, request_body
-from tests.request.conftest import Office
+from tests.request.conftest import InProcessRequestService
 from tests.support import PUBLIC_PATHS, app_routes, assert_allowed, concrete, running
 
 PROBLEM_JSON = "application/problem+json"
@@ -42,7 +42,7 @@ async def assert_denied(calls: list[Denied]) -> None:
         assert response.json()["type"].endswith("/" + call.kind), (call.what, response.json())
 
 
-async def snapshot(office: Office) -> dict[str, Any]:
+async def snapshot(office: InProcessRequestService) -> dict[str, Any]:
     """What a denied call could have changed: every request's state, every card's, every batch's, the audit
     trail, capacity and coverage."""
     admin = office.as_("admin")
@@ -68,7 +68,7 @@ async def submit(client: httpx.AsyncClient, body: dict[str, Any]) -> str:
     return str(response.json()["id"])
 
 
-async def printed_by_the_gateway(office: Office, request_id: str, job: str, serial: str) -> None:
+async def printed_by_the_gateway(office: InProcessRequestService, request_id: str, job: str, serial: str) -> None:
     """The queue holds only ``request_id``: the gateway claims it and reports it printed as ``serial``."""
     gateway = office.as_("service")
     claim = await gateway.post("/v1/queue/claims", json={"job_id": job, "printer_id": "printer-1"})
@@ -77,7 +77,7 @@ async def printed_by_the_gateway(office: Office, request_id: str, job: str, seri
     assert printed.json()["status"] == "printed"
 
 
-async def test_each_role_is_denied_what_it_may_not_do_and_nothing_changes(office: Office) -> None:
+async def test_each_role_is_denied_what_it_may_not_do_and_nothing_changes(office: InProcessRequestService) -> None:
     admin, operator, gateway = office.as_("admin"), office.as_("operator"), office.as_("service")
     clerk = office.as_("clerk", scope=["18.09.01"], subject="clerk-gedong-tataan")
     clerk_b = office.as_("clerk", scope=["18.09.02"], subject="clerk-negeri-katon")
@@ -220,7 +220,7 @@ async def test_each_role_is_denied_what_it_may_not_do_and_nothing_changes(office
     assert (await gateway.get("/v1/cards/KTP00000004")).json()["valid"] is False
 
 
-async def test_only_the_gateway_claims_from_the_queue_or_reports_on_a_claim(office: Office) -> None:
+async def test_only_the_gateway_claims_from_the_queue_or_reports_on_a_claim(office: InProcessRequestService) -> None:
     operator, gateway = office.as_("operator"), office.as_("service")
     held = await submit(operator, request_body(1))
     claimed = await gateway.post("/v1/queue/claims", json={"job_id": "job_1", "printer_id": "printer-1"})
@@ -260,7 +260,7 @@ async def test_only_the_gateway_claims_from_the_queue_or_reports_on_a_claim(offi
     assert next_claim.json()["request_id"] == waiting
 
 
-async def test_a_partner_submits_urgent_requests_and_reads_only_its_own(office: Office) -> None:
+async def test_a_partner_submits_urgent_requests_and_reads_only_its_own(office: InProcessRequestService) -> None:
     partner = office.as_("partner", subject="rs-abdul-moeloek")
     response = await partner.post("/v1/requests", json=request_body(1, reason="health", channel="partner"))
     assert response.status_code == 201
@@ -271,7 +271,9 @@ async def test_a_partner_submits_urgent_requests_and_reads_only_its_own(office: 
     assert (await partner.get(f"/v1/requests/{response.json()['id']}")).status_code == 200
 
 
-async def test_a_clerk_submits_for_its_own_kecamatan_and_is_refused_another_naming_it(office: Office) -> None:
+async def test_a_clerk_submits_for_its_own_kecamatan_and_is_refused_another_naming_it(
+    office: InProcessRequestService,
+) -> None:
     clerk = office.as_("clerk", scope=["18.09.01"], subject="clerk-gedong-tataan")
     own = await clerk.post("/v1/requests", json=request_body(1, kecamatan="18.09.01"))
     assert own.status_code == 201, own.text
@@ -300,7 +302,7 @@ def public(path: str) -> bool:
     return path in PUBLIC_PATHS or path == "/console" or path.startswith("/console/")
 
 
-async def test_every_route_but_the_public_ones_answers_401_without_a_token(office: Office) -> None:
+async def test_every_route_but_the_public_ones_answers_401_without_a_token(office: InProcessRequestService) -> None:
     protected = sorted((method, path) for method, path in app_routes(office.app) if not public(path))
     documented = {(method.upper(), path) for path, ops in office.app.openapi()["paths"].items() for method in ops}
     assert {call for call in documented if not public(call[1])} <= set(protected)  # the walk missed nothing
@@ -397,12 +399,14 @@ WITHOUT_ITS_DATA: dict[tuple[str, str], int] = {
 }
 
 
-async def test_the_policy_names_every_protected_route(office: Office) -> None:
+async def test_the_policy_names_every_protected_route(office: InProcessRequestService) -> None:
     assert {(m, p) for m, p in app_routes(office.app) if not public(p)} == set(POLICY) == set(WITHOUT_ITS_DATA)
     assert set().union(*POLICY.values()) == EVERYONE
 
 
-async def test_each_role_allowed_a_route_gets_the_answer_for_missing_data_not_a_server_error(office: Office) -> None:
+async def test_each_role_allowed_a_route_gets_the_answer_for_missing_data_not_a_server_error(
+    office: InProcessRequestService,
+) -> None:
     for (method, path), allowed in sorted(POLICY.items()):
         for role in sorted(allowed):
             response = await office.as_(role).request(method, concrete(path, PATH_VALUES))
@@ -416,7 +420,7 @@ async def office_with_inventory(
     keys: KeyPair,
     make_token: Callable[..., str],
     client_for: Callable[..., httpx.AsyncClient],
-) -> AsyncIterator[Office]:
+) -> AsyncIterator[InProcessRequestService]:
     """The request service with the real inventory app mounted behind it (as in tests/request/test_replacements.py):
     a surrendered card goes into the inventory's custody."""
     inventory = create_inventory(
@@ -430,14 +434,16 @@ async def office_with_inventory(
     settings = request_settings(service_token=make_token("service", subject="request-service"))
     app = create_app(settings, inventory_transport=httpx.ASGITransport(app=inventory))
     async with running(inventory), running(app):
-        office = Office(app, make_token, client_for)
+        office = InProcessRequestService(app, make_token, client_for)
         try:
             yield office
         finally:
             await office.close()
 
 
-async def test_each_role_allowed_a_route_is_served_when_its_call_is_valid(office_with_inventory: Office) -> None:
+async def test_each_role_allowed_a_route_is_served_when_its_call_is_valid(
+    office_with_inventory: InProcessRequestService,
+) -> None:
     """Every route, by every role allowed it, with a valid body on a request in the right state: a 2xx."""
     office = office_with_inventory
     operator, gateway = office.as_("operator"), office.as_("service")

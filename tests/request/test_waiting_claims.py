@@ -15,7 +15,7 @@ from services.common.auth import KeyPair
 from services.common.server import GRACEFUL_SHUTDOWN_SECONDS
 from tests.factories import batch_row
 from tests.processes import office_stack
-from tests.request.conftest import Office
+from tests.request.conftest import InProcessRequestService
 from tests.request.test_queue import claim, submit
 from tests.support import wait_for
 
@@ -27,7 +27,7 @@ async def waiting_claim(gateway: httpx.AsyncClient, job: str, wait: float) -> ht
     return await gateway.post("/v1/queue/claims", json={"job_id": job, "printer_id": "printer-1", "wait_seconds": wait})
 
 
-async def claims_waiting(office: Office, count: int) -> None:
+async def claims_waiting(office: InProcessRequestService, count: int) -> None:
     operator = office.as_("operator")
 
     async def waiting() -> bool:
@@ -36,11 +36,11 @@ async def claims_waiting(office: Office, count: int) -> None:
     await wait_for(waiting, what=f"{count} waiting claim(s)")
 
 
-async def by_submission(office: Office) -> str:
+async def by_submission(office: InProcessRequestService) -> str:
     return await submit(office.as_("operator"), 7)
 
 
-async def by_batch(office: Office) -> str:
+async def by_batch(office: InProcessRequestService) -> str:
     operator = office.as_("operator")
     uploaded = await operator.post("/v1/batches", json={"rows": [batch_row(8, kecamatan="18.09.03")]})
     assert uploaded.status_code == 201, uploaded.text
@@ -48,14 +48,14 @@ async def by_batch(office: Office) -> str:
     return str(listed.json()["items"][0]["id"])
 
 
-async def by_release(office: Office) -> str:
+async def by_release(office: InProcessRequestService) -> str:
     gateway = office.as_("service")
     released = await gateway.post("/v1/queue/claims/job_first/release", json={})
     assert released.status_code == 200, released.text
     return str(released.json()["id"])
 
 
-async def by_failed_attempt(office: Office) -> str:
+async def by_failed_attempt(office: InProcessRequestService) -> str:
     gateway = office.as_("service")
     failed = await gateway.post("/v1/queue/claims/job_first/failed", json={"reason": "card jam", "card_used": False})
     assert failed.json()["status"] == "queued", failed.text
@@ -64,7 +64,7 @@ async def by_failed_attempt(office: Office) -> str:
 
 @pytest.mark.parametrize("queue_it", [by_submission, by_batch, by_release, by_failed_attempt])
 async def test_a_waiting_claim_takes_a_request_the_moment_it_is_queued(
-    open_office: Any, queue_it: Callable[[Office], Awaitable[str]]
+    open_office: Any, queue_it: Callable[[InProcessRequestService], Awaitable[str]]
 ) -> None:
     async with open_office(claim_recheck_seconds=LONG, max_claim_wait_seconds=LONG) as office:
         gateway = office.as_("service")
@@ -81,7 +81,9 @@ async def test_a_waiting_claim_takes_a_request_the_moment_it_is_queued(
         await claims_waiting(office, 0)
 
 
-async def test_a_waiting_claim_with_nothing_queued_answers_204_when_its_wait_is_over(office: Office) -> None:
+async def test_a_waiting_claim_with_nothing_queued_answers_204_when_its_wait_is_over(
+    office: InProcessRequestService,
+) -> None:
     gateway = office.as_("service")
     answer = await waiting_claim(gateway, "job_idle", 0.3)
     assert answer.status_code == 204
@@ -97,7 +99,7 @@ async def test_the_service_caps_how_long_a_claim_may_wait(open_office: Any) -> N
         assert answer.status_code == 204
 
 
-async def test_a_wait_longer_than_the_contract_allows_is_422_naming_the_field(office: Office) -> None:
+async def test_a_wait_longer_than_the_contract_allows_is_422_naming_the_field(office: InProcessRequestService) -> None:
     answer = await waiting_claim(office.as_("service"), "job_x", 601)
     assert answer.status_code == 422
     assert "wait_seconds" in answer.text

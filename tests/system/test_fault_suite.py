@@ -23,9 +23,9 @@ from pathlib import Path
 import pytest
 
 from services.ops.demo import request_body
+from tests.factories import to_csv
 from tests.system.harness import Accounting, SystemUnderTest, people, wait_until
 from tests.system.private_postgres import private_postgres
-from tests.system.test_end_to_end import _batch_csv
 
 pytestmark = [
     pytest.mark.fault,
@@ -54,7 +54,7 @@ def _queue_work(sut: SystemUnderTest, seed: int) -> list[str]:
         response = operator.post(
             "/v1/batches",
             params={"filename": f"USULAN-FAULT-{seed}"},
-            content=_batch_csv(rows),
+            content=to_csv(rows),
             headers={"Content-Type": "text/csv"},
             timeout=120,
         )
