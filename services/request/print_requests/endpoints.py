@@ -25,6 +25,7 @@ from services.request.print_requests.schemas import (
     ResolveIn,
 )
 from services.request.print_requests.states import RequestStatus
+from services.request.queue import capacity
 
 __all__ = ["router"]
 
@@ -119,7 +120,7 @@ async def get_request(
     if found is None:
         raise NotFound(f"no request {request_id}", kind="request-not-found")
     service.readable(principal, found)
-    return service.to_out(found, context, await service.queue_view(session, context, found))
+    return service.to_out(found, context, await capacity.queue_view(session, context, found))
 
 
 @router.get(
@@ -135,7 +136,7 @@ async def get_queue_position(
     if found is None:
         raise NotFound(f"no request {request_id}", kind="request-not-found")
     service.readable(principal, found)
-    view = await service.queue_view(session, context, found)
+    view = await capacity.queue_view(session, context, found)
     if view is None:
         raise Conflict(f"the request is {found.status}, not queued", kind="not-queued")
     return view
@@ -162,7 +163,7 @@ async def resolve_request(
     principal: Annotated[Principal, Depends(desk)],
 ) -> RequestOut:
     changed = await service.resolve(session, context, principal, request_id, body)
-    return service.to_out(changed, context, await service.queue_view(session, context, changed))
+    return service.to_out(changed, context, await capacity.queue_view(session, context, changed))
 
 
 @router.post("/{request_id}/activate", response_model=RequestOut, summary="Activate a printed card")

@@ -47,9 +47,7 @@ __all__ = [
     "audit_state",
     "cancel",
     "card_data",
-    "cards_per_hour",
     "create",
-    "daily_capacity",
     "duplicate_nik",
     "handover",
     "readable",
@@ -162,36 +160,6 @@ def audit_state(request: PrintRequest) -> dict[str, Any]:
         "job_id": request.job_id,
         "card_serial": request.card_serial,
     }
-
-
-async def cards_per_hour(session: AsyncSession, context: ServiceContext) -> float:
-    """The whole fleet's cards an hour: the last ``PUT /v1/queue/capacity`` (already the fleet's total: never
-    multiplied by its ``printers``), else the configured ``daily_capacity`` spread over the office hours. At
-    least one card a working day, so that a stopped fleet gives far dates rather than none."""
-    hours = context.calendar.hours_per_day
-    row = await queue_repository.get_capacity(session)
-    rate = context.settings.daily_capacity / hours if row is None else row.cards_per_hour
-    return max(rate, 1 / hours)
-
-
-async def daily_capacity(session: AsyncSession, context: ServiceContext) -> int:
-    """Cards a working day: the fleet's cards an hour × the office hours of a working day."""
-    return max(1, round(await cards_per_hour(session, context) * context.calendar.hours_per_day))
-
-
-async def queue_view(session: AsyncSession, context: ServiceContext, request: PrintRequest) -> QueueView | None:
-    """Position and estimated print date: the cards ahead take ``ahead / cards an hour`` of office time from now
-    (working days and office hours in WIB, public holidays skipped; ``services/common/office_hours.py``)."""
-    if request.status != RequestStatus.QUEUED.value:
-        return None
-    ahead = await queue_repository.count_ahead(session, request)
-    rate = await cards_per_hour(session, context)
-    return QueueView(
-        position=ahead + 1,
-        ahead=ahead,
-        daily_capacity=max(1, round(rate * context.calendar.hours_per_day)),
-        estimated_print_date=context.calendar.date_after(context.clock(), ahead / rate),
-    )
 
 
 # --- who may do what ----------------------------------------------------------------------------------------

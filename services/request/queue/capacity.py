@@ -9,14 +9,44 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
 from services.request.context import ServiceContext
-from services.request.models import QueueCapacity
-from services.request.print_requests.service import daily_capacity
+from services.request.models import PrintRequest, QueueCapacity
+from services.request.print_requests.schemas import QueueView
 from services.request.print_requests.states import RequestStatus
 from services.request.queue import repository
 from services.request.queue.policy import overdue_before
 from services.request.queue.schemas import CapacityIn, CapacityOut, QueueStats
 
-__all__ = ["set_capacity", "stats"]
+__all__ = ["cards_per_hour", "daily_capacity", "queue_view", "set_capacity", "stats"]
+
+
+async def cards_per_hour(session: AsyncSession, context: ServiceContext) -> float:
+    """The whole fleet's cards an hour: the last ``PUT /v1/queue/capacity`` (already the fleet's total: never
+    multiplied by its ``printers``), else the configured ``daily_capacity`` spread over the office hours. At
+    least one card a working day, so that a stopped fleet gives far dates rather than none."""
+    hours = context.calendar.hours_per_day
+    row = await repository.get_capacity(session)
+    rate = context.settings.daily_capacity / hours if row is None else row.cards_per_hour
+    return max(rate, 1 / hours)
+
+
+async def daily_capacity(session: AsyncSession, context: ServiceContext) -> int:
+    """Cards a working day: the fleet's cards an hour × the office hours of a working day."""
+    return max(1, round(await cards_per_hour(session, context) * context.calendar.hours_per_day))
+
+
+async def queue_view(session: AsyncSession, context: ServiceContext, request: PrintRequest) -> QueueView | None:
+    """Position and estimated print date: the cards ahead take ``ahead / cards an hour`` of office time from now
+    (working days and office hours in WIB, public holidays skipped; ``services/common/office_hours.py``)."""
+    if request.status != RequestStatus.QUEUED.value:
+        return None
+    ahead = await repository.count_ahead(session, request)
+    rate = await cards_per_hour(session, context)
+    return QueueView(
+        position=ahead + 1,
+        ahead=ahead,
+        daily_capacity=max(1, round(rate * context.calendar.hours_per_day)),
+        estimated_print_date=context.calendar.date_after(context.clock(), ahead / rate),
+    )
 
 
 async def stats(session: AsyncSession, context: ServiceContext) -> QueueStats:
