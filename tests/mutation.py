@@ -49,7 +49,7 @@ RULES: dict[str, Rule] = {
     "request-validation": Rule(
         ("services/request/print_requests/validation.py",),
         ("services.request.print_requests.validation.*",),
-        ("tests/request/test_print_requests.py", "tests/request/test_request_validation_rules.py"),
+        ("tests/request/test_print_requests.py", "tests/request/test_validation_rules.py"),
     ),
     "request-states": Rule(
         ("services/request/print_requests/states.py",),
@@ -57,8 +57,8 @@ RULES: dict[str, Rule] = {
         ("tests/request/test_print_requests.py", "tests/request/test_request_state_rules.py"),
     ),
     "reservations": Rule(
-        ("services/inventory/reservations/service.py",),
-        ("services.inventory.reservations.service.*",),
+        ("services/inventory/reservations/service.py", "services/inventory/reservations/repository.py"),
+        ("services.inventory.reservations.service.*", "services.inventory.reservations.repository.*"),
         ("tests/inventory/test_reservations.py", "tests/inventory/test_reservation_rules.py"),
     ),
     "ledger-invariant": Rule(
