@@ -164,6 +164,23 @@ class PeerClient:
         self.http = http
         self.policy = policy or PeerPolicy()
 
+    @classmethod
+    def for_a_person(
+        cls,
+        base_url: str,
+        *,
+        token: str | None,
+        timeout: float,
+        attempts: int,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> tuple[httpx.AsyncClient, PeerPolicy]:
+        """The http client and policy of a call a person waits on (a page, a desk): ``attempts`` quick tries
+        within ``timeout`` seconds, then the caller tells the person."""
+        http = service_client(
+            base_url, token=token, timeout=httpx.Timeout(timeout, connect=min(2.0, timeout)), transport=transport
+        )
+        return http, PeerPolicy(attempts=attempts, max_seconds=timeout, initial_wait=0.05, max_wait=0.5)
+
     async def call(
         self,
         method: str,

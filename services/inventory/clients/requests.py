@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import httpx
 from pydantic import BaseModel, Field, ValidationError
 
-from services.common.peers import PeerClient, PeerError, PeerPolicy, PeerReplyInvalid, service_client
+from services.common.peers import PeerClient, PeerError, PeerReplyInvalid
 from services.inventory.config import Settings
 
 __all__ = ["Backlog", "QueueStats", "RequestServiceClient"]
@@ -36,15 +36,15 @@ class RequestServiceClient(PeerClient):
     """Typed client of the request service, made in the app's lifespan and closed with it."""
 
     def __init__(self, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
-        timeout = settings.peer_timeout_seconds
-        http = service_client(
+        # A forecast is read by a person waiting for the page: two tries, then it says the backlog is unknown.
+        http, policy = self.for_a_person(
             settings.request_url,
             token=settings.peer_token(),
-            timeout=httpx.Timeout(timeout, connect=min(2.0, timeout)),
+            timeout=settings.peer_timeout_seconds,
+            attempts=2,
             transport=transport,
         )
-        # A forecast is read by a person waiting for the page: two tries, then it says the backlog is unknown.
-        super().__init__(http, policy=PeerPolicy(attempts=2, max_seconds=timeout, initial_wait=0.05, max_wait=0.5))
+        super().__init__(http, policy=policy)
 
     async def queue_stats(self) -> QueueStats:
         """The backlog; ``PeerUnavailable`` when it cannot be had, ``PeerAnswer`` on a refusal (4xx),

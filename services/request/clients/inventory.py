@@ -8,7 +8,7 @@ import datetime as dt
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from services.common.peers import PeerClient, PeerPolicy, PeerReplyInvalid, service_client
+from services.common.peers import PeerClient, PeerReplyInvalid
 from services.request.config import Settings
 
 __all__ = ["InventoryClient", "ReturnedCard"]
@@ -27,15 +27,15 @@ class InventoryClient(PeerClient):
     """Typed client of the inventory service, made in the app's lifespan and closed with it."""
 
     def __init__(self, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
-        timeout = settings.inventory_timeout_seconds
-        http = service_client(
+        # An officer waits at the desk: a few tries within the time-out, then 503 and the surrender is not kept.
+        http, policy = self.for_a_person(
             settings.inventory_url,
             token=settings.peer_token(),
-            timeout=httpx.Timeout(timeout, connect=min(2.0, timeout)),
+            timeout=settings.inventory_timeout_seconds,
+            attempts=3,
             transport=transport,
         )
-        # An officer waits at the desk: a few tries within the time-out, then 503 and the surrender is not kept.
-        super().__init__(http, policy=PeerPolicy(attempts=3, max_seconds=timeout, initial_wait=0.05, max_wait=0.5))
+        super().__init__(http, policy=policy)
 
     async def return_card(
         self, *, serial: str, request_id: str, received_by: str, received_at: dt.datetime, note: str | None
