@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.common.models import UTCDateTime
 from services.common.pagination import paginate
-from services.request.models import AuditEvent, PrintRequest
+from services.request.models import FINAL_STATUSES_SQL, AuditEvent, PrintRequest
 
 __all__ = [
     "RequestFilters",
@@ -30,7 +30,7 @@ __all__ = [
 ]
 
 # Written exactly as the partial unique index's predicate (models.py), so both databases use that index.
-ACTIVE_SQL = text("print_requests.status NOT IN ('collected', 'cancelled', 'rejected', 'replaced')")
+ACTIVE_SQL = text(f"print_requests.status NOT IN ({FINAL_STATUSES_SQL})")  # the unique index's own predicate
 
 
 @dataclass(frozen=True, slots=True)
