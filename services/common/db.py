@@ -11,6 +11,7 @@ use a second engine with plain deferred transactions, so they never wait for a w
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -21,6 +22,8 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from services.common.tasks import cancel_and_wait
 
 __all__ = [
     "Database",
@@ -122,6 +125,26 @@ class Database:
         await self.engine.dispose()
         if self.read_engine is not self.engine:
             await self.read_engine.dispose()
+        if self.sqlite:
+            await _end_stranded_closes()
+
+
+async def _end_stranded_closes(*, grace: float = 1.0) -> None:
+    """End the SQLite closes that a cancelled statement left behind, so that the event loop can stop.
+
+    SQLAlchemy closes a connection whose task was cancelled mid-statement in a shielded task. With aiosqlite 0.22
+    that close can take the cancellation meant for it at its first ``await`` and then wait for ever in its
+    ``finally`` on a worker thread that a forced close has already stopped; a loop that is shutting down cancels
+    each task once, and hangs on it. Give such closes ``grace`` seconds, then cancel them until they end.
+    """
+    closes = [
+        task
+        for task in asyncio.all_tasks()
+        if getattr(task.get_coro(), "__qualname__", "").endswith("_terminate_graceful_close")
+    ]
+    if closes:
+        _, stranded = await asyncio.wait(closes, timeout=grace)
+        await cancel_and_wait(stranded)
 
 
 _AFTER_COMMIT = "after_commit"

@@ -187,6 +187,12 @@ async def test_while_the_inventory_is_down_nothing_is_consumed_and_printing_resu
         async def cards_and_printed() -> tuple[int, int]:
             return len(await it.printed_cards()), await it.count("printed")
 
+        async def each_card_out_reported() -> bool:
+            # The report of the last card out goes to the request service in the background, and can land late.
+            cards, printed = await cards_and_printed()
+            return cards == printed
+
+        await wait_for(each_card_out_reported, what="the request service told of each card out")
         await it.assert_unchanged(cards_and_printed)  # with the inventory down the printer waits
         # The job waiting on the inventory can be cancelled; it is handed back once the inventory answers.
         cancel = await it.client("gateway").post(f"/v1/jobs/{waiting[0]['id']}/cancel")
