@@ -12,6 +12,7 @@ use a second engine with plain deferred transactions, so they never wait for a w
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -135,16 +136,29 @@ async def _end_stranded_closes(*, grace: float = 1.0) -> None:
     SQLAlchemy closes a connection whose task was cancelled mid-statement in a shielded task. With aiosqlite 0.22
     that close can take the cancellation meant for it at its first ``await`` and then wait for ever in its
     ``finally`` on a worker thread that a forced close has already stopped; a loop that is shutting down cancels
-    each task once, and hangs on it. Give such closes ``grace`` seconds, then cancel them until they end.
+    each task once, and hangs on it. Give such closes ``grace`` seconds, then cancel them until they end, and
+    wait for their worker threads, which would otherwise answer into a closed loop.
     """
-    closes = [
-        task
+    closes = {
+        task: _worker_thread(task)
         for task in asyncio.all_tasks()
         if getattr(task.get_coro(), "__qualname__", "").endswith("_terminate_graceful_close")
-    ]
-    if closes:
-        _, stranded = await asyncio.wait(closes, timeout=grace)
-        await cancel_and_wait(stranded)
+    }
+    if not closes:
+        return
+    _, stranded = await asyncio.wait(closes, timeout=grace)
+    await cancel_and_wait(stranded)
+    for thread in closes.values():
+        if thread is not None:
+            await asyncio.to_thread(thread.join, grace)
+
+
+def _worker_thread(task: asyncio.Task[Any]) -> threading.Thread | None:
+    """The aiosqlite worker thread of the connection a ``_terminate_graceful_close`` task is closing."""
+    frame = getattr(task.get_coro(), "cr_frame", None)
+    adapted = frame.f_locals.get("self") if frame is not None else None
+    thread = getattr(getattr(adapted, "_connection", None), "_thread", None)
+    return thread if isinstance(thread, threading.Thread) else None
 
 
 _AFTER_COMMIT = "after_commit"
