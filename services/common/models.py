@@ -51,7 +51,13 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 
 
 class AuditEventMixin:
-    """Who did what to which object, the state before and after, and when. Written with the change."""
+    """Who did what to which object, the state before and after, and when. Written with the change.
+
+    The table also has ``seq``, ``prev_hash`` and ``hash``, which chain the rows (services.common.audit): the
+    database seals each row, never the code that writes it. They are not mapped here, so that the INSERTs built
+    from every column of this table (the inventory's ledger) stay as they are; ``alembic revision
+    --autogenerate`` proposes dropping them and ``ix_audit_events_seq``: leave those lines out.
+    """
 
     __tablename__ = "audit_events"
 

@@ -42,7 +42,7 @@ async def test_a_printer_registered_commissioned_paused_resumed_and_removed_leav
     async with start_emulator(name="p1") as emu:
         url = emu.url
         assert url is not None
-        created = await operator.post("/v1/printers", json={"name": "front-desk", "url": url})
+        created = await admin.post("/v1/printers", json={"name": "front-desk", "url": url})
         assert created.status_code == 201, created.text
         pid = created.json()["id"]
         assert (await operator.post(f"/v1/printers/{pid}/commission")).status_code == 202
@@ -53,7 +53,7 @@ async def test_a_printer_registered_commissioned_paused_resumed_and_removed_leav
 
     rows = await audit(office, object_id=pid)
     assert who_what(rows) == [
-        ("operator-1", "operator", "printer.registered", "printer"),
+        ("admin-1", "admin", "printer.registered", "printer"),
         ("operator-1", "operator", "printer.commissioning", "printer"),
         ("gateway-commissioning", "service", "printer.commissioned", "printer"),
         ("operator-1", "operator", "printer.paused", "printer"),
@@ -73,7 +73,7 @@ async def test_a_printer_registered_commissioned_paused_resumed_and_removed_leav
     assert all(row["object_id"] == pid for row in rows)
     assert [row["id"] for row in rows] == sorted(row["id"] for row in rows)
     # The trail can be read by who did it and by what was done.
-    assert [row["action"] for row in await audit(office, actor="admin-1")] == ["printer.removed"]
+    assert [row["action"] for row in await audit(office, actor="admin-1")] == ["printer.registered", "printer.removed"]
     paused = await audit(office, action="printer.paused", object_type="printer")
     assert [row["object_id"] for row in paused] == [pid]
 
@@ -129,7 +129,7 @@ async def test_resolving_a_job_in_review_records_the_operators_answer(
 
 
 async def test_a_refused_change_writes_no_audit_row(office: InProcessGateway) -> None:
-    operator = office.by_role["operator"]
+    operator, admin = office.by_role["operator"], office.by_role["admin"]
     registered = await office.printer("p1")
     ready = await office.printer("p2", to=(PrinterLifecycle.COMMISSIONING, PrinterLifecycle.READY))
     sent = await office.job(ready, steps=(Step.RESERVED, Step.RENDERED, Step.SENT))
@@ -140,12 +140,14 @@ async def test_a_refused_change_writes_no_audit_row(office: InProcessGateway) ->
     refused = [
         await operator.post(f"/v1/printers/{registered}/resume"),  # registered → ready: commission first
         await operator.post(f"/v1/printers/{registered}/pause"),
-        await operator.post("/v1/printers", json={"name": "p1", "url": "socket://127.0.0.1:9"}),  # name taken
+        await admin.post("/v1/printers", json={"name": "p1", "url": "socket://127.0.0.1:9"}),  # name taken
+        await admin.post("/v1/printers", json={"name": "p3", "url": "spy://loop://"}),  # not a printer URL
+        await operator.post("/v1/printers", json={"name": "p4", "url": "socket://127.0.0.1:9"}),  # admin only
         await operator.post(f"/v1/jobs/{sent}/cancel"),  # already told the request service it was sent
         await operator.post(f"/v1/jobs/{claimed}/resolve", json={"outcome": "not_printed"}),  # not in review
         await operator.post("/v1/printers/prn_none/pause"),
     ]
-    assert [r.status_code for r in refused] == [409, 409, 409, 409, 409, 404]
+    assert [r.status_code for r in refused] == [409, 409, 409, 422, 403, 409, 409, 404]
     assert await audit(office) == before
     assert office.peers.calls == []
 

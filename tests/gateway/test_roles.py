@@ -1,7 +1,8 @@
 """Who may call what on the printer gateway (the ``Authorize`` of services/gateway/fleet/endpoints.py,
-jobs/endpoints.py and services/common/audit.py): admin and operator manage the printers and the jobs and see
-the previews; only admin reads the audit trail; clerk, partner and service (the gateway's own role at its
-peers) are denied every route. Nothing but the public routes answers without a token, and a denied call
+jobs/endpoints.py and services/common/audit.py): admin and operator run the printers (commission, pause,
+resume) and the jobs and see the previews; only admin registers or removes a printer (that decides which port
+the gateway opens) and reads the audit trail; clerk, partner and service (the gateway's own role at its peers)
+are denied every route. Nothing but the public routes answers without a token, and a denied call
 changes nothing: not the fleet, the jobs, the audit trail, nor what the peers are told."""
 
 from __future__ import annotations
@@ -24,13 +25,13 @@ ADMIN = frozenset({"admin"})
 
 # Every route the app has, with the roles allowed; the walk below fails if a route is added without a line here.
 POLICY: dict[tuple[str, str], frozenset[str]] = {
-    ("POST", "/v1/printers"): MANAGE,
+    ("POST", "/v1/printers"): ADMIN,
     ("GET", "/v1/printers"): MANAGE,
     ("GET", "/v1/printers/{printer_id}"): MANAGE,
     ("POST", "/v1/printers/{printer_id}/commission"): MANAGE,
     ("POST", "/v1/printers/{printer_id}/pause"): MANAGE,
     ("POST", "/v1/printers/{printer_id}/resume"): MANAGE,
-    ("DELETE", "/v1/printers/{printer_id}"): MANAGE,
+    ("DELETE", "/v1/printers/{printer_id}"): ADMIN,
     ("GET", "/v1/jobs"): MANAGE,
     ("GET", "/v1/jobs/{job_id}"): MANAGE,
     ("GET", "/v1/jobs/{job_id}/preview.png"): MANAGE,
@@ -38,6 +39,7 @@ POLICY: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/v1/jobs/{job_id}/cancel"): MANAGE,
     ("POST", "/v1/jobs/{job_id}/resolve"): MANAGE,
     ("GET", "/v1/audit"): ADMIN,
+    ("GET", "/v1/audit/export"): ADMIN,
 }
 
 # What an allowed role is answered when it calls a route with a made-up id and no body: the lists, else the 404
@@ -57,6 +59,7 @@ WITHOUT_ITS_DATA: dict[tuple[str, str], int] = {
     ("POST", "/v1/jobs/{job_id}/cancel"): 404,
     ("POST", "/v1/jobs/{job_id}/resolve"): 422,
     ("GET", "/v1/audit"): 200,
+    ("GET", "/v1/audit/export"): 200,
 }
 
 
@@ -142,6 +145,7 @@ async def test_each_role_is_denied_every_route_the_policy_does_not_give_it_and_n
             {"json": {"outcome": "printed", "card_serial": "KTP00000001"}},
         ),
         ("GET", "/v1/audit"): ("/v1/audit", {}),
+        ("GET", "/v1/audit/export"): ("/v1/audit/export", {}),
     }
     assert set(calls) == set(POLICY)
 
@@ -160,7 +164,8 @@ async def test_each_role_is_denied_every_route_the_policy_does_not_give_it_and_n
                 assert_problem(response, 403, "forbidden", (role, method, target))
                 assert "role " + role in response.json()["detail"], response.json()
                 denied += 1
-    assert denied == 3 * len(POLICY) + 1  # clerk, partner and service everywhere; operator at the audit trail
+    # clerk, partner and service everywhere; operator at registering, removing and the audit trail
+    assert denied == 3 * len(POLICY) + 4
     assert await snapshot(office) == before
 
     # And the roles allowed get past the check, to the answer of a call made without its data (never a 5xx).
@@ -215,6 +220,7 @@ async def test_each_role_the_policy_allows_is_served_when_its_call_is_valid(offi
                 200,
             ),
             ("GET", "/v1/audit"): ("/v1/audit", {}, 200),
+            ("GET", "/v1/audit/export"): ("/v1/audit/export", {}, 200),
         }
         assert set(calls) == set(POLICY)
         return calls[(method, path)]
@@ -227,19 +233,23 @@ async def test_each_role_the_policy_allows_is_served_when_its_call_is_valid(offi
     printers = {p["name"]: p["state"] for p in (await office.by_role["admin"].get("/v1/printers")).json()}
     for role in sorted(MANAGE):
         assert (printers[f"{role}-ready"], printers[f"{role}-paused"]) == ("paused", "ready"), printers
+    for role in sorted(POLICY[("DELETE", "/v1/printers/{printer_id}")]):
         assert f"{role}-leaving" not in printers  # removed printers are listed only on request
 
 
-async def test_an_operator_manages_the_fleet_and_jobs_but_only_an_admin_reads_the_audit_trail(
+async def test_an_operator_runs_the_fleet_and_jobs_but_only_an_admin_registers_printers_and_reads_the_trail(
     office: InProcessGateway,
 ) -> None:
     operator, admin = office.by_role["operator"], office.by_role["admin"]
+    body = {"name": "back-office", "url": "socket://127.0.0.1:9"}
+    assert_problem(await operator.post("/v1/printers", json=body), 403, "forbidden", "operator registers")
     printer = await office.printer("front-desk")
     assert (await operator.get(f"/v1/printers/{printer}")).json()["state"] == "registered"
+    assert_problem(await operator.delete(f"/v1/printers/{printer}"), 403, "forbidden", "operator removes")
     assert_problem(await operator.get("/v1/audit"), 403, "forbidden", "operator reads the audit trail")
     audit = (await admin.get("/v1/audit")).json()
     assert [(e["action"], e["actor"], e["object_id"]) for e in audit["items"]] == [
-        ("printer.registered", "operator-1", printer)
+        ("printer.registered", "admin-1", printer)
     ]
     # The previews are the operator's: the card a job holds, and a request's card fetched from the request service.
     job = await office.job(printer, steps=(Step.RESERVED,))

@@ -55,6 +55,7 @@ POLICY: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/returned-cards/{serial}"): READ,
     ("POST", "/v1/returned-cards/{serial}/destroy"): OPERATOR,
     ("GET", "/v1/audit"): ADMIN,
+    ("GET", "/v1/audit/export"): ADMIN,
 }
 
 # What an allowed role is answered when it calls a route with a made-up id and no body or query: the list or the
@@ -92,6 +93,7 @@ WITHOUT_ITS_DATA: dict[tuple[str, str], int] = {
     ("GET", "/v1/returned-cards/{serial}"): 404,
     ("POST", "/v1/returned-cards/{serial}/destroy"): 422,
     ("GET", "/v1/audit"): 200,
+    ("GET", "/v1/audit/export"): 200,
 }
 
 # A well-formed serial no blank and no returned card has (a malformed one is a 422 of the path).
@@ -263,6 +265,7 @@ async def test_each_role_the_policy_allows_is_served_when_its_call_is_valid(inv:
                 200,
             ),
             ("GET", "/v1/audit"): ("/v1/audit", {}, 200),
+            ("GET", "/v1/audit/export"): ("/v1/audit/export", {}, 200),
         }
         assert set(calls) == set(POLICY)
         return calls[(method, path)]

@@ -360,6 +360,7 @@ POLICY: dict[tuple[str, str], frozenset[str]] = {
     ("PUT", "/v1/queue/capacity"): WATCHERS,
     ("GET", "/v1/regions"): EVERYONE,
     ("GET", "/v1/audit"): frozenset({"admin"}),
+    ("GET", "/v1/audit/export"): frozenset({"admin"}),
 }
 
 
@@ -396,6 +397,7 @@ WITHOUT_ITS_DATA: dict[tuple[str, str], int] = {
     ("PUT", "/v1/queue/capacity"): 422,
     ("GET", "/v1/regions"): 200,
     ("GET", "/v1/audit"): 200,
+    ("GET", "/v1/audit/export"): 200,
 }
 
 
@@ -448,7 +450,7 @@ async def test_each_role_allowed_a_route_is_served_when_its_call_is_valid(
     office = office_with_inventory
     operator, gateway = office.as_("operator"), office.as_("service")
     partner, clerk = office.as_("partner"), office.as_("clerk", scope=["18.09.01"])
-    residents = iter(range(20, 200))
+    residents = iter(range(20, 300))
 
     async def claimed(job: str) -> str:
         """A request the gateway claimed as ``job`` (the queue holds nothing else when it claims)."""
@@ -588,6 +590,7 @@ async def test_each_role_allowed_a_route_is_served_when_its_call_is_valid(
             ("PUT", "/v1/queue/capacity"): ("/v1/queue/capacity", {"json": {"cards_per_hour": 25, "printers": 2}}, 200),
             ("GET", "/v1/regions"): ("/v1/regions", {}, 200),
             ("GET", "/v1/audit"): ("/v1/audit", {}, 200),
+            ("GET", "/v1/audit/export"): ("/v1/audit/export", {}, 200),
         }
         assert set(calls) == set(POLICY)
         return calls[(method, path)]
