@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Self
 
-from pydantic import Field
-from pydantic_settings import SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from services.common.settings import ServiceSettings, StackLayout, default_sqlite_url
+from services.gateway.fleet.printer_urls import DEFAULT_DEVICES, PrinterUrls
 
 __all__ = ["DEFAULT_PORT", "Settings"]
 
@@ -25,6 +27,16 @@ class Settings(ServiceSettings):
     printers: str = Field(
         default="",
         description="name=url,… registered and commissioned at start unless a printer of that name exists.",
+    )
+    # Which URLs a printer may have (services/gateway/fleet/printer_urls.py); the printers above are allowed too.
+    # Comma-separated or a JSON list in the environment.
+    printer_devices: Annotated[list[str], NoDecode] = Field(
+        default=list(DEFAULT_DEVICES),
+        description="Serial device globs a printer may be on; a * stays within one path segment.",
+    )
+    printer_hosts: Annotated[list[str], NoDecode] = Field(
+        default=[],
+        description="Printer endpoints a socket:// printer may be at: host:port, host:low-high or host:*.",
     )
     lease_seconds: float = Field(default=300.0, gt=0, description="Lease asked for each claim; renewed at a third.")
     reservation_ttl_seconds: float = Field(default=900.0, gt=0)
@@ -53,7 +65,27 @@ class Settings(ServiceSettings):
             "inventory_url": layout.urls["inventory"],
             "service_token": layout.service_token,
             "printers": ",".join(f"{name}={url}" for name, url in layout.printers),
+            # Exactly the emulators' ports: any other printer the developer registers needs its own entry.
+            "printer_hosts": [
+                url.removeprefix("socket://") for _, url in layout.printers if url.startswith("socket://")
+            ],
         }
+
+    @field_validator("printer_devices", "printer_hosts", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [item.strip() for item in text.split(",") if item.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _printer_urls_valid(self) -> Self:
+        """A gateway configured with a printer URL it would refuse does not start."""
+        self.printer_urls()
+        return self
 
     def token(self) -> str:
         """The service token: inline, else read from ``service_token_file``."""
@@ -72,5 +104,11 @@ class Settings(ServiceSettings):
                 raise ValueError(f"EKTP_GATEWAY_PRINTERS: {item!r} is not name=url")
         return pairs
 
+    def printer_urls(self) -> PrinterUrls:
+        """What a printer's URL may be: ``printer_devices``, ``printer_hosts``, and the printers in ``printers``."""
+        return PrinterUrls.of(
+            devices=self.printer_devices, hosts=self.printer_hosts, urls=[url for _, url in self.printer_list()]
+        )
+
     def resolved_database_url(self) -> str:
-        return self.database_url or default_sqlite_url("gateway")
+        return self.database_url_for("gateway")

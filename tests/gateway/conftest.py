@@ -22,6 +22,7 @@ from drivers.emulator import Emulator, EmulatorConfig
 from services.common.auth import KeyPair
 from services.gateway.app import create_app
 from services.gateway.config import Settings
+from services.gateway.fleet.printer_urls import DEFAULT_DEVICES
 from tests.support import running, wait_for
 
 StartEmulator = Callable[..., AbstractAsyncContextManager[Emulator]]
@@ -79,6 +80,10 @@ def gateway_settings(migrated_db: Callable[[str], str], keys: KeyPair) -> Callab
             "idle_claim_interval": 0.05,
             "start_loops": False,
             "capacity_publish_interval": 3600,
+            # The emulators listen on 127.0.0.1 ports picked at random, and have a pseudo-terminal: allowed here,
+            # not by the gateway's defaults.
+            "printer_hosts": ["127.0.0.1:*"],
+            "printer_devices": [*DEFAULT_DEVICES, "/dev/pts/*"],
         }
         return Settings(**(base | overrides))
 
@@ -91,8 +96,9 @@ async def gateway(
     client_for: Callable[..., httpx.AsyncClient],
     make_token: Callable[..., str],
 ) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """The app and an admin's client (an admin registers printers; everything else an operator does too)."""
     app = create_app(gateway_settings())
-    async with running(app), client_for(app, make_token("operator")) as client:
+    async with running(app), client_for(app, make_token("admin")) as client:
         yield app, client
 
 

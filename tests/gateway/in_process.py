@@ -57,10 +57,8 @@ class InProcessGateway:
         return dispatcher
 
     async def printer(self, name: str, *, to: tuple[PrinterLifecycle, ...] = ()) -> str:
-        """Register a printer (as the operator), then move it through ``to`` as the gateway's workers would."""
-        response = await self.by_role["operator"].post(
-            "/v1/printers", json={"name": name, "url": "socket://127.0.0.1:9"}
-        )
+        """Register a printer (as the admin), then move it through ``to`` as the gateway's workers would."""
+        response = await self.by_role["admin"].post("/v1/printers", json={"name": name, "url": "socket://127.0.0.1:9"})
         assert response.status_code == 201, response.text
         printer_id = str(response.json()["id"])
         for state in to:

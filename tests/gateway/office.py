@@ -102,9 +102,10 @@ class ProcessStack:
         return emulator
 
     async def commission(self, name: str) -> str:
+        """Register the printer (an admin), commission it (an operator) and wait until it is ready."""
         gateway = self.client("gateway")
         url = self.emulators[name].url
-        response = await gateway.post("/v1/printers", json={"name": name, "url": url})
+        response = await self.client("gateway", "admin").post("/v1/printers", json={"name": name, "url": url})
         assert response.status_code == 201, response.text
         printer_id: str = response.json()["id"]
         assert (await gateway.post(f"/v1/printers/{printer_id}/commission")).status_code == 202

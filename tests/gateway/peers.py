@@ -375,7 +375,8 @@ async def printer_ready(app: FastAPI, name: str, url: str, *, worker: bool = Tru
     (``worker=False``: the next start of the gateway starts it)."""
     gw = dispatcher(app).gw
     async with gw.db.sessions.begin() as session:
-        printer_id = (await register(session, CONFIGURATION, PrinterIn(name=name, url=url))).id
+        printer = await register(session, CONFIGURATION, PrinterIn(name=name, url=url), urls=gw.printer_urls)
+        printer_id = printer.id
     for state in (PrinterLifecycle.COMMISSIONING, PrinterLifecycle.READY):
         assert await gw.fleet.set_state(printer_id, state) is not None, state
     if worker:

@@ -485,12 +485,12 @@ async def test_a_claim_the_gateway_cannot_read_does_not_stop_the_printer(line: L
     assert job.status == "printed"
 
 
-async def test_a_printer_removed_by_the_operator_loses_its_worker(
+async def test_a_printer_removed_by_the_admin_loses_its_worker(
     line: Line, client_for: Callable[..., httpx.AsyncClient], make_token: Callable[..., str]
 ) -> None:
     worker = dispatcher(line.app).workers[line.printer_id]
-    async with client_for(line.app, make_token("operator")) as operator:
-        assert (await operator.delete(f"/v1/printers/{line.printer_id}")).status_code == 200
+    async with client_for(line.app, make_token("admin")) as admin:
+        assert (await admin.delete(f"/v1/printers/{line.printer_id}")).status_code == 200
 
     async def ended() -> bool:
         return worker.task is None or worker.task.done()
@@ -521,7 +521,8 @@ async def _commission(line: Line, client: httpx.AsyncClient, name: str) -> dict[
 async def operator(
     line: Line, client_for: Callable[..., httpx.AsyncClient], make_token: Callable[..., str]
 ) -> AsyncIterator[httpx.AsyncClient]:
-    async with client_for(line.app, make_token("operator")) as client:
+    """An admin's client: it registers the printer it commissions (an operator may not register)."""
+    async with client_for(line.app, make_token("admin")) as client:
         yield client
 
 

@@ -254,11 +254,13 @@ async def test_the_printer_is_asked_again_while_the_card_is_still_inside(
     [
         (
             JobOutcome(JobStatus.FAILED, serial="KTP00000008", reason="CARD JAM"),
-            {"reason": "CARD JAM", "card_used": True},
+            {"reason": "the printer reported CARD JAM (media-jam-error)", "card_used": True},
         ),
         (JobOutcome(JobStatus.FAILED), {"reason": "failed", "card_used": False}),
+        # A reason that is no error word is the far end's text: it is not passed on.
+        (JobOutcome(JobStatus.FAILED, reason="SSH-2.0-OpenSSH_9.2 secret"), {"reason": "failed", "card_used": False}),
     ],
-    ids=["blank-used", "no-blank"],
+    ids=["blank-used", "no-blank", "not-a-word"],
 )
 async def test_a_card_the_printer_says_failed_is_reported_failed_with_the_blank_it_used_if_any(
     office: InProcessGateway, worker_for: Any, outcome: JobOutcome, failed: dict[str, Any]

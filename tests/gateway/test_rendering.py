@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import io
+import json
+import subprocess
+import sys
 import time
 
 import pytest
@@ -255,3 +259,75 @@ def test_the_date_of_issue_the_card_carries_is_the_one_printed() -> None:
     card = {key: value for key, value in SAMPLE_CARD.items() if key != "issued_at"}
     carried = draw_card(card | {"issued_at": "2026-11-29"}, issued_on=dt.date(2027, 3, 4))
     assert regions_changed(carried, draw_card(card, issued_on=dt.date(2026, 11, 29))) == set()
+
+
+# Image bombs: a picture's header may claim far more pixels than its bytes suggest (a 1-bit PNG of 12000 × 12000
+# is 17 KB). Memory is measured in a fresh process, where Pillow's bomb warning is only a warning as in production,
+# as its VmHWM: ru_maxrss would start at the pytest process's peak (Linux keeps it across fork and exec).
+DRAW_ONE_CARD = """
+import json, sys
+from services.gateway.rendering import draw_card
+
+def peak_mb():
+    with open("/proc/self/status") as status:
+        return int(status.read().split("VmHWM:")[1].split()[0]) / 1024
+
+card = json.load(sys.stdin)
+draw_card({})  # fonts loaded before the measure
+before = peak_mb()
+picture = draw_card(card)
+print(json.dumps({"grown_mb": peak_mb() - before, "photo": picture.colour.getpixel((875, 250))}))
+"""
+READS_PROC = pytest.mark.skipif(sys.platform != "linux", reason="reads the peak memory from /proc/self/status")
+
+
+def _drawn_in_a_fresh_process(card: dict[str, object]) -> tuple[float, tuple[int, ...]]:
+    """How much the process's peak memory grew while drawing ``card``, and the colour at the photo's centre."""
+    done = subprocess.run(
+        [sys.executable, "-c", DRAW_ONE_CARD], input=json.dumps(card), capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    return answer["grown_mb"], tuple(answer["photo"])
+
+
+@functools.cache
+def _blank(fmt: str, size: tuple[int, int]) -> str:
+    """A real image of one colour, as few bytes as its format allows (1-bit PNG, greyscale JPEG)."""
+    return _encoded(Image.new("1" if fmt == "PNG" else "L", size), fmt)
+
+
+@READS_PROC
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_a_photo_of_12000_by_12000_pixels_is_left_out_without_decoding_it(fmt: str) -> None:
+    # Decoded, it took 685 MB (1.1 GB for RGB); 16 megapixels is the most the gateway decodes.
+    grown_mb, photo = _drawn_in_a_fresh_process(SAMPLE_CARD | {"photo": _blank(fmt, (12000, 12000))})
+    assert grown_mb < 200
+    assert photo == draw_card(SAMPLE_CARD | {"photo": "not base64!"}).colour.getpixel((875, 250))  # the grey box
+
+
+@READS_PROC
+@pytest.mark.parametrize(("fmt", "budget_mb"), [("JPEG", 20), ("PNG", 64)])
+def test_a_camera_photo_as_large_as_the_request_service_accepts_is_drawn_at_a_small_cost(
+    fmt: str, budget_mb: int
+) -> None:
+    # 4000 × 3000, 12 megapixels: a JPEG is decoded at an eighth of its size, a PNG shrunk before it is converted
+    # (both took 90 MB when converted to RGB at full size first).
+    photo = Image.new("RGB", (4000, 3000), (200, 30, 30))
+    grown_mb, centre = _drawn_in_a_fresh_process(SAMPLE_CARD | {"photo": _encoded(photo, fmt)})
+    assert grown_mb < budget_mb
+    red, green, _ = centre
+    assert red > 150
+    assert green < 80
+
+
+@pytest.mark.parametrize("side", [12000, 14000], ids=["pillow-warns", "pillow-refuses"])
+def test_a_decompression_bomb_is_left_out_like_a_broken_picture_not_raised(side: int) -> None:
+    # Past 89 megapixels Pillow warns (an error here, warnings are errors), past 179 it raises DecompressionBombError.
+    bomb = _blank("PNG", (side, side))
+    broken = draw_card(SAMPLE_CARD | {"photo": "not base64!"})
+    assert draw_card(SAMPLE_CARD | {"photo": bomb}).colour.tobytes() == broken.colour.tobytes()
+    assert draw_card(SAMPLE_CARD | {"signature": bomb}).text.tobytes() == draw_card(SAMPLE_CARD).text.tobytes()
+    assert render_panels(SAMPLE_CARD | {"photo": bomb, "signature": bomb}) == render_panels(
+        SAMPLE_CARD | {"photo": "not base64!"}
+    )

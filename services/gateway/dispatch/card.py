@@ -25,6 +25,7 @@ from drivers import (
 from services.gateway.dispatch.gateway import Gateway
 from services.gateway.dispatch.lease import LeaseKeeper
 from services.gateway.errors import NoBlanks, PeerAnswer
+from services.gateway.fleet.printer_errors import describe, job_failure
 from services.gateway.journal.service import new_job_id
 from services.gateway.journal.steps import JobState, Step
 from services.gateway.models import Job
@@ -164,16 +165,19 @@ class CardSteps:
         return await self.print(printer, job.job_id, job.panels)
 
     async def print(self, printer: CardPrinter, job_id: str, panels: dict[str, bytes]) -> Outcome:
+        # A job's reason goes to the API and the request service: our own sentence, the whole text to the log.
         try:
             serial = await printer.print_card(job_id, panels)
         except OutcomeUnknown as exc:
-            return Outcome(Ending.UNKNOWN, reason=str(exc), stop_reasons=["offline"])
+            log.warning("card at the printer: %s", exc, extra={"job_id": job_id})
+            return Outcome(Ending.UNKNOWN, reason=describe(exc), stop_reasons=["offline"])
         except (PrinterError, LinkError) as exc:
+            log.warning("card at the printer: %s", exc, extra={"job_id": job_id})
             stops = [exc.reason.value] if isinstance(exc, PrinterError) and exc.reason else []
             if isinstance(exc, LinkError):
                 stops = ["offline"]
             outcome = await self.ask(printer, job_id)
-            return self._from_printer(outcome, str(exc), stops)
+            return self._from_printer(outcome, describe(exc), stops)
         if serial is None:
             return Outcome(Ending.UNKNOWN, reason="the printer reported no card serial")
         return Outcome(Ending.PRINTED, serial=serial)
@@ -202,7 +206,8 @@ class CardSteps:
         if outcome.status is JobStatus.DONE:
             return Outcome(Ending.PRINTED, serial=outcome.serial)
         if outcome.status is JobStatus.FAILED:
-            return Outcome(Ending.FAILED, serial=outcome.serial, reason=outcome.reason or error, stop_reasons=stops)
+            reason = job_failure(outcome.reason) or error
+            return Outcome(Ending.FAILED, serial=outcome.serial, reason=reason, stop_reasons=stops)
         if outcome.status is JobStatus.UNKNOWN and stops != ["offline"]:
             # The printer answers and never fed a card for the job: nothing came out, no blank used.
             return Outcome(Ending.FAILED, reason=error, stop_reasons=stops)

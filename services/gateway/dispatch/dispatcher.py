@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from drivers import CardPrinter, DriverError, Timeouts
+from drivers import DriverError
 from services.common.models import utcnow
 from services.common.peers import PeerPolicy
 from services.common.tasks import TaskSet, keep_trying, repeat
@@ -17,6 +17,8 @@ from services.gateway.dispatch.card import CardSteps
 from services.gateway.dispatch.gateway import Gateway
 from services.gateway.dispatch.worker import PrinterWorker
 from services.gateway.errors import PeerError
+from services.gateway.fleet.printer_errors import NotReady, describe
+from services.gateway.fleet.printer_urls import UrlRefused
 from services.gateway.fleet.service import COMMISSIONING
 from services.gateway.fleet.states import RUNNING, PrinterLifecycle
 from services.gateway.journal.service import new_job_id
@@ -132,30 +134,27 @@ class Dispatcher:
         row = await gw.fleet.get(printer_id)
         if row is None:
             return
-        settings = gw.settings
         try:
-            timeouts = Timeouts(card=settings.card_timeout, margin=settings.card_margin)
-            async with CardPrinter.open(row.url, timeouts=timeouts, ribbon=row.ribbon) as printer:
+            async with gw.open_printer(row) as printer:
                 await gw.fleet.identified(printer_id, printer.identity)
                 before = await printer.status()
                 if not before.accepts_work:
-                    raise RuntimeError("printer not ready: " + ", ".join(r.value for r in before.reasons))
+                    raise NotReady(before.reasons)
                 serial = await printer.self_test()
                 if serial:
                     await self._account_test_card(printer_id, serial)
                 after = await printer.status()
                 await gw.fleet.polled(printer_id, after)
                 if not after.accepts_work:
-                    raise RuntimeError(
-                        "printer stopped after the test card: " + ", ".join(r.value for r in after.reasons)
-                    )
-        except (DriverError, RuntimeError, OSError) as exc:
+                    raise NotReady(after.reasons, after_test=True)
+        except (DriverError, NotReady, UrlRefused, RuntimeError, OSError) as exc:
+            # The whole text (it may hold what the far end sent) for the log; our own sentence for the API.
             log.warning("commissioning %s failed: %s", printer_id, exc)
             await gw.fleet.set_state(
                 printer_id,
                 PrinterLifecycle.REGISTERED,
                 audit=(COMMISSIONING, "printer.commissioning_failed"),
-                last_error=f"commissioning failed: {exc}",
+                last_error=f"commissioning failed: {describe(exc)}",
             )
             return
         done = await gw.fleet.set_state(

@@ -12,10 +12,12 @@ import contextlib
 import logging
 import time
 
-from drivers import CardPrinter, JobStatus, LinkError, PrinterStatus, Reason, Timeouts
+from drivers import CardPrinter, JobStatus, LinkError, PrinterStatus, Reason
 from services.common.tasks import TaskSet, cancel_and_wait, keep_trying, repeat
 from services.gateway.dispatch.card import CardSteps, Ending, NoWork, Outcome, Prepared
 from services.gateway.dispatch.gateway import Gateway
+from services.gateway.fleet.printer_errors import describe, job_failure
+from services.gateway.fleet.printer_urls import UrlRefused
 from services.gateway.fleet.states import RUNNING, PrinterLifecycle
 from services.gateway.journal.steps import Step
 
@@ -96,10 +98,6 @@ class PrinterWorker:
                 await self.wake.wait()
         self.wake.clear()
 
-    def _timeouts(self) -> Timeouts:
-        settings = self.gw.settings
-        return Timeouts(card=settings.card_timeout, margin=settings.card_margin)
-
     # -- the link ------------------------------------------------------------------------------------
 
     async def run(self) -> None:
@@ -122,7 +120,7 @@ class PrinterWorker:
         if row is None or PrinterLifecycle(row.state) not in RUNNING:
             return False
         try:
-            async with CardPrinter.open(row.url, timeouts=self._timeouts(), ribbon=row.ribbon) as printer:
+            async with gw.open_printer(row) as printer:
                 self.link = printer
                 await gw.fleet.identified(self.printer_id, printer.identity)
                 await self._poll_once(printer)
@@ -141,8 +139,13 @@ class PrinterWorker:
                     return False
                 finally:
                     await cancel_and_wait([poller])
-        except LinkError as exc:
-            await gw.fleet.stopped_by(self.printer_id, [Reason.OFFLINE.value], str(exc))
+        except (LinkError, UrlRefused) as exc:
+            # The whole text (it may hold what the far end sent) for the log; our own sentence for the API.
+            if isinstance(exc, UrlRefused):
+                log.warning("printer URL refused: %s", exc, extra={"printer_id": self.printer_id})
+            else:
+                log.debug("printer link failed: %s", exc, extra={"printer_id": self.printer_id})
+            await gw.fleet.stopped_by(self.printer_id, [Reason.OFFLINE.value], describe(exc))
             await self._wait(gw.settings.poll_interval)
             return True
         finally:
@@ -178,7 +181,8 @@ class PrinterWorker:
             if outcome.status is JobStatus.DONE and outcome.serial:
                 await self.steps.report_printed(job, outcome.serial, detail=detail)
             elif outcome.status is JobStatus.FAILED:
-                await self.steps.report_failed(job, outcome.reason or "failed", serial=outcome.serial, detail=detail)
+                reason = job_failure(outcome.reason) or "failed"
+                await self.steps.report_failed(job, reason, serial=outcome.serial, detail=detail)
             else:
                 await self.steps.report_unknown(job, "gateway restarted; the printer cannot tell what came out")
 

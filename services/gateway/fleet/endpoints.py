@@ -1,4 +1,7 @@
-"""``/v1/printers``: register, commission, pause, resume, remove, list and read (operator, admin)."""
+"""``/v1/printers``: register and remove (admin); commission, pause, resume, list and read (operator, admin).
+
+Registering decides which port the gateway will open, so it is the admin's: the URL is checked against the
+gateway's settings (services/gateway/fleet/printer_urls.py)."""
 
 from __future__ import annotations
 
@@ -17,12 +20,22 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/printers", tags=["printers"])
 manage = Authorize(Role.ADMIN, Role.OPERATOR)
+administer = Authorize(Role.ADMIN)
 Manager = Annotated[Principal, Depends(manage)]
+Admin = Annotated[Principal, Depends(administer)]
 
 
-@router.post("", status_code=201, response_model=PrinterOut, summary="Register a printer")
-async def register_printer(body: PrinterIn, session: DbSession, principal: Manager) -> PrinterOut:
-    return PrinterOut.model_validate(await service.register(session, principal, body))
+@router.post(
+    "",
+    status_code=201,
+    response_model=PrinterOut,
+    summary="Register a printer (admin): its URL must be a serial device or printer endpoint the settings allow",
+)
+async def register_printer(
+    body: PrinterIn, session: DbSession, principal: Admin, dispatcher: DispatcherDep
+) -> PrinterOut:
+    printer = await service.register(session, principal, body, urls=dispatcher.gw.printer_urls)
+    return PrinterOut.model_validate(printer)
 
 
 @router.get("", response_model=list[PrinterOut], summary="The fleet with states, reasons and supplies")
@@ -72,9 +85,9 @@ async def resume_printer(
     return PrinterOut.model_validate(printer)
 
 
-@router.delete("/{printer_id}", response_model=PrinterOut, summary="Remove a printer from the fleet")
+@router.delete("/{printer_id}", response_model=PrinterOut, summary="Remove a printer from the fleet (admin)")
 async def remove_printer(
-    printer_id: str, session: DbSession, principal: Manager, dispatcher: DispatcherDep
+    printer_id: str, session: DbSession, principal: Admin, dispatcher: DispatcherDep
 ) -> PrinterOut:
     printer = await service.change(session, principal, printer_id, PrinterLifecycle.REMOVED, "printer.removed")
     after_commit(session, lambda: dispatcher.nudge(printer_id))

@@ -13,7 +13,11 @@ __all__ = ["PrinterIn", "PrinterOut"]
 class PrinterIn(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     driver: Literal["evolis"] = "evolis"
-    url: str = Field(min_length=1, max_length=500, description="A pyserial URL: /dev/ttyUSB0, socket://host:port …")
+    url: str = Field(
+        min_length=1,
+        max_length=500,
+        description="A serial device (/dev/ttyUSB0) or socket://host:port, as the gateway's settings allow.",
+    )
     ribbon: str = Field(default="ymcko", pattern=r"^[ymcko]{1,5}$", description="The panels the ribbon has.")
 
 

@@ -16,10 +16,11 @@ from drivers import Identity, PrinterStatus
 from services.common.auth import Principal, Role
 from services.common.db import Database
 from services.common.models import utcnow
-from services.common.problems import Conflict, NotFound
+from services.common.problems import Conflict, NotFound, Unprocessable
 from services.common.states import InvalidTransition, check_transition
 from services.gateway.audit import auditor
 from services.gateway.fleet import repository
+from services.gateway.fleet.printer_urls import PrinterUrls, UrlRefused
 from services.gateway.fleet.schemas import PrinterIn
 from services.gateway.fleet.states import TRANSITIONS, PrinterLifecycle
 from services.gateway.models import Printer
@@ -63,9 +64,16 @@ async def register(
     principal: Principal,
     body: PrinterIn,
     *,
+    urls: PrinterUrls,
     state: PrinterLifecycle = PrinterLifecycle.REGISTERED,
 ) -> Printer:
-    """A new printer in ``state`` (audited); a removed printer's name may be used again."""
+    """A new printer in ``state`` (audited); a removed printer's name may be used again.
+
+    Its URL must be one ``urls`` allows (422 naming ``url``): nothing else pyserial can open is stored."""
+    try:
+        urls.check(body.url)
+    except UrlRefused as refused:
+        raise Unprocessable.field("url", refused.reason) from None
     existing = await repository.by_name(session, body.name)
     if existing is not None and existing.state != PrinterLifecycle.REMOVED:
         raise Conflict(f"a printer named {body.name!r} is registered", kind="printer-name-taken")
@@ -117,8 +125,9 @@ def transition(printer: Printer, to: PrinterLifecycle) -> None:
 class FleetStore:
     """Short transactions on printers for the background workers (poller, commissioning, dispatch)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, urls: PrinterUrls) -> None:
         self.db = db
+        self.urls = urls
 
     async def get(self, printer_id: str) -> Printer | None:
         async with self.db.read_sessions() as session:
@@ -167,7 +176,11 @@ class FleetStore:
             if existing is not None and existing.state != PrinterLifecycle.REMOVED:
                 return None
             printer = await register(
-                session, CONFIGURATION, PrinterIn(name=name, url=url), state=PrinterLifecycle.COMMISSIONING
+                session,
+                CONFIGURATION,
+                PrinterIn(name=name, url=url),
+                urls=self.urls,
+                state=PrinterLifecycle.COMMISSIONING,
             )
             return printer.id
 

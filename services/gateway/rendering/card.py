@@ -21,6 +21,7 @@ from functools import lru_cache
 from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
+from PIL.Image import DecompressionBombError, DecompressionBombWarning
 
 from drivers import PANEL_HEIGHT, PANEL_WIDTH, PANELS
 
@@ -33,6 +34,23 @@ PHOTO_BOX = (770, 112, 980, 392)  # 3:4, right of the fields
 SIGNATURE_BOX = (770, 500, 980, 590)
 LABEL_X, COLON_X, VALUE_X, VALUE_RIGHT = 30, 262, 278, 752
 FIELD_TOP, LINE = 168, 34
+# The request service accepts 12 megapixels, 4000 a side: this is that side squared. A PNG this large costs 60 MB
+# (RGB) to 120 MB (RGBA) while it is drawn, a JPEG a few MB; a larger picture is left out, read no further than
+# its header.
+MAX_PICTURE_PIXELS = 4000 * 4000
+# Modes resampled as they are, before conversion to RGB: JPEG's and the opaque or alpha PNGs. A palette or 1-bit
+# image is converted first (resampling them would pick pixels, not average them).
+SHRINK_FIRST = ("RGB", "L", "CMYK", "RGBA", "LA")
+# What a picture that cannot be drawn raises: bad base64, an unknown or damaged image, or one past Pillow's own
+# bomb limits (an error past 179 megapixels; a warning past 89, raised where warnings are errors, as in the tests).
+UNUSABLE = (
+    binascii.Error,
+    UnidentifiedImageError,
+    OSError,
+    ValueError,
+    DecompressionBombError,
+    DecompressionBombWarning,
+)
 
 FontType = ImageFont.FreeTypeFont | ImageFont.ImageFont
 
@@ -126,24 +144,33 @@ def _fields(card: Mapping[str, Any]) -> list[tuple[str, str]]:
     ]
 
 
+def _on_white(image: Image.Image) -> Image.Image:
+    """``image`` as RGB: a transparent background (a signature pad's PNG) is the paper, not black ink."""
+    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        opaque = Image.new("RGB", rgba.size, (255, 255, 255))
+        opaque.paste(rgba, mask=rgba.getchannel("A"))
+        return opaque
+    return image.convert("RGB")
+
+
 def _picture(data: Any, box: tuple[int, int, int, int]) -> Image.Image | None:
-    """A base64 JPEG/PNG scaled into ``box`` (keeping its aspect), or None if there is none or it is broken."""
+    """A base64 JPEG/PNG scaled into ``box`` (keeping its aspect), or None if there is none, it is broken or its
+    header gives it more than ``MAX_PICTURE_PIXELS`` (then not a pixel of it is decoded)."""
     if not data or not isinstance(data, str):
         return None
+    size = (box[2] - box[0], box[3] - box[1])
     try:
         raw = base64.b64decode(data.split(",", 1)[-1], validate=False)
         with Image.open(io.BytesIO(raw)) as source:
-            if source.mode in ("RGBA", "LA", "PA") or "transparency" in source.info:
-                # A transparent background (a signature pad's PNG) is the paper, not black ink.
-                rgba = source.convert("RGBA")
-                image = Image.new("RGB", rgba.size, (255, 255, 255))
-                image.paste(rgba, mask=rgba.getchannel("A"))
-            else:
-                image = source.convert("RGB")
-    except (binascii.Error, UnidentifiedImageError, OSError, ValueError):
+            if source.width * source.height > MAX_PICTURE_PIXELS:
+                return None
+            if source.mode in SHRINK_FIRST and "transparency" not in source.info:
+                source.thumbnail(size)  # a JPEG is decoded at 1/2, 1/4 or 1/8 scale (draft), a PNG reduced
+            image = _on_white(source)
+    except UNUSABLE:
         return None
-    width, height = box[2] - box[0], box[3] - box[1]
-    image.thumbnail((width, height))
+    image.thumbnail(size)  # what could not be shrunk first: palette and 1-bit images, a transparent colour
     return image
 
 
