@@ -93,6 +93,7 @@ async def bench_api(
         "EKTP_INVENTORY_URGENT_RESERVE_COUNT": "0",
         "EKTP_INVENTORY_LOG_LEVEL": "WARNING",
         "EKTP_INVENTORY_DB_POOL_SIZE": str(max(10, clients)),
+        "EKTP_INVENTORY_RATE_LIMITS": "{}",  # one operator stands in for a whole office here
     }
     code = f"from services.ops.cli import main; raise SystemExit(main(['serve', 'inventory', '--port', '{port}']))"
     server = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env)

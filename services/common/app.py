@@ -7,7 +7,7 @@ its own background work (the gateway's dispatch loops, the request service's lea
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -15,10 +15,13 @@ from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from services.common.auth import TokenVerifier
+from services.common.bodies import GuardBodies
 from services.common.db import Database
 from services.common.logging import configure_logging
 from services.common.observability import install_observability
 from services.common.problems import PROBLEM_JSON, ProblemBody, install_problem_handlers
+from services.common.ratelimit import RateLimits
+from services.common.revocation import RevocationList
 from services.common.settings import ServiceSettings
 
 __all__ = ["Lifespan", "build_app"]
@@ -35,10 +38,17 @@ def build_app(
     database_url: str,
     routers: Sequence[APIRouter],
     lifespan: Lifespan | None = None,
+    upload_limits: Sequence[tuple[str, int]] = (),
+    public_paths: Iterable[str] = (),
     version: str = "0.1.0",
     **fastapi_kwargs: Any,
 ) -> FastAPI:
-    """A service app: settings on ``app.state``, engine made at start-up and disposed at shutdown."""
+    """A service app: settings on ``app.state``, engine made at start-up and disposed at shutdown.
+
+    Bodies are limited to ``settings.max_body_bytes``, those under the path prefixes of ``upload_limits`` to
+    their own limit, and a body-carrying call needs a valid token before its body is read, but on
+    ``public_paths`` (``services.common.bodies``).
+    """
     configure_logging(service=service, level=settings.log_level, json_lines=settings.log_json)
 
     @contextlib.asynccontextmanager
@@ -58,8 +68,20 @@ def build_app(
     app.state.service = service
     # Called (in the event loop) as soon as the server is told to stop, before open calls are waited for.
     app.state.exit_hooks = []
-    app.state.token_verifier = TokenVerifier(settings.public_key_pem(), audience=settings.jwt_audience)
+    app.state.token_verifier = TokenVerifier(
+        settings.public_key_pem(),
+        audience=settings.jwt_audience,
+        revoked=RevocationList(settings.revoked_tokens_file),
+    )
     install_problem_handlers(app)
+    app.add_middleware(
+        GuardBodies,
+        verifier=app.state.token_verifier,
+        default_limit=settings.max_body_bytes,
+        limits=upload_limits,
+        public=public_paths,
+    )
+    app.add_middleware(RateLimits, verifier=app.state.token_verifier, limits=settings.rate_limits)
     if settings.cors_origins:
         # The office console (served by the request service) calls all three APIs from the browser.
         app.add_middleware(
@@ -84,6 +106,7 @@ _COMMON_PROBLEMS = {
     "404": "Not found",
     "409": "The current state does not allow this",
     "413": "Too large",
+    "429": "Too many calls from this caller: wait for Retry-After",
     "415": "Unsupported media type",
     "422": "Invalid input: each field and the reason",
     "503": "A dependency (database, peer service) does not answer; retry",

@@ -1,15 +1,20 @@
 """Bearer JWTs signed with Ed25519: services hold only the public key; ``ektp token create`` signs.
 
 Claims: ``sub`` (who), ``role`` (admin, operator, clerk, partner, service), ``scope`` (the kecamatan codes a
-clerk may act for), ``exp``, ``iat``, ``aud``. Use ``Authorize(Role.ADMIN, ...)`` as an endpoint dependency:
-it answers 401 without a valid token and 403 when the role is not among those listed.
+clerk may act for), ``jti`` (the token's id, for revocation), ``exp``, ``iat``, ``aud``. A token lives at most
+``MAX_TTL[role]`` (checked when it is issued and again when it is verified, so a long-lived token made
+elsewhere is refused too), and one whose ``jti`` is on the revocation list (``services.common.revocation``)
+is refused by every service. Use ``Authorize(Role.ADMIN, ...)`` as an endpoint dependency: it answers 401
+without a valid token and 403 when the role is not among those listed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
+import hashlib
 import time
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,9 +27,12 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.common.problems import Forbidden, Unauthorized
+from services.common.revocation import RevocationList
 
 __all__ = [
     "ALGORITHM",
+    "MAX_TTL",
+    "SUBJECT_REQUIRED",
     "Authorize",
     "KeyPair",
     "Principal",
@@ -48,6 +56,20 @@ class Role(enum.StrEnum):
     SERVICE = "service"
 
 
+# The longest a token of each role may live. People's tokens last a working day; a partner system's until
+# client credentials replace them; a service's a year (compose mints them at each start).
+MAX_TTL: dict[Role, dt.timedelta] = {
+    Role.ADMIN: dt.timedelta(hours=12),
+    Role.OPERATOR: dt.timedelta(hours=12),
+    Role.CLERK: dt.timedelta(hours=12),
+    Role.PARTNER: dt.timedelta(days=90),
+    Role.SERVICE: dt.timedelta(days=365),
+}
+# Subjects that name a person or a system: a clerk's or a partner's data and keys hang on it.
+SUBJECT_REQUIRED = frozenset({Role.CLERK, Role.PARTNER})
+_CLOCK_SKEW = 60  # seconds of slack between the signer's clock and ours
+
+
 @dataclass(frozen=True, slots=True)
 class Principal:
     """Who is calling: from a verified token."""
@@ -59,6 +81,14 @@ class Principal:
     def may_act_for(self, kecamatan_code: str) -> bool:
         """A clerk acts only for the kecamatan in its scope; other roles are not limited by region."""
         return self.role is not Role.CLERK or kecamatan_code in self.scope
+
+    @property
+    def owner(self) -> str:
+        """Whose stored answers these are (idempotency keys): the subject within its role and scope, so two tokens
+        that share a subject but not a role or a kecamatan never replay each other's calls."""
+        scope = ",".join(sorted(self.scope))
+        digest = hashlib.sha256(f"{self.role.value}\n{self.subject}\n{scope}".encode()).hexdigest()[:16]
+        return f"{self.role.value}:{self.subject[:150]}:{digest}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,20 +144,31 @@ def issue_token(
     ttl: dt.timedelta = dt.timedelta(hours=8),
     audience: str = DEFAULT_AUDIENCE,
 ) -> str:
+    """A signed token; ValueError when the role's rules are not met (scope, subject, ``MAX_TTL``)."""
     role = Role(role)
     scope = sorted(scope)
     if role is Role.CLERK and not scope:
         raise ValueError("a clerk token needs at least one kecamatan code")
+    if not subject.strip():
+        raise ValueError(f"a {role.value} token needs a subject: who or what it is for")
+    if ttl > MAX_TTL[role]:
+        raise ValueError(f"a {role.value} token lives at most {_duration(MAX_TTL[role])}")
     now = dt.datetime.now(dt.UTC)
     claims: dict[str, Any] = {
         "sub": subject,
         "role": role.value,
         "scope": scope,
         "aud": audience,
+        "jti": uuid.uuid4().hex,
         "iat": now,
         "exp": now + ttl,
     }
     return jwt.encode(claims, private_pem, algorithm=ALGORITHM)
+
+
+def _duration(delta: dt.timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    return f"{seconds // 86400}d" if seconds % 86400 == 0 else f"{seconds // 3600}h"
 
 
 class TokenVerifier:
@@ -139,48 +180,74 @@ class TokenVerifier:
     would.
     """
 
-    def __init__(self, public_pem: str | bytes, *, audience: str = DEFAULT_AUDIENCE, cache_size: int = 1024) -> None:
+    def __init__(
+        self,
+        public_pem: str | bytes,
+        *,
+        audience: str = DEFAULT_AUDIENCE,
+        cache_size: int = 1024,
+        revoked: RevocationList | None = None,
+    ) -> None:
         self._key = serialization.load_pem_public_key(
             public_pem.encode() if isinstance(public_pem, str) else public_pem
         )
         self._audience = audience
         self._cache_size = cache_size
-        self._verified: dict[str, tuple[Principal, float]] = {}
+        self._revoked = revoked or RevocationList(None)
+        self._verified: dict[str, tuple[Principal, float, str]] = {}
 
     def verify(self, token: str) -> Principal:
         known = self._verified.get(token)
         if known is not None:
-            principal, expires = known
+            principal, expires, jti = known
             if time.time() < expires:
+                self._check_not_revoked(jti)
                 return principal
             del self._verified[token]
-        principal, expiry = self._verify(token)
-        if expiry is not None and self._cache_size > 0:
+        principal, expiry, jti = self._verify(token)
+        self._check_not_revoked(jti)
+        if self._cache_size > 0:
             if len(self._verified) >= self._cache_size:
                 self._verified.pop(next(iter(self._verified)))  # the oldest
-            self._verified[token] = (principal, expiry)
+            self._verified[token] = (principal, expiry, jti)
         return principal
 
-    def _verify(self, token: str) -> tuple[Principal, float | None]:
+    def _check_not_revoked(self, jti: str) -> None:
+        if jti in self._revoked:
+            raise Unauthorized("the token has been revoked", kind="token-revoked")
+
+    def _verify(self, token: str) -> tuple[Principal, float, str]:
         try:
             claims = jwt.decode(
                 token,
                 self._key,  # type: ignore[arg-type]
                 algorithms=[ALGORITHM],
                 audience=self._audience,
-                options={"require": ["exp", "sub", "role", "aud"]},
+                options={"require": ["exp", "iat", "jti", "sub", "role", "aud"]},
             )
             role = Role(claims["role"])
+            issued, expires, jti = _number(claims["iat"]), _number(claims["exp"]), claims["jti"]
         except jwt.ExpiredSignatureError:
             raise Unauthorized("the token has expired", kind="token-expired") from None
-        except (jwt.InvalidTokenError, ValueError, KeyError):
+        except (jwt.InvalidTokenError, ValueError, KeyError, TypeError):
             raise Unauthorized("the token is not valid", kind="token-invalid") from None
+        if not isinstance(jti, str) or not jti or not str(claims["sub"]).strip():
+            raise Unauthorized("the token is not valid", kind="token-invalid")
+        if expires - issued > MAX_TTL[role].total_seconds() + _CLOCK_SKEW:
+            raise Unauthorized(
+                f"the token lives longer than a {role.value} token may ({_duration(MAX_TTL[role])})",
+                kind="token-too-long",
+            )
         scope = claims.get("scope") or []
         if not isinstance(scope, list) or not all(isinstance(s, str) for s in scope):
             raise Unauthorized("the token's scope is not a list of kecamatan codes", kind="token-invalid")
-        exp = claims.get("exp")
-        expires = float(exp) if isinstance(exp, int | float) and not isinstance(exp, bool) else None
-        return Principal(subject=str(claims["sub"]), role=role, scope=frozenset(scope)), expires
+        return Principal(subject=str(claims["sub"]), role=role, scope=frozenset(scope)), expires, jti
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError("not a number")
+    return float(value)
 
 
 _bearer = HTTPBearer(auto_error=False, description="A token from `ektp token create --role ROLE`.")

@@ -2,7 +2,8 @@
 
 A retried call with the same key and the same body gets the first answer again (same status, same body).
 The same key with a different body is refused with 422. Two calls racing with one key: the loser gets 409
-and may retry. Keys are scoped by caller (token subject), so two partners cannot collide.
+and may retry. Keys are scoped by caller (``Principal.owner``: subject, role and scope), so two callers never see each
+other's answers, even with tokens that share a subject.
 
 Usage in an endpoint (the session is the endpoint's write session, so the stored answer commits with the
 change or not at all)::
@@ -67,9 +68,7 @@ class IdempotencyKeys:
         if key is None:
             return None
         self.check_key(key)
-        row = await session.scalar(
-            select(self.model).where(self.model.owner == principal.subject, self.model.key == key)
-        )
+        row = await session.scalar(select(self.model).where(self.model.owner == principal.owner, self.model.key == key))
         if row is None:
             return None
         if row.fingerprint != fp:
@@ -95,7 +94,7 @@ class IdempotencyKeys:
         content = jsonable_encoder(body)
         if key is not None:
             session.add(
-                self._new(owner=principal.subject, key=key, fingerprint=fp, status_code=status_code, body=content)
+                self._new(owner=principal.owner, key=key, fingerprint=fp, status_code=status_code, body=content)
             )
             try:
                 await session.flush()

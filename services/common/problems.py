@@ -8,7 +8,9 @@ Exception tree::
      ├── Forbidden               403  the token's role or scope does not allow it
      ├── NotFound                404
      ├── Conflict                409  the state forbids it (duplicate, already consumed, no blanks …)
+     ├── ContentTooLarge         413  the body is larger than the route accepts
      ├── Unprocessable           422  the input is invalid; ``errors`` lists each field and reason
+     ├── TooManyRequests         429  the caller's rate limit; ``Retry-After`` says when to come back
      └── ServiceUnavailable      503  a dependency (database, peer service) does not answer
 
 Endpoints raise these; ``install_problem_handlers`` turns them, and FastAPI's own validation errors, into
@@ -17,6 +19,7 @@ Endpoints raise these; ``install_problem_handlers`` turns them, and FastAPI's ow
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -29,23 +32,29 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 __all__ = [
+    "BODY_LIMIT_SCOPE_KEY",
     "PROBLEM_JSON",
     "BadRequest",
     "Conflict",
+    "ContentTooLarge",
     "FieldError",
     "Forbidden",
     "NotFound",
     "Problem",
     "ProblemBody",
     "ServiceUnavailable",
+    "TooManyRequests",
     "Unauthorized",
     "Unprocessable",
     "install_problem_handlers",
     "problem_responses",
+    "send_problem",
 ]
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://ektp-print.example/problems/"
+# Where the body limit of the route being served is kept in the ASGI scope (services.common.bodies).
+BODY_LIMIT_SCOPE_KEY = "ektp.max_body_bytes"
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +146,20 @@ class Unprocessable(Problem):
         return cls(f"{field}: {reason}", kind="validation", errors=[FieldError(field=field, reason=reason)], **kw)
 
 
+class ContentTooLarge(Problem):
+    status, title = 413, "Content Too Large"
+
+    @classmethod
+    def over(cls, limit: int | None) -> ContentTooLarge:
+        """The body passed ``limit`` bytes; the server closes the connection (the rest is not read)."""
+        detail = f"the request body is larger than the {limit} bytes this route accepts" if limit else None
+        return cls(detail, kind="body-too-large", limit_bytes=limit, headers={"Connection": "close"})
+
+
+class TooManyRequests(Problem):
+    status, title = 429, "Too Many Requests"
+
+
 class ServiceUnavailable(Problem):
     status, title = 503, "Service Unavailable"
 
@@ -169,6 +192,8 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 413:
+            return _too_large(request)
         body = ProblemBody(title=str(exc.detail), status=exc.status_code, instance=request.url.path)
         return _response(exc.status_code, body.model_dump(exclude_none=True), dict(exc.headers or {}))
 
@@ -186,6 +211,21 @@ def install_problem_handlers(app: FastAPI) -> None:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         body = ProblemBody(title="Internal Server Error", status=500, instance=request.url.path)
         return _response(500, body.model_dump(exclude_none=True))
+
+
+def _too_large(request: Request) -> JSONResponse:
+    """A body refused by ``services.common.bodies.GuardBodies`` while the app read it: say so, with the limit."""
+    problem = ContentTooLarge.over(request.scope.get(BODY_LIMIT_SCOPE_KEY))
+    return _response(problem.status, problem.body(request.url.path), problem.headers)
+
+
+async def send_problem(problem: Problem, scope: Any, send: Any) -> None:
+    """Answer with ``problem`` straight from an ASGI middleware, before the app (and without reading the body)."""
+    body = json.dumps(problem.body(scope["path"])).encode()
+    headers = [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode())]
+    headers += [(name.lower().encode(), value.encode()) for name, value in problem.headers.items()]
+    await send({"type": "http.response.start", "status": problem.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

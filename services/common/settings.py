@@ -14,10 +14,13 @@ from typing import Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 __all__ = ["DATA_DIR", "ServiceSettings", "StackLayout", "default_sqlite_url"]
 
 DATA_DIR = Path("data")
+# Passwords that only ever stand in for a real one (.env.example, tutorials): a service refuses to start on them.
+PLACEHOLDER_PASSWORDS = frozenset({"change-me", "changeme", "password", "postgres"})
 
 
 def default_sqlite_url(service: str, data_dir: Path = DATA_DIR) -> str:
@@ -53,9 +56,17 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="EKTP_", extra="ignore", env_file=None)
 
     database_url: str = Field(default="", description="SQLAlchemy async URL; empty means ./data/<service>.db (SQLite).")
+    database_password_file: Path | None = Field(
+        default=None,
+        description="A file holding the database password (a Docker secret); it replaces any password in the URL.",
+    )
     jwt_public_key_file: Path = Field(default=DATA_DIR / "keys" / "jwt-public.pem")
     jwt_public_key: str = Field(default="", description="PEM text; wins over jwt_public_key_file.")
     jwt_audience: str = "ektp-print"
+    revoked_tokens_file: Path | None = Field(
+        default=DATA_DIR / "keys" / "revoked-tokens.jsonl",
+        description="The revoked tokens' ids (`ektp token revoke`), re-read when it changes; none if absent.",
+    )
     log_level: str = "INFO"
     log_json: bool = True
     db_pool_size: int = Field(
@@ -77,6 +88,25 @@ class ServiceSettings(BaseSettings):
         description="Origins whose pages may call this API from a browser: the office console's.",
     )
 
+    max_body_bytes: int = Field(
+        default=2 * 1024 * 1024,
+        ge=1024,
+        description="The largest request body a route reads (a request with its photo and signature is about "
+        "1 MB in base64); a larger one is refused with 413 before it is read. Upload routes have their own limit.",
+    )
+
+    rate_limits: dict[str, str] = Field(
+        default={
+            "anonymous": "300/minute",
+            "partner": "120/minute",
+            "clerk": "600/minute",
+            "operator": "6000/minute",
+            "admin": "6000/minute",
+        },
+        description="Calls per caller (token subject; client address without a token) and role, e.g. "
+        '{"partner": "120/minute"}; a role left out (service) is not limited. 429 with Retry-After beyond.',
+    )
+
     service_token: str = Field(default="", description="A JWT with role service, for calls to peer services.")
     service_token_file: Path | None = Field(default=None, description="A file holding that token (compose).")
 
@@ -85,6 +115,7 @@ class ServiceSettings(BaseSettings):
         """The settings this service takes from a local stack (``ektp up``); each service adds its own."""
         return {
             "jwt_public_key_file": layout.key_dir / "jwt-public.pem",
+            "revoked_tokens_file": layout.key_dir / "revoked-tokens.jsonl",
             # The console and `ektp status` show what happens; the terminal shows only what needs attention.
             "log_level": layout.log_level,
             "cors_origins": list(layout.console_origins),
@@ -101,6 +132,21 @@ class ServiceSettings(BaseSettings):
     def stack_env(cls, layout: StackLayout) -> dict[str, str]:
         """``for_stack`` as the environment variables ``ektp up`` starts this service with."""
         return {cls.env_name(setting): _env_value(value) for setting, value in cls.for_stack(layout).items()}
+
+    def database_url_for(self, service: str) -> str:
+        """The URL to connect with: ``database_url`` with the password from ``database_password_file`` if set, or
+        the service's SQLite file. A placeholder password (``change-me`` of .env.example) is refused."""
+        if not self.database_url:
+            return default_sqlite_url(service)
+        url = make_url(self.database_url)
+        if self.database_password_file is not None:
+            url = url.set(password=self.database_password_file.read_text().strip())
+        if url.password is not None and str(url.password).lower() in PLACEHOLDER_PASSWORDS:
+            raise ValueError(
+                f"the {service} database password is the placeholder {url.password!r}: set a real one "
+                "(README, 'Deploy with compose (PostgreSQL)')"
+            )
+        return url.render_as_string(hide_password=False)
 
     def peer_token(self) -> str | None:
         """The token this service sends to its peers: inline text first, then the file; None if neither."""

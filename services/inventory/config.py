@@ -45,4 +45,4 @@ class Settings(ServiceSettings, OfficeHoursSettings):
         }
 
     def resolved_database_url(self) -> str:
-        return self.database_url or default_sqlite_url("inventory")
+        return self.database_url_for("inventory")

@@ -4,6 +4,7 @@ ektp up                                   everything on the embedded default (SQ
 ektp serve request|inventory|gateway      one service (ports 8001, 8002, 8003)
 ektp migrate [SERVICE]                    run alembic migrations (all services by default)
 ektp token create --role ROLE [...]       print a signed token on stdout
+ektp token revoke TOKEN_OR_ID             refuse a token in every service from now on
 ektp emulator [...]                       a software card printer on a real port
 ektp status                               printers, queue and stock at a glance
 ektp import-batch FILE                    upload a kecamatan batch with a progress bar
@@ -13,15 +14,20 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import secrets
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from services.common.auth import Role, ensure_key_pair, issue_token, parse_duration
+import jwt
+
+from services.common.auth import MAX_TTL, SUBJECT_REQUIRED, Role, ensure_key_pair, issue_token, parse_duration
 from services.common.migrate import SERVICES, upgrade
+from services.common.revocation import revoke
 from services.common.settings import DATA_DIR
+from services.ops.audit import add_audit_commands
 from services.ops.office import add_office_commands
 
 __all__ = ["main", "service_settings"]
@@ -64,11 +70,21 @@ def _cmd_token_create(args: argparse.Namespace) -> int:
             print(f"no private key at {key_file}", file=sys.stderr)
             return 2
         ensure_key_pair(KEY_DIR)
+    role = Role(args.role)
+    missing = []
+    if role is Role.CLERK and not args.kecamatan:
+        missing.append("--kecamatan CODE (the kecamatan it acts for)")
+    if role in SUBJECT_REQUIRED and not args.subject:
+        missing.append("--subject NAME (the person or system it is for)")
+    if missing:
+        print(f"a {role.value} token needs " + " and ".join(missing), file=sys.stderr)
+        return 2
     try:
         token = issue_token(
             key_file.read_bytes(),
-            role=args.role,
-            subject=args.subject or f"{args.role}-cli",
+            role=role,
+            # A token nobody named gets a subject of its own: no two share one by default.
+            subject=args.subject or f"{role.value}-{secrets.token_hex(4)}",
             scope=args.kecamatan,
             ttl=parse_duration(args.ttl),
         )
@@ -76,6 +92,22 @@ def _cmd_token_create(args: argparse.Namespace) -> int:
         print(str(exc), file=sys.stderr)
         return 2
     print(token)
+    return 0
+
+
+def _cmd_token_revoke(args: argparse.Namespace) -> int:
+    """Add a token (or a token id) to the revocation list that every service reads."""
+    text: str = args.token.strip()
+    if text.count(".") == 2:
+        # Only its claims are needed: a forged or expired token on the list harms nobody.
+        claims = jwt.decode(text, options={"verify_signature": False, "verify_exp": False, "verify_aud": False})
+        if not claims.get("jti"):
+            print("this token has no id (jti): it was made before revocation existed; rotate the key", file=sys.stderr)
+            return 2
+    else:
+        claims = {"jti": text}
+    added = revoke(args.file, claims, reason=args.reason)
+    print(f"token {claims['jti']} {'revoked' if added else 'was already revoked'} ({args.file})", file=sys.stderr)
     return 0
 
 
@@ -137,10 +169,18 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument(
         "--kecamatan", action="append", default=[], metavar="CODE", help="a clerk's kecamatan (repeatable)"
     )
-    create.add_argument("--subject", default="", metavar="NAME")
-    create.add_argument("--ttl", default="8h", metavar="DURATION", help="e.g. 90s, 15m, 8h, 30d")
+    create.add_argument(
+        "--subject", default="", metavar="NAME", help="who or what the token is for (required for clerk and partner)"
+    )
+    longest = ", ".join(f"{role.value} {int(ttl.total_seconds() // 3600)}h" for role, ttl in MAX_TTL.items())
+    create.add_argument("--ttl", default="8h", metavar="DURATION", help=f"e.g. 90s, 15m, 8h, 30d; at most: {longest}")
     create.add_argument("--private-key", type=Path, default=KEY_DIR / "jwt-private.pem")
     create.set_defaults(func=_cmd_token_create)
+    revoke_ = token.add_parser("revoke", help="refuse a token everywhere from now on")
+    revoke_.add_argument("token", metavar="TOKEN_OR_ID", help="the token itself, or its id (jti)")
+    revoke_.add_argument("--reason", default="", help="kept in the revocation list")
+    revoke_.add_argument("--file", type=Path, default=KEY_DIR / "revoked-tokens.jsonl", help="the revocation list")
+    revoke_.set_defaults(func=_cmd_token_revoke)
 
     keys = sub.add_parser("keys", help="signing keys").add_subparsers(dest="keys_command", required=True)
     init = keys.add_parser("init", help="create the development key pair unless it exists")
@@ -148,6 +188,7 @@ def _parser() -> argparse.ArgumentParser:
     init.set_defaults(func=_cmd_keys_init)
 
     add_office_commands(sub)
+    add_audit_commands(sub)
 
     sub.add_parser("emulator", help="a software card printer (ektp emulator --help)", add_help=False)
     return parser

@@ -29,7 +29,7 @@ from typing import IO, Any
 
 import httpx
 
-from services.common.auth import Role, ensure_key_pair, issue_token
+from services.common.auth import MAX_TTL, Role, ensure_key_pair, issue_token
 from services.common.migrate import SERVICES, upgrade
 from services.common.settings import DATA_DIR, ServiceSettings, StackLayout
 
@@ -248,21 +248,42 @@ def _wait_printers_ready(
 
 
 def write_stack_file(options: StackOptions, info: dict[str, Any], children: list[Child]) -> None:
-    """``<data>/stack.json``: URLs, printers, the operator token and each child's current pid."""
+    """``<data>/stack.json`` (mode 0600): URLs, printers, the operator token and each child's current pid."""
     info["pids"] = {child.name: child.process.pid for child in children}
     temporary = options.data_dir / "stack.json.tmp"
-    temporary.write_text(json.dumps(info, indent=2))
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)  # also when an older, looser file was left behind
+    with os.fdopen(descriptor, "w") as file:
+        file.write(json.dumps(info, indent=2))
     temporary.replace(options.data_dir / "stack.json")
+
+
+def _make_private(data_dir: Path) -> None:
+    """Create the data directory with mode 0700, or take an existing one back from group and others.
+
+    It holds the private key, the databases, the emulators' control tokens and ``stack.json`` (an operator
+    token). A directory left open by an older version or a plain ``mkdir`` is fixed, with a note, rather than
+    refused: it is ours. Files made from now on are private through ``run_stack``'s umask.
+    """
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if data_dir.stat().st_mode & 0o077:
+        print(f"ektp up: {data_dir} was open to other users; now only you can read it (mode 0700)", file=sys.stderr)
+        data_dir.chmod(0o700)
+    for path in [*data_dir.glob("*.db"), *data_dir.glob("*.db-*"), data_dir / "stack.json"]:
+        if path.is_file() and not path.is_symlink() and path.stat().st_mode & 0o077:
+            path.chmod(0o600)
 
 
 @contextlib.contextmanager
 def stack(options: StackOptions) -> Iterator[tuple[dict[str, Any], list[Child]]]:
     """Start everything; yield what ``stack.json`` holds and the children; stop them (SIGTERM, then SIGKILL)."""
-    options.data_dir.mkdir(parents=True, exist_ok=True)
+    _make_private(options.data_dir)
     private_key, _ = ensure_key_pair(options.key_dir)
     private_pem = private_key.read_bytes()
     service_token = issue_token(private_pem, role=Role.SERVICE, subject="gateway", ttl=dt.timedelta(days=365))
-    operator_token = issue_token(private_pem, role=Role.OPERATOR, subject="operator-console", ttl=dt.timedelta(days=7))
+    operator_token = issue_token(
+        private_pem, role=Role.OPERATOR, subject="operator-console", ttl=MAX_TTL[Role.OPERATOR]
+    )
     children: list[Child] = []
     try:
         printers = _start_emulators(options)
@@ -306,6 +327,9 @@ def run_stack(options: StackOptions) -> int:
     A child that dies is started again (like compose's ``restart: unless-stopped``), at most five times a
     minute; the services recover their own state (leases, journal, reservations) when they come back.
     """
+    # Whatever ektp up and its children create is for this user only: the SQLite files (and the -wal and -shm
+    # files SQLite adds beside them), the keys, the emulators' state and tokens, stack.json.
+    os.umask(0o077)
     stop = False
 
     def _on_sigterm(_signum: int, _frame: object) -> None:
@@ -327,7 +351,8 @@ def run_stack(options: StackOptions) -> int:
             for service, url in info["urls"].items():
                 print(f"  {service:<10} {url}  (API docs: {url}/docs)")
             for name, printer in info["printers"].items():
-                print(f"  {name:<10} {printer['url']}  (emulator control: {printer['control']})")
+                control = f"{printer['control']}, token in {printer['control_token_file']}"
+                print(f"  {name:<10} {printer['url']}  (emulator control: {control})")
             print(f"\noperator token (valid 7 days):\n{info['operator_token']}\n", flush=True)
             print(f"ready: {options.data_dir / 'stack.json'}", flush=True)
             while not stop:

@@ -58,6 +58,8 @@ def create_app(settings: Settings, *, inventory_transport: httpx.AsyncBaseTransp
             audit_router(AuditEvent),
         ],
         lifespan=lifespan,
+        # The proposal file's own limit; its reader refuses a body past it too (batches.files.spool).
+        upload_limits=[(batches_router.prefix, settings.batch_max_bytes)],
     )
     app.state.context = ServiceContext.from_settings(settings)
     app.state.exit_hooks.append(app.state.context.queue_signal.close)  # waiting claims answer 204 at once

@@ -11,9 +11,13 @@ from pydantic_settings import SettingsConfigDict
 from services.common.office_hours import OfficeHoursSettings
 from services.common.settings import ServiceSettings, StackLayout, default_sqlite_url
 
-__all__ = ["DEFAULT_PORT", "Settings"]
+__all__ = ["DEFAULT_PORT", "IMAGE_MAX_PIXELS", "IMAGE_MAX_SIDE", "Settings"]
 
 DEFAULT_PORT = 8001
+# An e-KTP photo is 4 × 6 cm, 472 × 709 pixels at 300 dpi. Cameras and scanners give far more, which is allowed up
+# to a 12-megapixel camera's 4000 × 3000; the gateway draws pictures up to 16 megapixels (rendering/card.py).
+IMAGE_MAX_SIDE = 4000
+IMAGE_MAX_PIXELS = 12_000_000
 
 
 class Settings(ServiceSettings, OfficeHoursSettings):
@@ -32,6 +36,19 @@ class Settings(ServiceSettings, OfficeHoursSettings):
     minimum_age: int = Field(default=17, ge=0, description="Residents younger than this need to be married.")
     photo_max_bytes: int = Field(default=512 * 1024, ge=1024)
     signature_max_bytes: int = Field(default=256 * 1024, ge=256)
+    # A PNG of a few hundred KB may claim 13000 × 13000 pixels; its header is read, never its pixels.
+    photo_max_side: int = Field(
+        default=IMAGE_MAX_SIDE, ge=1, description="Longest side of the photo in pixels (e-KTP: 472 × 709 at 300 dpi)."
+    )
+    photo_max_pixels: int = Field(
+        default=IMAGE_MAX_PIXELS, ge=1, description="Width × height of the photo at most (12 MP: a 4000 × 3000 camera)."
+    )
+    signature_max_side: int = Field(
+        default=IMAGE_MAX_SIDE, ge=1, description="Longest side of the signature in pixels (a pad gives ~600 × 200)."
+    )
+    signature_max_pixels: int = Field(
+        default=IMAGE_MAX_PIXELS, ge=1, description="Width × height of the signature at most (a scan of it, cropped)."
+    )
 
     # Queue and leases
     max_attempts: int = Field(default=3, ge=1, description="Failed prints before a request goes to needs_review.")
@@ -71,8 +88,30 @@ class Settings(ServiceSettings, OfficeHoursSettings):
         default=True, description="A clerk's batch is queued only as an operator approves its rows."
     )
 
-    # Batches
-    batch_max_bytes: int = Field(default=512 * 1024 * 1024, ge=1024)
+    # Batches. One file is one kecamatan's proposal: the limits fit the biggest kecamatan's with room to spare,
+    # and keep a file of junk from costing more than that (batches/files.py, batches/service.py).
+    batch_max_rows: int = Field(
+        default=75_000,
+        ge=1,
+        description="Rows one batch may hold. Pesawaran's biggest kecamatan has about 60,000 residents obliged to "
+        "hold a KTP (the regency 247,111 over its 11 kecamatan), so a whole kecamatan fits, with a quarter to spare; "
+        "the whole regency is one file per kecamatan. A longer file is refused whole (413 naming rows).",
+    )
+    batch_max_bytes: int = Field(
+        default=160 * 1024 * 1024,
+        ge=1024,
+        description="Bytes one upload may hold. A row with a passport-sized photo and a signature scan "
+        "(tests/factories.py) is about 2.1 kB as JSON and 1.8 kB as CSV, so batch_max_rows such rows are about "
+        "155 MB (148 MiB); rows with the factory's smaller photo (1.4 kB) about 108 MB. A file of bigger photos "
+        "holds fewer rows: split it. A larger body is refused before it is read (413).",
+    )
+    batch_report_max_errors: int = Field(
+        default=1000,
+        ge=1,
+        description="Errors kept for a batch's report: whole rows, the first refused ones; the rows refused after "
+        "them are counted (rejected_rows, the report's unlisted_rows), not listed. A clerk fixes those and "
+        "uploads again.",
+    )
     batch_chunk_rows: int = Field(default=5000, ge=1, description="Rows validated and inserted together (COPY).")
 
     # Replacements and the card registry (docs/architecture.md, "Cards, replacements, custody")
@@ -95,4 +134,4 @@ class Settings(ServiceSettings, OfficeHoursSettings):
         }
 
     def resolved_database_url(self) -> str:
-        return self.database_url or default_sqlite_url("request")
+        return self.database_url_for("request")

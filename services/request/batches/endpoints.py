@@ -21,6 +21,7 @@ router = APIRouter(prefix="/v1/batches", tags=["batches"])
 
 uploader = Authorize(Role.ADMIN, Role.OPERATOR, Role.CLERK)
 reviewer = Authorize(Role.ADMIN, Role.OPERATOR)
+_FORM_FIELD_BYTES = 64 * 1024
 
 
 async def _file_chunks(upload: UploadFile) -> AsyncIterator[bytes]:
@@ -33,7 +34,7 @@ async def _file_chunks(upload: UploadFile) -> AsyncIterator[bytes]:
     status_code=201,
     response_model=BatchOut,
     summary="Upload a batch (CSV or JSON); the same file again returns the same batch (200)",
-    responses=problem_responses(400, 403, 409, 422),
+    responses=problem_responses(400, 403, 409, 413, 422),
     openapi_extra={
         "requestBody": {
             "content": {
@@ -56,7 +57,8 @@ async def create_batch(
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     limit = context.settings.batch_max_bytes
     if content_type == "multipart/form-data":
-        async with request.form(max_part_size=limit) as form:
+        # One file part (spooled to disk by Starlette, within the route's body limit); other fields are small.
+        async with request.form(max_files=1, max_fields=8, max_part_size=_FORM_FIELD_BYTES) as form:
             file = form.get("file")
             if not isinstance(file, UploadFile):
                 raise Unprocessable.field("file", "a multipart field named file is required")
@@ -100,7 +102,11 @@ async def get_batch(
     return service.batch_out(await service.get_readable(session, principal, batch_id))
 
 
-@router.get("/{batch_id}/report", response_model=BatchReport, summary="The refused rows: row, field and reason")
+@router.get(
+    "/{batch_id}/report",
+    response_model=BatchReport,
+    summary="The refused rows: row, field and reason (the first rows, up to batch_report_max_errors errors)",
+)
 async def get_batch_report(
     batch_id: str,
     session: ReadSession,
@@ -110,12 +116,15 @@ async def get_batch_report(
     batch = await service.get_readable(session, principal, batch_id)
     rows, total = await repository.errors(session, batch_id, limit=page.limit, offset=page.offset)
     decided, decided_total = await repository.decisions(session, batch_id, limit=page.limit, offset=page.offset)
+    listed = await repository.listed_rows(session, batch_id)
     return BatchReport(
         batch=service.batch_out(batch),
         errors=[FieldError(row=e.row, field=e.field, reason=e.reason) for e in rows],
         total=total,
         limit=page.limit,
         offset=page.offset,
+        listed_rows=listed,
+        unlisted_rows=max(batch.rejected_rows - listed, 0),
         decisions=[BatchDecisionOut.model_validate(d, from_attributes=True) for d in decided],
         decisions_total=decided_total,
     )

@@ -30,6 +30,7 @@ __all__ = [
     "insert_created_audit_rows",
     "insert_errors",
     "list_batches",
+    "listed_rows",
     "pending_rows",
 ]
 
@@ -98,6 +99,12 @@ async def insert_audit_rows(session: AsyncSession, rows: Sequence[dict[str, Any]
 async def errors(session: AsyncSession, batch_id: str, *, limit: int, offset: int) -> tuple[Sequence[BatchError], int]:
     query = select(BatchError).where(BatchError.batch_id == batch_id)
     return await paginate(session, query, BatchError.row, BatchError.id, limit=limit, offset=offset)
+
+
+async def listed_rows(session: AsyncSession, batch_id: str) -> int:
+    """How many refused rows the report lists (a row's number is unique in its batch)."""
+    query = select(func.count(func.distinct(BatchError.row))).where(BatchError.batch_id == batch_id)
+    return int(await session.scalar(query) or 0)
 
 
 async def list_batches(

@@ -101,9 +101,15 @@ class BatchDecisionOut(BaseModel):
 class BatchReport(BaseModel):
     batch: BatchOut
     errors: list[FieldError]
-    total: int
+    total: int = Field(description="The errors the report lists (all pages).")
     limit: int
     offset: int
+    listed_rows: int = Field(default=0, description="Refused rows whose errors the report lists.")
+    unlisted_rows: int = Field(
+        default=0,
+        description="Refused rows past the report's room (batch_report_max_errors): counted in the batch's "
+        "rejected_rows, not listed. Fix the listed rows and upload again to see them.",
+    )
     decisions: list[BatchDecisionOut] = Field(
         default=[], description="The office's decisions, by row (the same page as the errors)."
     )

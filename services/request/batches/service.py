@@ -1,6 +1,10 @@
 """Rules of batches: the file is spooled and hashed (same file again → the same batch), then read row by row
 in chunks; each chunk is validated off the event loop, checked against active NIKs, and inserted in bulk with
 its audit rows. Row numbers count data rows from 1 (the CSV header is row 0); a JSON row may carry its own ``row``.
+
+What a file costs is bounded whatever it holds: ``batch_max_rows`` rows (past them it is refused whole), chunks
+of ``batch_chunk_rows`` rows or ``CHUNK_IMAGE_BYTES`` of images, and ``batch_report_max_errors`` stored errors
+(whole rows, at most ``ROW_ERRORS`` each): the rows refused after them are counted, not listed.
 """
 
 from __future__ import annotations
@@ -8,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,7 +26,7 @@ from services.common.auth import Principal, Role
 from services.common.models import new_id
 from services.common.problems import BadRequest, Conflict, FieldError, Forbidden, NotFound, Unprocessable
 from services.request.batches import repository
-from services.request.batches.files import Upload, csv_rows, json_rows, spool
+from services.request.batches.files import Row, Upload, csv_rows, json_rows, spool
 from services.request.batches.schemas import BatchOut, BatchStatus
 from services.request.context import ServiceContext
 from services.request.models import Batch
@@ -37,6 +42,10 @@ __all__ = ["BATCH_CHANNELS", "Upload", "batch_out", "needs_review", "process", "
 BATCH_CHANNELS = frozenset({Channel.KECAMATAN_BATCH, Channel.MOBILE_UNIT})
 _IMAGES: set[str] = {"photo", "signature"}
 READ_CHUNK = 1024 * 1024
+# A chunk also ends once its valid rows hold this many bytes of images: 5,000 rows of large photos stay small.
+CHUNK_IMAGE_BYTES = 16 * 1024 * 1024
+# The errors one refused row keeps for the report (the last says how many more there were).
+ROW_ERRORS = 20
 
 
 def batch_out(batch: Batch) -> BatchOut:
@@ -88,6 +97,33 @@ class _Chunk:
     # (row number, the request's column values but id, queue_key, created_at and updated_at)
     valid: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     errors: list[FieldError] = field(default_factory=list)
+    image_bytes: int = 0
+
+
+class _ReportRoom:
+    """Room left in the report: a refused row's errors are kept whole while they fit in ``limit`` errors, and
+    once one row does not fit no later row is kept (the report lists the first refused rows, the batch counts
+    them all). Shared by the validating thread and the inserting event loop, hence the lock."""
+
+    def __init__(self, limit: int) -> None:
+        self._room = limit
+        self._lock = threading.Lock()
+
+    def take(self, errors: list[FieldError]) -> bool:
+        with self._lock:
+            if len(errors) > self._room:
+                self._room = 0
+                return False
+            self._room -= len(errors)
+            return True
+
+
+def _row_errors(number: int, errors: list[FieldError]) -> list[FieldError]:
+    """At most ``ROW_ERRORS`` errors of one row, the last saying how many more there were."""
+    if len(errors) <= ROW_ERRORS:
+        return errors
+    more = len(errors) - ROW_ERRORS + 1
+    return [*errors[: ROW_ERRORS - 1], FieldError(row=number, field="row", reason=f"{more} more errors in this row")]
 
 
 class _Validator:
@@ -95,7 +131,7 @@ class _Validator:
 
     def __init__(
         self,
-        rows: Iterator[tuple[int, dict[str, Any]]],
+        rows: Iterator[Row],
         context: ServiceContext,
         principal: Principal,
         batch_id: str,
@@ -104,6 +140,7 @@ class _Validator:
         self.rows = rows
         self.context = context
         self.principal = principal
+        self.report = _ReportRoom(context.settings.batch_report_max_errors)
         self.today = context.today()
         self.seen_niks: dict[str, int] = {}
         # What every request of the batch is stored with (the row's values are built here, off the event loop).
@@ -118,17 +155,21 @@ class _Validator:
 
     def next_chunk(self, size: int) -> _Chunk:
         chunk = _Chunk()
-        for number, raw in self.rows:
+        for row in self.rows:
             chunk.seen += 1
-            errors = self._check(number, raw, chunk)
-            chunk.errors.extend(errors)
-            if chunk.seen >= size:
+            errors = self._check(row, chunk)
+            if errors:
+                errors = _row_errors(row.number, errors)
+                if self.report.take(errors):
+                    chunk.errors.extend(errors)
+            if chunk.seen >= size or chunk.image_bytes >= CHUNK_IMAGE_BYTES:
                 break
         return chunk
 
-    def _check(self, number: int, raw: dict[str, Any], chunk: _Chunk) -> list[FieldError]:
-        if "__row__" in raw:
-            return [FieldError(row=number, field="row", reason=str(raw["__row__"]))]
+    def _check(self, row: Row, chunk: _Chunk) -> list[FieldError]:
+        if row.errors:
+            return row.errors
+        number, raw = row.number, row.values
         raw.setdefault("channel", Channel.KECAMATAN_BATCH.value)
         try:
             data = RequestIn.model_validate(raw)
@@ -158,6 +199,7 @@ class _Validator:
             priority=data.priority.value,
         )
         chunk.valid.append((number, values))
+        chunk.image_bytes += len(checked.photo) + len(checked.signature)
         return []
 
 
@@ -171,16 +213,23 @@ def _new_ids(count: int) -> list[str]:
 
 
 async def _insert_chunk(
-    session: AsyncSession, context: ServiceContext, principal: Principal, batch: Batch, chunk: _Chunk
+    session: AsyncSession,
+    context: ServiceContext,
+    principal: Principal,
+    batch: Batch,
+    chunk: _Chunk,
+    report: _ReportRoom,
 ) -> int:
     active = await request_repository.active_niks(session, [values["nik"] for _, values in chunk.valid])
     accepted: list[dict[str, Any]] = []
     for number, values in chunk.valid:
         nik = values["nik"]
         if nik in active:
-            chunk.errors.append(
-                FieldError(row=number, field="nik", reason=f"already has an active request /v1/requests/{active[nik]}")
+            error = FieldError(
+                row=number, field="nik", reason=f"already has an active request /v1/requests/{active[nik]}"
             )
+            if report.take([error]):
+                chunk.errors.append(error)
         else:
             accepted.append(values)
 
@@ -260,7 +309,8 @@ async def process(
     except IntegrityError:
         raise Conflict("the same file is being processed; retry", kind="batch-in-progress") from None
 
-    rows = csv_rows(upload.file) if upload.format == "csv" else json_rows(upload.file)
+    max_rows = context.settings.batch_max_rows
+    rows = (csv_rows if upload.format == "csv" else json_rows)(upload.file, max_rows=max_rows)
     review = needs_review(context, principal)
     validator = _Validator(rows, context, principal, batch.id, validator_status(context, principal))
     size = context.settings.batch_chunk_rows
@@ -274,7 +324,7 @@ async def process(
                 break
             pending = asyncio.ensure_future(asyncio.to_thread(validator.next_chunk, size))
             total += chunk.seen
-            chunk_accepted = await _insert_chunk(session, context, principal, batch, chunk)
+            chunk_accepted = await _insert_chunk(session, context, principal, batch, chunk, validator.report)
             accepted += chunk_accepted
             rejected += chunk.seen - chunk_accepted
     finally:

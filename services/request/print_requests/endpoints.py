@@ -61,6 +61,7 @@ async def create_request(
     The answer's ``queue`` is null here (counting the queue ahead is not free); ``GET /v1/requests/{id}`` has it.
     """
     fp = ""
+    service.may_submit(principal, body)  # before a replay: a stored answer is only for whoever may ask again
     if idempotency_key is not None:
         fp = fingerprint("POST", request.url.path, body.model_dump(mode="json"))
         if replay := await context.idempotency.replay(session, principal, idempotency_key, fp):

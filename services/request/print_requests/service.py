@@ -48,8 +48,11 @@ __all__ = [
     "cancel",
     "card_data",
     "create",
+    "duplicate_for",
     "duplicate_nik",
     "handover",
+    "load",
+    "may_submit",
     "readable",
     "resolve",
     "set_status",
@@ -173,7 +176,8 @@ def readable(principal: Principal, request: PrintRequest) -> None:
         raise Forbidden("a partner reads only the requests it submitted", kind="out-of-scope")
 
 
-def _may_submit(principal: Principal, data: RequestIn) -> None:
+def may_submit(principal: Principal, data: RequestIn) -> None:
+    """403 unless ``principal`` may submit ``data`` (a partner: urgent, its channel; a clerk: its kecamatan)."""
     if principal.role is Role.PARTNER:
         if data.priority is not Priority.URGENT:
             raise Forbidden("a partner submits urgent requests only", kind="partner-urgent-only")
@@ -181,20 +185,41 @@ def _may_submit(principal: Principal, data: RequestIn) -> None:
             raise Forbidden("a partner submits through channel partner only", kind="partner-channel")
     elif data.channel is Channel.PARTNER:
         raise Unprocessable.field("channel", "channel partner is for partner systems")
+    elif principal.role is Role.CLERK and data.priority is Priority.URGENT:
+        # An urgent need jumps the queue on documents the office checks at its desk, not on a proposal.
+        raise Forbidden(
+            "urgent requests are taken at the office desk, where their documents are checked",
+            kind="clerk-urgent",
+            errors=[FieldError(field="reason", reason=f"{data.reason.value} is urgent: a clerk proposes regular ones")],
+        )
     if not principal.may_act_for(data.kecamatan_code):
         raise Forbidden(f"kecamatan {data.kecamatan_code} is outside your scope", kind="out-of-scope")
 
 
-def duplicate_nik(existing_id: str) -> Conflict:
-    url = f"/v1/requests/{existing_id}"
-    return Conflict(
+def duplicate_nik(existing_id: str | None) -> Conflict:
+    """409 for a NIK with an active request; it links to that request only when the caller may read it."""
+    problem = Conflict(
         "this NIK already has an active request",
         kind="duplicate-nik",
         errors=[FieldError(field="nik", reason="already has an active request")],
-        headers={"Link": f'<{url}>; rel="duplicate"'},
-        existing_request_id=existing_id,
-        existing_request=url,
     )
+    if existing_id is not None:
+        url = f"/v1/requests/{existing_id}"
+        problem.headers["Link"] = f'<{url}>; rel="duplicate"'
+        problem.extensions.update(existing_request_id=existing_id, existing_request=url)
+    return problem
+
+
+async def duplicate_for(session: AsyncSession, principal: Principal, nik: str) -> Conflict:
+    """``duplicate_nik`` as ``principal`` may see it: the active request named only if it may read it."""
+    winner_id = await repository.active_by_nik(session, nik)
+    winner = await repository.get(session, winner_id) if winner_id else None
+    try:
+        if winner is not None:
+            readable(principal, winner)
+    except Forbidden:
+        winner = None
+    return duplicate_nik(winner.id if winner is not None else None)
 
 
 # --- changes ------------------------------------------------------------------------------------------------
@@ -217,7 +242,7 @@ async def create(
     (replacements/service.py has checked who may, and ended that request in this transaction).
     """
     if replaces is None:
-        _may_submit(principal, data)
+        may_submit(principal, data)
     checked, errors = check_request(data, catalog=context.catalog, settings=context.settings, today=context.today())
     if checked is None:
         raise Unprocessable("; ".join(f"{e.field}: {e.reason}" for e in errors), kind="validation", errors=errors)
@@ -292,9 +317,8 @@ async def create(
                 )
                 await repository.insert_queued(connection, values, audit)
     except IntegrityError:
-        # The NIK already has an active request (the partial unique index): link to it.
-        winner = await repository.active_by_nik(session, data.nik)
-        raise duplicate_nik(winner or "unknown") from None
+        # The NIK already has an active request (the partial unique index): link to it, for those who may read it.
+        raise await duplicate_for(session, principal, data.nik) from None
     context.queued(session)
     return values
 
@@ -308,8 +332,11 @@ def set_status(request: PrintRequest, target: RequestStatus, now: dt.datetime, n
         request.status_note = note[:300]
 
 
-async def _load(session: AsyncSession, principal: Principal, request_id: str) -> PrintRequest:
-    request = await repository.get(session, request_id, for_update=True)
+async def load(
+    session: AsyncSession, principal: Principal, request_id: str, *, for_update: bool = True
+) -> PrintRequest:
+    """The request, if ``principal`` may read it: 404 when it does not exist, 403 when it may not."""
+    request = await repository.get(session, request_id, for_update=for_update)
     if request is None:
         raise NotFound(f"no request {request_id}", kind="request-not-found")
     readable(principal, request)
@@ -341,7 +368,7 @@ async def _change(
 async def cancel(
     session: AsyncSession, context: ServiceContext, principal: Principal, request_id: str, note: str | None
 ) -> PrintRequest:
-    request = await _load(session, principal, request_id)
+    request = await load(session, principal, request_id)
     return await _change(session, context, principal, request, "request.cancelled", RequestStatus.CANCELLED, note=note)
 
 
@@ -349,7 +376,7 @@ async def resolve(
     session: AsyncSession, context: ServiceContext, principal: Principal, request_id: str, body: ResolveIn
 ) -> PrintRequest:
     """An operator looked at the output tray: the card came out (with its serial) or it did not."""
-    request = await _load(session, principal, request_id)
+    request = await load(session, principal, request_id)
     if request.status != RequestStatus.NEEDS_REVIEW.value:
         raise Conflict(f"the request is {request.status}, not needs_review", kind="not-needs-review")
     if body.outcome is ResolveOutcome.PRINTED:
@@ -372,7 +399,7 @@ async def activate(
     session: AsyncSession, context: ServiceContext, principal: Principal, request_id: str, body: ActivateIn
 ) -> PrintRequest:
     """Activate a printed card after checking that its serial is the one printed for this request."""
-    request = await _load(session, principal, request_id)
+    request = await load(session, principal, request_id)
     if request.status == RequestStatus.PRINTED.value and body.card_serial != request.card_serial:
         raise Conflict(
             "the card's serial is not the one printed for this request",
@@ -390,7 +417,7 @@ async def handover(
     session: AsyncSession, context: ServiceContext, principal: Principal, request_id: str, body: HandoverIn
 ) -> PrintRequest:
     """Record that the resident (or the named person) received the activated card."""
-    request = await _load(session, principal, request_id)
+    request = await load(session, principal, request_id)
     collected = await _change(
         session, context, principal, request, "request.collected", RequestStatus.COLLECTED,
         note=body.note, received_by=body.received_by, collected_at=context.clock(),

@@ -41,6 +41,8 @@ async def create_replacement(
     """201 the new request (``replaces`` names the old one, ``Location`` its URL); the old card's serial is
     invalid at once (``GET /v1/cards/{serial}``). A replay with the same ``Idempotency-Key`` gets the first answer."""
     fp = fingerprint("POST", request.url.path, body.model_dump(mode="json"))
+    # Before a replay: a stored answer is only for whoever may still read the request it replaced.
+    await requests.load(session, principal, request_id, for_update=False)
     if replay := await context.idempotency.replay(session, principal, idempotency_key, fp):
         return replay
     created = await service.replace(session, context, principal, request_id, body)
