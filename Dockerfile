@@ -1,19 +1,24 @@
 # One image for the three services and the printer emulator: `ektp serve request|inventory|gateway`,
 # `ektp emulator …`, `ektp migrate …`. Built by docker-compose.yml.
-FROM python:3.11-slim
+# The base image is a build argument so that an office behind a registry mirror can name its own copy.
+ARG PYTHON_IMAGE=python:3.11-slim
+FROM ${PYTHON_IMAGE}
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    EKTP_MIGRATIONS_ROOT=/app
 
 WORKDIR /app
 COPY pyproject.toml README.md alembic.ini ./
 COPY services ./services
 COPY drivers ./drivers
 COPY migrations ./migrations
+# A fixed gid as well as uid: compose gives the service tokens and the database password file to group 10001.
 RUN pip install . \
-    && useradd --system --uid 10001 --home /app ektp \
+    && groupadd --system --gid 10001 ektp \
+    && useradd --system --uid 10001 --gid ektp --home /app ektp \
     && mkdir -p /app/data/emulator \
     && chown -R ektp /app/data
 # Card printers on a serial or USB port: add the user to the dialout group and pass the device through

@@ -34,6 +34,7 @@ from typing import Any
 
 import httpx
 
+from drivers.emulator.control_client import control_headers
 from services.common.auth import generate_key_pair
 from services.common.migrate import upgrade
 from services.gateway.rendering import render_panels
@@ -100,7 +101,11 @@ class Fleet:
         return self
 
     async def logs(self, client: httpx.AsyncClient) -> dict[str, list[dict[str, Any]]]:
-        return {p["name"]: (await client.get(f"{p['control']}/log")).json() for p in self.printers}
+        logs = {}
+        for p in self.printers:
+            response = await client.get(f"{p['control']}/log", headers=control_headers(p["control_token_file"]))
+            logs[p["name"]] = response.json()
+        return logs
 
     async def stop(self) -> None:
         for process in self.processes:
@@ -118,13 +123,15 @@ class GatewayBenchStack:
         self.clients: dict[str, httpx.AsyncClient] = {}
 
     async def start(self) -> None:
-        self.stack.configure("request", fair_spacing_seconds=0, max_lease_seconds=3600)
+        # One operator submits for a whole office here: no per-caller rate limit.
+        self.stack.configure("request", fair_spacing_seconds=0, max_lease_seconds=3600, rate_limits="{}")
         self.stack.configure("inventory", urgent_reserve_count=0)
         self.stack.configure("gateway", poll_interval=1.0, idle_claim_interval=0.1, peer_retry_max_wait=0.5,
                              lease_seconds=120, card_margin=5, capacity_publish_interval=5)  # fmt: skip
         await asyncio.gather(self.stack.start("request"), self.stack.start("inventory"))
         await self.stack.start("gateway")
-        self.clients = {s: self.stack.client(s, "operator") for s in ("request", "inventory", "gateway")}
+        self.clients = {s: self.stack.client(s, "operator") for s in ("request", "inventory")}
+        self.clients["gateway"] = self.stack.client("gateway", "admin")  # registers and removes the printers
         response = await self.clients["inventory"].post("/v1/tranches", json={
             "reference": "bench", "received_on": dt.date.today().isoformat(),
             "ranges": [{"first": "KTP00000001", "last": "KTP00025000"}], "received_by": "bench"})  # fmt: skip

@@ -30,6 +30,7 @@ import psutil
 from rich.console import Console
 from rich.table import Table
 
+from drivers.emulator.control_client import control_headers
 from services.ops.demo import request_body
 from tests.factories import to_csv
 from tests.system.harness import SystemUnderTest, people
@@ -106,15 +107,18 @@ class Load:
 
     def operator(self) -> None:
         """What the office does for the printers: a new ribbon before one runs out, an emptied output tray."""
-        controls = [str(p["control"]) for p in self.sut.reload()["printers"].values()]
+        printers = self.sut.reload()["printers"].values()
+        controls = [(str(p["control"]), control_headers(p["control_token_file"])) for p in printers]
         with httpx.Client(timeout=5.0) as http:
             while time.monotonic() < self.deadline:
-                for url in controls:
-                    state = http.get(f"{url}/state").json()
+                for url, headers in controls:
+                    state = http.get(f"{url}/state", headers=headers).json()
                     if state["ribbon_left"] < RIBBON_CHANGE_AT:
-                        self.call("operator ribbon", http.post, f"{url}/actions/load_ribbon", json={}, ok=(200,))
+                        self.call("operator ribbon", http.post, f"{url}/actions/load_ribbon",
+                                  json={}, headers=headers, ok=(200,))  # fmt: skip
                     if state["output_count"] > state["output_capacity"] - TRAY_EMPTY_BEFORE:
-                        self.call("operator tray", http.post, f"{url}/actions/empty_output", json={}, ok=(200,))
+                        self.call("operator tray", http.post, f"{url}/actions/empty_output",
+                                  json={}, headers=headers, ok=(200,))  # fmt: skip
                 time.sleep(0.5)
 
     def reads(self, seed: int) -> None:

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from drivers.emulator.control_client import control_headers
 from services.common.auth import KeyPair, Role, issue_token
 from tests.support import free_port
 
@@ -103,6 +104,8 @@ class Stack:
             env.setdefault(prefix + "REQUEST_URL", self._service("request").url)
             env.setdefault(prefix + "INVENTORY_URL", self._service("inventory").url)
             env.setdefault(prefix + "SERVICE_TOKEN", self.token("service", "gateway"))
+            # The emulators listen on 127.0.0.1 ports picked at random: allowed here, not by the gateway's defaults.
+            env.setdefault(prefix + "PRINTER_HOSTS", "127.0.0.1:*")
         log = service.log.open("ab")
         service.process = subprocess.Popen(
             [sys.executable, "-m", "services.ops.cli", "serve", name, "--port", str(service.port)],
@@ -180,6 +183,7 @@ class EmulatorProcess:
             if line.startswith(b"{"):
                 info = json.loads(line)
                 self.url, self.control = info["url"], info["control"]
+                self._http.headers.update(control_headers(info["control_token_file"]))
                 return self
 
     async def inject(self, fault: str, *, at_card: int | None = None, **params: Any) -> dict[str, Any]:

@@ -4,8 +4,10 @@
 
 On start it prints one line per endpoint, then one JSON line per printer for programs to read:
     {"name": "printer-1", "url": "socket://127.0.0.1:40211", "pty": "…/printer-1.tty", "device": "/dev/pts/3",
-     "control": "http://127.0.0.1:40212", "state_dir": null, "pid": 4242}
+     "control": "http://127.0.0.1:40212", "control_token_file": "…/control-token", "state_dir": null, "pid": 4242}
 Port 0 picks a free port. With --count N, printer i listens on PORT+i-1 (control likewise) unless 0.
+The control API listens on loopback and takes the bearer token in its control_token_file (mode 0600, made anew
+on every start: <state dir>/control-token, else in a private temporary folder).
 """
 
 from __future__ import annotations
@@ -66,6 +68,12 @@ def _parser() -> argparse.ArgumentParser:
         help="also a pseudo-terminal; its stable path (a symlink): PATH, or <state dir|temp dir>/<name>.tty",
     )
     ports.add_argument("--control-port", type=int, default=9201, help="HTTP control API (0: any free port)")
+    ports.add_argument("--control-host", default="127.0.0.1", help="the control API's address (loopback only)")
+    ports.add_argument(
+        "--control-remote",
+        action="store_true",
+        help="let --control-host be a non-loopback address: whoever reaches it with the token drives the printer",
+    )
     ports.add_argument("--no-control", action="store_true", help="no control API")
 
     printer = parser.add_argument_group("printer")
@@ -121,6 +129,8 @@ def _configs(args: argparse.Namespace) -> list[EmulatorConfig]:
         port=None if args.no_tcp else args.port,
         pty=Path(args.pty) if isinstance(args.pty, str) else bool(args.pty),
         control_port=None if args.no_control else args.control_port,
+        control_host=args.control_host,
+        control_remote=args.control_remote,
         speed=args.speed,
         time_scale=args.time_scale,
         serials=args.serials,
@@ -170,7 +180,7 @@ async def _run(configs: list[EmulatorConfig]) -> int:
             if emulator.pty_path:
                 print(f"{name}: pseudo-terminal {emulator.pty_path} -> {emulator.endpoints()['device']}")
             if emulator.control_url:
-                print(f"{name}: control API on {emulator.control_url}")
+                print(f"{name}: control API on {emulator.control_url} (token in {emulator.control_token_file})")
             print(json.dumps({**emulator.endpoints(), "pid": os.getpid()}), flush=True)
         await stop.wait()
         log.info("stopping")

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
 from drivers.protocol import Extension
 
-__all__ = ["ALL_EXTENSIONS", "EmulatorConfig"]
+__all__ = ["ALL_EXTENSIONS", "EmulatorConfig", "is_loopback"]
 
 ALL_EXTENSIONS = frozenset(extension.value for extension in Extension)
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1); False for a wildcard or another name."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -22,6 +33,9 @@ class EmulatorConfig:
     port: int | None = 0  # TCP port for socket:// (0: any free port; None: no TCP endpoint)
     pty: bool | Path = False  # a pseudo-terminal; True links it at <state dir or a temp dir>/<name>.tty
     control_port: int | None = 0  # HTTP control (0: any free port; None: none)
+    control_host: str = "127.0.0.1"  # loopback only, unless control_remote
+    control_remote: bool = False  # let the control API listen on a non-loopback control_host (a container's network)
+    control_token: str | None = None  # the control API's bearer token; None: a random one, in a 0600 file
     speed: float = 120.0  # cards an hour (real printers: 30 to 200); 0 prints in no time
     time_scale: float = 1.0  # 100 runs a hundred times faster; inf prints in no time
     serials: str = "KTP00000001-KTP00000500"  # blanks in the input hopper of a fresh state
@@ -47,6 +61,13 @@ class EmulatorConfig:
         unknown = self.extensions - ALL_EXTENSIONS
         if unknown:
             raise ValueError(f"unknown extensions {sorted(unknown)}; known: {sorted(ALL_EXTENSIONS)}")
+        if self.control_port is not None and not self.control_remote and not is_loopback(self.control_host):
+            # Whoever reaches the control API can jam, unplug and empty the printer: keep it on this machine.
+            raise ValueError(
+                f"the control API listens on loopback only, not on {self.control_host!r} (allow it with control_remote)"
+            )
+        if self.control_token is not None and not self.control_token:
+            raise ValueError("an empty control token")
 
     @property
     def print_time(self) -> float:

@@ -1,27 +1,37 @@
 """Command-line client of the emulator's control API (see ``control_server`` for the endpoints).
 
-    python -m drivers.emulator.control_client http://127.0.0.1:9201 state
-    python -m drivers.emulator.control_client http://127.0.0.1:9201 fault card_jam --at 3
-    python -m drivers.emulator.control_client http://127.0.0.1:9201 fault slow_replies delay=0.5
-    python -m drivers.emulator.control_client http://127.0.0.1:9201 clear card_jam
-    python -m drivers.emulator.control_client http://127.0.0.1:9201 action load_blanks serials=KTP501-KTP600
-    python -m drivers.emulator.control_client http://127.0.0.1:9201 log
+The token is the emulator's ``control-token`` file (``ektp up``: ``data/emulators/<printer>/control-token``):
+
+    python -m drivers.emulator.control_client http://127.0.0.1:9201 --token-file TOKEN_FILE state
+    python -m drivers.emulator.control_client http://127.0.0.1:9201 --token-file TOKEN_FILE fault card_jam --at 3
+    … fault slow_replies delay=0.5
+    … clear card_jam
+    … action load_blanks serials=KTP501-KTP600
+    … log
 
 Prints the JSON answer; exits 1 when the emulator refuses or cannot be reached.
+Programs send ``control_headers(token_file)`` with their own HTTP client.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from drivers.emulator.faults import Action, Fault
 
-__all__ = ["main"]
+__all__ = ["control_headers", "main"]
+
+
+def control_headers(token_file: str | os.PathLike[str]) -> dict[str, str]:
+    """The ``Authorization`` header for the control API, from the emulator's ``control-token`` file."""
+    return {"Authorization": f"Bearer {Path(token_file).read_text().strip()}"}
 
 
 def _parameters(pairs: list[str]) -> dict[str, Any]:
@@ -46,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("url", help="the emulator's control URL, e.g. http://127.0.0.1:9201")
+    parser.add_argument(
+        "--token-file", type=Path, required=True, help="the emulator's control-token file (its state dir)"
+    )
     sub = parser.add_subparsers(dest="what", required=True)
     sub.add_parser("state", help="show the printer's state")
     sub.add_parser("log", help="show every card output")
@@ -60,7 +73,12 @@ def main(argv: list[str] | None = None) -> int:
     action.add_argument("params", nargs="*", metavar="KEY=VALUE", help="e.g. serials=KTP00000501-KTP00000600")
     args = parser.parse_args(argv)
     base = args.url.rstrip("/")
-    with httpx.Client(base_url=base, timeout=10.0) as client:
+    try:
+        headers = control_headers(args.token_file)
+    except OSError as exc:
+        print(f"{args.token_file}: {exc.strerror}", file=sys.stderr)
+        return 1
+    with httpx.Client(base_url=base, headers=headers, timeout=10.0) as client:
         try:
             if args.what in ("state", "log"):
                 response = client.get(f"/{args.what}")

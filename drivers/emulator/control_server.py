@@ -11,7 +11,12 @@ Faults: card_jam ribbon_out feeder_empty cover_open output_full link_drop slow_r
 power_loss.
 Actions: load_blanks load_ribbon open_cover close_cover clear_jam empty_output power_on power_off.
 
-From a shell, the client in ``control_client``:  python -m drivers.emulator.control_client URL fault card_jam --at 3
+Every request carries ``Authorization: Bearer <token>`` (401 without it); a request with a body, and every POST,
+says ``Content-Type: application/json`` (415 otherwise), so a web page cannot drive the printer with a form.
+The server listens on loopback unless told otherwise (``allow_remote``: a container's network).
+
+From a shell, the client in ``control_client``:
+    python -m drivers.emulator.control_client URL --token-file STATE_DIR/control-token fault card_jam --at 3
 
 The server is plain asyncio, one request a connection: the emulator stays light (sixteen run side by side in
 benchmarks) and an idle one never wakes up.
@@ -21,10 +26,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import json
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from drivers.emulator.config import is_loopback
 from drivers.emulator.faults import Action, Fault
 
 if TYPE_CHECKING:
@@ -36,20 +44,29 @@ E = TypeVar("E", Fault, Action)
 
 _MAX_BODY = 64 * 1024
 _REQUEST_TIMEOUT = 10.0
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
 class _HttpError(Exception):
-    def __init__(self, status: HTTPStatus, detail: str) -> None:
+    def __init__(self, status: HTTPStatus, detail: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
+        self.headers = headers or {}
 
 
 class ControlServer:
-    """Serves the control API of one emulator on ``http://host:port``."""
+    """Serves the control API of one emulator on ``http://host:port`` to callers holding ``token``."""
 
-    def __init__(self, emulator: Emulator, host: str, port: int) -> None:
+    def __init__(self, emulator: Emulator, host: str, port: int, *, token: str, allow_remote: bool = False) -> None:
+        if not token:
+            raise ValueError("the control API needs a token")
+        if not allow_remote and not is_loopback(host):
+            raise ValueError(
+                f"the control API listens on loopback only, not {host!r}, unless remote control is allowed"
+            )
         self._emulator = emulator
+        self.token = token
         self.host = host
         self.port = port
         self._server: asyncio.Server | None = None
@@ -85,21 +102,28 @@ class ControlServer:
                 await writer.wait_closed()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        headers: dict[str, str] = {}
         try:
-            method, path, body = await asyncio.wait_for(_read_request(reader), _REQUEST_TIMEOUT)
+            method, path, body = await asyncio.wait_for(_read_request(reader, self._authorized), _REQUEST_TIMEOUT)
             status, payload = HTTPStatus.OK, await self._route(method, path, body)
         except _HttpError as exc:
-            status, payload = exc.status, {"error": exc.detail}
+            status, payload, headers = exc.status, {"error": exc.detail}, exc.headers
         except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
             return
         data = json.dumps(payload).encode()
+        extra = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
         head = (
-            f"HTTP/1.1 {status.value} {status.phrase}\r\nContent-Type: application/json\r\n"
+            f"HTTP/1.1 {status.value} {status.phrase}\r\nContent-Type: application/json\r\n{extra}"
             f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n"
         )
         writer.write(head.encode("ascii") + data)
         with contextlib.suppress(ConnectionError):
             await writer.drain()
+
+    def _authorized(self, authorization: str) -> bool:
+        scheme, _, credentials = authorization.strip().partition(" ")
+        # Constant time, so that the answer's timing tells nothing about how much of a guess was right.
+        return scheme.lower() == "bearer" and hmac.compare_digest(credentials.strip().encode(), self.token.encode())
 
     async def _route(self, method: str, path: str, body: dict[str, Any]) -> Any:
         emulator = self._emulator
@@ -133,29 +157,40 @@ class ControlServer:
         raise _HttpError(HTTPStatus.NOT_FOUND, f"no {path}")
 
 
-async def _read_request(reader: asyncio.StreamReader) -> tuple[str, str, dict[str, Any]]:
+async def _read_request(
+    reader: asyncio.StreamReader, authorized: Callable[[str], bool]
+) -> tuple[str, str, dict[str, Any]]:
+    """Method, path and JSON body of one request; the token and the content type are checked before the JSON."""
     request_line = (await reader.readline()).decode("latin-1").split()
     if len(request_line) != 3:
         raise _HttpError(HTTPStatus.BAD_REQUEST, "bad request line")
     method, path, _ = request_line
-    length = 0
+    method = method.upper()
+    headers: dict[str, str] = {}
     while (line := await reader.readline()) not in (b"\r\n", b"\n", b""):
         name, _, value = line.decode("latin-1").partition(":")
-        if name.strip().lower() == "content-length":
-            try:
-                length = int(value.strip())
-            except ValueError:
-                raise _HttpError(HTTPStatus.BAD_REQUEST, "bad Content-Length") from None
+        headers[name.strip().lower()] = value.strip()
+    try:
+        length = int(headers.get("content-length", "0"))
+    except ValueError:
+        raise _HttpError(HTTPStatus.BAD_REQUEST, "bad Content-Length") from None
     if not 0 <= length <= _MAX_BODY:
         raise _HttpError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "body too large")
+    # Read the body even when the request is refused: closing a socket with unread data resets the connection,
+    # and the caller would see the reset instead of the answer.
     raw = await reader.readexactly(length) if length else b""
+    if not authorized(headers.get("authorization", "")):
+        raise _HttpError(HTTPStatus.UNAUTHORIZED, "a bearer token is needed: the control-token file", _CHALLENGE)
+    media_type = headers.get("content-type", "").partition(";")[0].strip().lower()
+    if (method == "POST" or raw) and media_type != "application/json":
+        raise _HttpError(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "the body must be sent as application/json")
     try:
         body = json.loads(raw) if raw.strip() else {}
     except ValueError:
         raise _HttpError(HTTPStatus.BAD_REQUEST, "the body must be JSON") from None
     if not isinstance(body, dict):
         raise _HttpError(HTTPStatus.BAD_REQUEST, "the body must be a JSON object")
-    return method.upper(), path, body
+    return method, path, body
 
 
 def _member(kind: type[E], name: str) -> E:

@@ -4,10 +4,16 @@ async with Emulator(EmulatorConfig(time_scale=math.inf, pty=True)) as emu:
     async with CardPrinter.open(emu.url) as printer: ...
     await emu.inject(Fault.CARD_JAM)
     await emu.act(Action.CLEAR_JAM)
+
+The control API takes ``emu.control_token`` as a bearer token. A token the emulator made itself is also
+written, mode 0600, to ``<state dir>/control-token`` (or a private temporary folder): ``endpoints()`` names
+that file for a program that started the emulator as a process.
 """
 
 from __future__ import annotations
 
+import os
+import secrets
 import shutil
 import tempfile
 from pathlib import Path
@@ -21,7 +27,9 @@ from drivers.emulator.links import PtyEndpoint, TcpEndpoint
 from drivers.emulator.printer import VirtualPrinter
 from drivers.emulator.store import StateStore
 
-__all__ = ["Emulator"]
+__all__ = ["CONTROL_TOKEN_FILE", "Emulator"]
+
+CONTROL_TOKEN_FILE = "control-token"  # noqa: S105 - the name of the file, not a token
 
 
 class Emulator:
@@ -33,6 +41,7 @@ class Emulator:
         self._tcp: TcpEndpoint | None = None
         self._pty: PtyEndpoint | None = None
         self._control: ControlServer | None = None
+        self._control_token_file: Path | None = None
         self._temp_dir: Path | None = None
         self._suspended = False
 
@@ -66,6 +75,16 @@ class Emulator:
     def control_url(self) -> str | None:
         return None if self._control is None else self._control.url
 
+    @property
+    def control_token(self) -> str | None:
+        """The bearer token the control API takes; None without a control API."""
+        return None if self._control is None else self._control.token
+
+    @property
+    def control_token_file(self) -> str | None:
+        """The 0600 file holding the token the emulator made; None when the caller gave it one (or no control)."""
+        return None if self._control_token_file is None else str(self._control_token_file)
+
     def endpoints(self) -> dict[str, Any]:
         """What the command line prints as its JSON line."""
         return {
@@ -74,6 +93,7 @@ class Emulator:
             "pty": self.pty_path,
             "device": None if self._pty is None else self._pty.device,
             "control": self.control_url,
+            "control_token_file": self.control_token_file,
             "state_dir": None if self.config.state_dir is None else str(self.config.state_dir),
         }
 
@@ -92,8 +112,15 @@ class Emulator:
                 self._pty = PtyEndpoint(printer, self._pty_link())
                 self._pty.start()
             if config.control_port is not None:
-                self._control = ControlServer(self, config.host, config.control_port)
-                await self._control.start()
+                token = config.control_token
+                if token is None:
+                    token = secrets.token_urlsafe(32)
+                    self._control_token_file = self._write_control_token(token)
+                control = ControlServer(
+                    self, config.control_host, config.control_port, token=token, allow_remote=config.control_remote
+                )
+                self._control = control
+                await control.start()
             printer.arm_scripted_faults()
         except BaseException:
             await self.stop()
@@ -103,6 +130,7 @@ class Emulator:
         if self._control is not None:
             await self._control.stop()
             self._control = None
+        self._control_token_file = None
         for endpoint in (self._tcp, self._pty):
             if endpoint is not None:
                 await endpoint.stop()
@@ -140,11 +168,27 @@ class Emulator:
     def _pty_link(self) -> Path:
         if isinstance(self.config.pty, Path):
             return self.config.pty
+        return self._own_dir() / f"{self.config.name}.tty"
+
+    def _own_dir(self) -> Path:
+        """The state dir, else a temporary folder of ours (mode 0700) removed on stop."""
         if self.config.state_dir is not None:
             self.config.state_dir.mkdir(parents=True, exist_ok=True)
-            return self.config.state_dir / f"{self.config.name}.tty"
-        self._temp_dir = Path(tempfile.mkdtemp(prefix="ektp-emulator-"))
-        return self._temp_dir / f"{self.config.name}.tty"
+            return self.config.state_dir
+        if self._temp_dir is None:
+            self._temp_dir = Path(tempfile.mkdtemp(prefix="ektp-emulator-"))
+        return self._temp_dir
+
+    def _write_control_token(self, token: str) -> Path:
+        """``control-token``, mode 0600 from the start, replaced whole so that a reader never sees half of it."""
+        path = self._own_dir() / CONTROL_TOKEN_FILE
+        temporary = path.with_name(f".{path.name}.{os.getpid()}")
+        temporary.unlink(missing_ok=True)
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(token + "\n")
+        os.replace(temporary, path)
+        return path
 
     def _drop_links(self) -> None:
         for endpoint in (self._tcp, self._pty):

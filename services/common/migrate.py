@@ -2,8 +2,12 @@
 
 One ``alembic.ini`` at the project root has a section per service (``[request]``, ``[inventory]``,
 ``[gateway]``), each pointing at ``migrations/<service>``. The migrations are not part of the installed package:
-they are found beside the source tree (a checkout, an editable install), else in ``EKTP_MIGRATIONS_ROOT``, else
-in the working directory (the image's ``/app``, where the Dockerfile copies them).
+they are found in ``EKTP_MIGRATIONS_ROOT`` when it is set (the image sets ``/app``, where the Dockerfile copies
+them), else beside the source tree this module was loaded from (a checkout, an editable install).
+
+Never in the working directory: a migration is Python that runs with the database's credentials, so a
+``migrations/`` folder (or a module named like a database driver, through alembic's ``prepend_sys_path``) in
+whatever folder ``ektp migrate`` was started from must not be run.
 """
 
 from __future__ import annotations
@@ -24,15 +28,16 @@ SERVICES = ("request", "inventory", "gateway")
 
 
 def migrations_root() -> Path:
-    """The folder holding ``alembic.ini`` and ``migrations/``: the source tree, ``EKTP_MIGRATIONS_ROOT``, or cwd."""
+    """The folder holding ``alembic.ini`` and ``migrations/``: ``EKTP_MIGRATIONS_ROOT``, else the source tree."""
     explicit = os.environ.get("EKTP_MIGRATIONS_ROOT")
-    candidates = [Path(explicit)] if explicit else [PROJECT_ROOT, Path.cwd()]
-    for candidate in candidates:
-        if (candidate / "alembic.ini").is_file() and (candidate / "migrations").is_dir():
-            return candidate.resolve()
-    looked = ", ".join(str(c) for c in candidates)
+    candidate = Path(explicit) if explicit else PROJECT_ROOT
+    if not candidate.is_absolute():
+        raise ValueError(f"EKTP_MIGRATIONS_ROOT must be an absolute path, not {explicit!r}")
+    if (candidate / "alembic.ini").is_file() and (candidate / "migrations").is_dir():
+        return candidate.resolve()
     raise FileNotFoundError(
-        f"no alembic.ini and migrations/ in {looked}: run from the project folder or set EKTP_MIGRATIONS_ROOT"
+        f"no alembic.ini and migrations/ in {candidate}: set EKTP_MIGRATIONS_ROOT to the folder that holds them "
+        "(the working directory is never searched)"
     )
 
 
@@ -42,6 +47,9 @@ def alembic_config(service: str, url: str) -> Config:
     root = migrations_root()
     config = Config(str(root / "alembic.ini"), ini_section=service)
     config.set_main_option("script_location", str(root / "migrations" / service))
+    # alembic.ini's `prepend_sys_path = .` serves the `alembic` command run from the project folder; here it
+    # would put the working directory first on sys.path for the rest of the process. Our packages are imported.
+    config.set_main_option("prepend_sys_path", "")
     config.attributes["database_url"] = url
     return config
 

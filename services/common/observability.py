@@ -1,11 +1,13 @@
 """``/healthz`` (the process is up), ``/readyz`` (its database answers) and Prometheus ``/metrics``.
 
 These three need no token. Each app gets its own metrics registry, so several apps in one test process do
-not share counters.
+not share counters. ``/readyz`` is open to anyone who can reach the port: it says in our own words which
+dependency does not answer, and leaves the driver's error (its class, host and message) to the log.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 
 from fastapi import APIRouter, FastAPI, Request, Response
@@ -15,6 +17,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from services.common.problems import ServiceUnavailable
 
 __all__ = ["Metrics", "install_observability"]
+
+log = logging.getLogger(__name__)
 
 
 class Metrics:
@@ -92,7 +96,10 @@ def install_observability(app: FastAPI, service: str) -> Metrics:
         try:
             await request.app.state.db.ping()
         except Exception as exc:
-            raise ServiceUnavailable(f"database not ready: {type(exc).__name__}", kind="not-ready") from None
+            log.warning("not ready: the database does not answer: %s: %s", type(exc).__name__, exc)
+            raise ServiceUnavailable(
+                "the database does not answer", kind="not-ready", checks={"database": "does not answer"}
+            ) from None
         return {"status": "ready", "service": service}
 
     @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)

@@ -45,13 +45,20 @@ def _dockerfile_layout(app: Path) -> str:
     return workdir
 
 
+def _dockerfile_env() -> dict[str, str]:
+    """The variables the Dockerfile's ``ENV`` lines set (``KEY=value`` pairs, continued with backslashes)."""
+    text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
+    pairs = [word for line in text.splitlines() if line.startswith("ENV ") for word in line.split()[1:]]
+    return dict(pair.split("=", 1) for pair in pairs)
+
+
 @pytest.mark.slow
 def test_a_regular_install_as_in_the_image_migrates_from_the_image_workdir(tmp_path: Path) -> None:
     # The image runs `pip install .` (not editable), so `services` lives in site-packages, away from
     # alembic.ini and migrations/: `ektp migrate` must still find them in the image's WORKDIR.
     app, site = tmp_path / "app", tmp_path / "site"
     app.mkdir()
-    assert _dockerfile_layout(app) == "/app"
+    workdir = _dockerfile_layout(app)
     pip = [str(ROOT / ".venv/bin/python"), "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(site)]
     subprocess.run([*pip, str(app)], check=True, capture_output=True)
     shutil.rmtree(app / "services"), shutil.rmtree(app / "drivers")  # only the installed copy can be imported
@@ -62,15 +69,20 @@ def test_a_regular_install_as_in_the_image_migrates_from_the_image_workdir(tmp_p
         "upgrade(sys.argv[1], 'sqlite+aiosqlite:///' + sys.argv[2]); "
         "print(migrations_root(), len(load_catalog('18.09').kecamatan))"
     )
-    env = {"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"}
+    # The image's EKTP_MIGRATIONS_ROOT (/app) points at our copy of /app.
+    image_root = _dockerfile_env()["EKTP_MIGRATIONS_ROOT"]
+    assert image_root == workdir
+    env = {"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin", "EKTP_MIGRATIONS_ROOT": str(app)}
     python = str(ROOT / ".venv/bin/python")
     for service in ("request", "inventory", "gateway"):
         done = subprocess.run([python, "-c", script, service, str(tmp_path / f"{service}.db")],
-                              cwd=app, env=env, capture_output=True, text=True)  # fmt: skip
+                              cwd=tmp_path, env=env, capture_output=True, text=True)  # fmt: skip
         assert done.returncode == 0, done.stderr
         assert done.stdout.split() == [str(app), "11"]
 
+    # Without it, the working directory is not searched, even when it holds migrations.
+    without = {key: value for key, value in env.items() if key != "EKTP_MIGRATIONS_ROOT"}
     elsewhere = subprocess.run([python, "-c", script, "request", str(tmp_path / "x.db")],
-                               cwd=tmp_path, env=env, capture_output=True, text=True)  # fmt: skip
+                               cwd=app, env=without, capture_output=True, text=True)  # fmt: skip
     assert elsewhere.returncode != 0
     assert "EKTP_MIGRATIONS_ROOT" in elsewhere.stderr

@@ -18,6 +18,7 @@ import pytest
 
 from drivers import PANELS, CardPrinter, Frame, LinkDown, NoAnswer, Reconnect, SerialTransport, Timeouts
 from drivers.emulator import Emulator, Fault
+from drivers.emulator.control_client import control_headers
 from tests.support import wait_for
 
 SHORT = Timeouts(short=1.0)
@@ -76,7 +77,9 @@ async def test_the_event_loop_keeps_ticking_while_full_panels_are_downloaded(
             while len(ticker.lags) - ticks_before < 50 and len(serials) < 60:
                 serials.append(await printer.print_card(f"job-{len(serials)}", front, back=back))
             lags = ticker.held(ticks_before)
-        async with httpx.AsyncClient(base_url=info["control"]) as control:
+        async with httpx.AsyncClient(
+            base_url=info["control"], headers=control_headers(info["control_token_file"])
+        ) as control:
             log = (await control.get("/log")).json()
     assert serials == [f"KTP{n:08d}" for n in range(1, len(serials) + 1)]
     digests = {
@@ -123,7 +126,9 @@ async def test_the_event_loop_keeps_ticking_while_a_download_waits_for_a_printer
             lags = ticker.held(ticks_before)
             assert (await download).text == "OK"
             assert (await transport.request(Frame("Se"))).text == "OK;KTP00000001"
-        async with httpx.AsyncClient(base_url=info["control"]) as control:
+        async with httpx.AsyncClient(
+            base_url=info["control"], headers=control_headers(info["control_token_file"])
+        ) as control:
             log = (await control.get("/log")).json()
     assert [(r["job"], r["panels"]) for r in log] == [
         ("job-stalled", {"front.k": hashlib.sha256(data).hexdigest()[:16]})

@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from drivers.emulator.control_client import control_headers
 from services.common.auth import Role, issue_token
 from services.ops.demo import Resident, request_body, residents
 from tests.support import free_port_block
@@ -177,7 +178,9 @@ class SystemUnderTest:
     def card_log(self) -> list[dict[str, Any]]:
         cards = []
         for printer in self.reload()["printers"].values():
-            response = httpx.get(f"{printer['control']}/log", timeout=10)
+            # The token file, not a copy: an emulator that ektp up started again made a new token.
+            headers = control_headers(printer["control_token_file"])
+            response = httpx.get(f"{printer['control']}/log", headers=headers, timeout=10)
             response.raise_for_status()
             cards += response.json()
         return cards

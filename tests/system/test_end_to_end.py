@@ -237,6 +237,7 @@ def browser() -> Iterator[Any]:
     options.binary_location = chromium
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
         options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the console's messages: CSP reports
     session = webdriver.Chrome(service=Service(executable_path=driver), options=options)
     session.set_window_size(1400, 1000)
     try:
@@ -296,3 +297,8 @@ def test_the_console_shows_printers_and_stock_and_activates_a_card(
 
     wait.until(lambda _b: activated())
     assert browser.find_element(By.ID, "message").text == ""
+    # The page did all this under its Content-Security-Policy without tripping it once.
+    refused = [
+        entry["message"] for entry in browser.get_log("browser") if "Content Security Policy" in entry["message"]
+    ]
+    assert refused == []

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import re
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from drivers.emulator.control_client import control_headers
 from tests.system.harness import SystemUnderTest, wait_until
 
 pytestmark = [
@@ -24,7 +26,9 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "request.j
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SystemUnderTest]:
-    sut = SystemUnderTest(tmp_path_factory.mktemp("up-demo"), blanks=None, time_scale=3000, extra_args=("--demo",))
+    data_dir = tmp_path_factory.mktemp("up-demo")
+    data_dir.chmod(0o755)  # as a plain `mkdir data` leaves it: ektp up makes it private
+    sut = SystemUnderTest(data_dir, blanks=None, time_scale=3000, extra_args=("--demo",))
     try:
         sut.start()
         wait_until(lambda: "ready:" in sut.log_tail(200), timeout=60, what="ektp up to print its banner")
@@ -43,6 +47,32 @@ def test_the_banner_shows_the_console_the_three_services_and_a_working_operator_
     assert token is not None, banner
     answer = httpx.get(f"{urls['request']}/v1/queue/stats", headers={"Authorization": f"Bearer {token.group(1)}"})
     assert answer.status_code == 200
+
+
+def test_the_data_directory_and_its_keys_databases_and_tokens_are_readable_by_their_owner_only(
+    demo: SystemUnderTest,
+) -> None:
+    data = demo.data_dir
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    databases = [path for path in data.glob("*.db*") if path.is_file()]
+    assert {"request.db", "inventory.db", "gateway.db"} <= {path.name for path in databases}
+    assert any(path.name.endswith("-wal") for path in databases)  # SQLite's own files beside them
+    tokens = [Path(printer["control_token_file"]) for printer in demo.info["printers"].values()]
+    secrets = [*databases, data / "stack.json", data / "keys" / "jwt-private.pem", *tokens]
+    assert {path.name: oct(stat.S_IMODE(path.stat().st_mode)) for path in secrets} == {
+        path.name: oct(0o600) for path in secrets
+    }
+    for folder in (data / "keys", data / "emulators", *(token.parent for token in tokens)):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+
+
+def test_the_emulators_control_api_answers_the_token_in_its_file_and_no_one_else(demo: SystemUnderTest) -> None:
+    for printer in demo.info["printers"].values():
+        assert printer["control"].startswith("http://127.0.0.1:")
+        assert httpx.get(f"{printer['control']}/state", timeout=10).status_code == 401
+        headers = control_headers(printer["control_token_file"])
+        assert httpx.get(f"{printer['control']}/state", headers=headers, timeout=10).status_code == 200
+    assert "token in " in demo.log_tail(200)
 
 
 def test_the_first_tranche_holds_the_reference_offices_8016_blanks(demo: SystemUnderTest) -> None:
