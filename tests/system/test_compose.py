@@ -349,3 +349,15 @@ def test_the_console_reaches_every_api_through_the_proxy(compose: dict[str, Any]
         assert routes[urlsplit(url).path + "/*"] == f"{service_name}:{DEFAULT_PORTS[service_name]}"
         cors = _environment(compose["services"][service_name])[f"EKTP_{service_name.upper()}_CORS_ORIGINS"]
         assert json.loads(_interpolate(cors)) == [origin]
+
+
+def test_the_services_take_the_client_address_from_the_proxy_and_only_the_internal_network_reaches_them(
+    compose: dict[str, Any],
+) -> None:
+    # Rate limits key anonymous callers by address: without this every caller would be the proxy's one address.
+    for name in ("request", "inventory", "gateway"):
+        service = compose["services"][name]
+        assert _environment(service).get("FORWARDED_ALLOW_IPS") == "*", name
+        assert set(service["networks"]) == {"internal"}, name
+        assert "ports" not in service, name
+    assert compose["networks"]["internal"]["internal"] is True
