@@ -12,7 +12,7 @@ from services.common.idempotency import fingerprint
 from services.common.pagination import Page, PageParams
 from services.common.problems import Conflict, Forbidden, NotFound, problem_responses
 from services.request.context import Context
-from services.request.print_requests import repository, service
+from services.request.print_requests import repository, service, views
 from services.request.print_requests.schemas import (
     ActivateIn,
     Channel,
@@ -68,7 +68,7 @@ async def create_request(
             return replay
     # Without a key to remember, the submission is the transaction's only write (one statement on PostgreSQL).
     created = await service.create(session, context, principal, body, alone=idempotency_key is None)
-    out = service.to_out(created, context)
+    out = views.to_out(created, context)
     headers = {"Location": f"/v1/requests/{created['id']}"}
     if idempotency_key is None:  # pydantic writes the JSON itself: no dict of the body in between
         return Response(out.model_dump_json(), status_code=201, headers=headers, media_type="application/json")
@@ -109,7 +109,7 @@ async def list_requests(
     )
     rows, total = await repository.list_requests(session, filters, limit=page.limit, offset=page.offset)
     return Page[RequestOut](
-        items=[service.to_out(r, context) for r in rows], total=total, limit=page.limit, offset=page.offset
+        items=[views.to_out(r, context) for r in rows], total=total, limit=page.limit, offset=page.offset
     )
 
 
@@ -121,7 +121,7 @@ async def get_request(
     if found is None:
         raise NotFound(f"no request {request_id}", kind="request-not-found")
     service.readable(principal, found)
-    return service.to_out(found, context, await capacity.queue_view(session, context, found))
+    return views.to_out(found, context, await capacity.queue_view(session, context, found))
 
 
 @router.get(
@@ -152,7 +152,7 @@ async def cancel_request(
     body: Annotated[CancelIn | None, Body()] = None,
 ) -> RequestOut:
     changed = await service.cancel(session, context, principal, request_id, body.note if body else None)
-    return service.to_out(changed, context)
+    return views.to_out(changed, context)
 
 
 @router.post("/{request_id}/resolve", response_model=RequestOut, summary="Resolve a needs_review request")
@@ -164,7 +164,7 @@ async def resolve_request(
     principal: Annotated[Principal, Depends(desk)],
 ) -> RequestOut:
     changed = await service.resolve(session, context, principal, request_id, body)
-    return service.to_out(changed, context, await capacity.queue_view(session, context, changed))
+    return views.to_out(changed, context, await capacity.queue_view(session, context, changed))
 
 
 @router.post("/{request_id}/activate", response_model=RequestOut, summary="Activate a printed card")
@@ -175,7 +175,7 @@ async def activate_request(
     context: Context,
     principal: Annotated[Principal, Depends(desk)],
 ) -> RequestOut:
-    return service.to_out(await service.activate(session, context, principal, request_id, body), context)
+    return views.to_out(await service.activate(session, context, principal, request_id, body), context)
 
 
 @router.post("/{request_id}/handover", response_model=RequestOut, summary="Record the card's handover")
@@ -186,4 +186,4 @@ async def handover_request(
     context: Context,
     principal: Annotated[Principal, Depends(desk)],
 ) -> RequestOut:
-    return service.to_out(await service.handover(session, context, principal, request_id, body), context)
+    return views.to_out(await service.handover(session, context, principal, request_id, body), context)

@@ -10,7 +10,7 @@ from services.common.db import DbSession, ReadSession
 from services.common.problems import problem_responses
 from services.request.context import Context
 from services.request.print_requests.schemas import RequestOut
-from services.request.print_requests.service import to_out
+from services.request.print_requests.views import to_out
 from services.request.queue import capacity, service
 from services.request.queue.schemas import (
     CapacityIn,

@@ -24,14 +24,9 @@ from services.request.cards import service as cards
 from services.request.context import ServiceContext
 from services.request.models import PrintRequest, QueueJob
 from services.request.print_requests import repository as request_repository
-from services.request.print_requests.service import (
-    RequestLike,
-    as_row,
-    audit_state,
-    card_data,
-    set_status,
-)
+from services.request.print_requests.service import audit_state, set_status
 from services.request.print_requests.states import TRANSITIONS, RequestStatus
+from services.request.print_requests.views import RequestLike, as_row, card_data
 from services.request.queue import repository
 from services.request.queue.schemas import (
     Claim,

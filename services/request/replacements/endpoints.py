@@ -11,6 +11,7 @@ from services.common.idempotency import fingerprint
 from services.common.problems import problem_responses
 from services.request.context import Context
 from services.request.print_requests import service as requests
+from services.request.print_requests import views
 from services.request.print_requests.schemas import RequestOut
 from services.request.replacements import service
 from services.request.replacements.schemas import ReplacementIn
@@ -46,6 +47,6 @@ async def create_replacement(
     if replay := await context.idempotency.replay(session, principal, idempotency_key, fp):
         return replay
     created = await service.replace(session, context, principal, request_id, body)
-    content = requests.to_out(created, context).model_dump(mode="json")
+    content = views.to_out(created, context).model_dump(mode="json")
     headers = {"Location": f"/v1/requests/{created['id']}"}
     return await context.idempotency.remember(session, principal, idempotency_key, fp, 201, content, headers=headers)
