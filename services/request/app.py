@@ -19,6 +19,7 @@ from services.request.context import ServiceContext
 from services.request.coverage.endpoints import router as coverage_router
 from services.request.models import AuditEvent
 from services.request.print_requests.endpoints import router as requests_router
+from services.request.privacy.endpoints import router as privacy_router
 from services.request.queue.endpoints import router as queue_router
 from services.request.queue.sweeper import lease_sweeper
 from services.request.regions.endpoints import router as regions_router
@@ -55,6 +56,7 @@ def create_app(settings: Settings, *, inventory_transport: httpx.AsyncBaseTransp
             batches_router,
             coverage_router,
             regions_router,
+            privacy_router,
             audit_router(AuditEvent),
         ],
         lifespan=lifespan,

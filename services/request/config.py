@@ -9,7 +9,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from services.common.office_hours import OfficeHoursSettings
-from services.common.settings import ServiceSettings, StackLayout, default_sqlite_url
+from services.common.settings import DATA_DIR, ServiceSettings, StackLayout, default_sqlite_url
 
 __all__ = ["DEFAULT_PORT", "IMAGE_MAX_PIXELS", "IMAGE_MAX_SIDE", "Settings"]
 
@@ -123,6 +123,23 @@ class Settings(ServiceSettings, OfficeHoursSettings):
     )
     inventory_timeout_seconds: float = Field(default=5.0, gt=0, description="Longest wait for the inventory.")
 
+    # Personal data (docs/privacy.md)
+    data_keys_file: Path = Field(
+        default=DATA_DIR / "keys" / "data-keys.json",
+        description="The data keys that seal photos and signatures (AES-256-GCM), never kept in the database: "
+        '{"current": ID, "keys": {ID: base64 of 32 bytes}}, mode 0600 (or a Docker secret); re-read when it '
+        "changes (`ektp keys rotate-data`).",
+    )
+    retention_days: int = Field(
+        default=30,
+        ge=0,
+        description="Days a photo and signature are kept after the card is handed over (collected) or the request "
+        "ends otherwise (cancelled, replaced); then they are emptied, the rest of the record stays.",
+    )
+    retention_interval_seconds: float = Field(
+        default=24 * 3600.0, gt=0, description="How often the retention purge runs (daily; also once at start)."
+    )
+
     @classmethod
     def for_stack(cls, layout: StackLayout) -> dict[str, Any]:
         return super().for_stack(layout) | {
@@ -131,6 +148,7 @@ class Settings(ServiceSettings, OfficeHoursSettings):
             "console_gateway_url": layout.urls["gateway"],
             "inventory_url": layout.urls["inventory"],
             "service_token": layout.service_token,
+            "data_keys_file": layout.key_dir / "data-keys.json",
         }
 
     def resolved_database_url(self) -> str:

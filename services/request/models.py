@@ -152,8 +152,12 @@ class PrintRequest(Base):
     occupation: Mapped[str] = mapped_column(String(60))
     citizenship: Mapped[str] = mapped_column(String(3))
     valid_until: Mapped[str] = mapped_column(String(20))
+    # Sealed with the data key named by data_key_id (services.request.privacy; NULL: plain, written before
+    # encryption until `ektp keys rotate-data`); empty once purged after the retention window.
     photo: Mapped[bytes] = mapped_column(LargeBinary)
     signature: Mapped[bytes] = mapped_column(LargeBinary)
+    data_key_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    images_purged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     priority: Mapped[str] = mapped_column(String(10))
     reason: Mapped[str] = mapped_column(String(30))
@@ -185,6 +189,23 @@ class PrintRequest(Base):
     printed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     activated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     collected_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class AccessEvent(Base):
+    """One look at a resident's personal data: who, when, what (``action``: view, search, claim, …), which request
+    or NIK, and why (``purpose``). Written with the read itself (services.request.privacy.access)."""
+
+    __tablename__ = "access_events"
+    __table_args__ = (Index("ix_access_events_actor_at", "actor", "at"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(String(200))
+    actor_role: Mapped[str] = mapped_column(String(20))
+    action: Mapped[str] = mapped_column(String(20))
+    request_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    nik: Mapped[str | None] = mapped_column(String(16), index=True)
+    purpose: Mapped[str | None] = mapped_column(String(200))
 
 
 class QueueJob(Base):
