@@ -17,7 +17,7 @@ Exception tree::
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -190,14 +190,15 @@ class PeerClient:
         key: str | None = None,
         policy: PeerPolicy | None = None,
         read_timeout: httpx.Timeout | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         """The peer's 2xx answer; ``PeerAnswer`` for a 4xx; ``PeerUnavailable`` once the policy gives up."""
-        headers = {IDEMPOTENCY_HEADER: key} if key else {}
+        sent_headers = {**(headers or {}), **({IDEMPOTENCY_HEADER: key} if key else {})}
         use = policy or self.policy
         timeout = httpx.USE_CLIENT_DEFAULT if read_timeout is None else read_timeout
 
         async def once() -> httpx.Response:
-            return await self.http.request(method, path, json=body, headers=headers, timeout=timeout)
+            return await self.http.request(method, path, json=body, headers=sent_headers, timeout=timeout)
 
         response = await retrying(
             once,

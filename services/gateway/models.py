@@ -14,7 +14,11 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from services.common.models import AuditEventMixin, BigIntPK, IdempotencyKeyMixin, UTCDateTime, utcnow
 
-__all__ = ["AuditEvent", "Base", "IdempotencyKey", "Job", "JournalEntry", "Printer"]
+__all__ = ["CARD_IMAGES", "AuditEvent", "Base", "IdempotencyKey", "Job", "JournalEntry", "Printer"]
+
+# The fields of a job's card that are personal images (base64): kept only while the job may still need them, and
+# dropped once its outcome is told to the request service (journal/steps.py ``OUTCOME_TOLD``).
+CARD_IMAGES = ("photo", "signature")
 
 
 class Base(DeclarativeBase):
@@ -66,6 +70,7 @@ class Job(Base):
     status: Mapped[str] = mapped_column(String(20), default="active", index=True)
     request_id: Mapped[str | None] = mapped_column(String(60), index=True)
     priority: Mapped[str | None] = mapped_column(String(10))
+    # The claim's card data; its CARD_IMAGES leave once the outcome is reported (the printed fields stay).
     card: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     card_serial: Mapped[str | None] = mapped_column(String(40))
     reason: Mapped[str | None] = mapped_column(Text)

@@ -112,6 +112,7 @@ class Call:
     body: Any
     key: str | None  # the Idempotency-Key header
     authorization: str | None
+    purpose: str | None = None  # the X-Access-Purpose header: why the gateway reads a resident's record
 
     @property
     def job(self) -> str | None:
@@ -171,6 +172,7 @@ class Peer:
             json.loads(raw) if raw else None,
             request.headers.get("idempotency-key"),
             request.headers.get("authorization"),
+            request.headers.get("x-access-purpose"),
         )
         self.calls.append(call)
         answer = self._scripted(call)
@@ -228,8 +230,11 @@ class RequestService(Peer):
         self.waiting: deque[dict[str, Any]] = deque()
         self.claims: dict[str, dict[str, Any]] = {}
 
-    def queue(self, request_id: str = "req_01", *, priority: str = "regular") -> str:
-        self.waiting.append({"request_id": request_id, "priority": priority})
+    def queue(
+        self, request_id: str = "req_01", *, priority: str = "regular", card: dict[str, Any] | None = None
+    ) -> str:
+        """Put ``request_id`` up for the next claim, with ``card`` as its card data (the sample card if None)."""
+        self.waiting.append({"request_id": request_id, "priority": priority} | ({"card": card} if card else {}))
         return request_id
 
     def claim_of(self, request_id: str) -> dict[str, Any]:

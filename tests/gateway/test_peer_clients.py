@@ -250,11 +250,12 @@ async def test_capacity_is_published_rounded_and_capped_and_not_at_all_before_an
     ]
 
 
-async def test_a_request_is_read_with_the_service_token(clients: Clients) -> None:
-    body = await clients.requests.get_request("req_01")
+async def test_a_request_is_read_with_the_service_token_and_says_why(clients: Clients) -> None:
+    body = await clients.requests.get_request("req_01", purpose="card preview by operator-1")
     assert body["id"] == "req_01"
     [call] = clients.peers.requests.calls
     assert call.authorization == f"Bearer {clients.token}"
+    assert call.purpose == "card preview by operator-1"
 
 
 # -- the lease ---------------------------------------------------------------------------------------------

@@ -15,9 +15,12 @@ from pydantic import BaseModel, ConfigDict
 from services.common.peers import PeerAnswer, PeerClient, PeerPolicy
 from services.gateway.errors import LeaseLost, StaleJob
 
-__all__ = ["CardData", "Claim", "RequestClient"]
+__all__ = ["ACCESS_PURPOSE_HEADER", "CardData", "Claim", "RequestClient"]
 
 MAX_REASON = 300
+# Why the gateway reads a resident's record: the request service writes it into its access log.
+ACCESS_PURPOSE_HEADER = "X-Access-Purpose"
+MAX_PURPOSE = 300
 MAX_CARDS_PER_HOUR = 10_000
 # A waiting claim's read time-out: its wait plus this, so the request service always answers first.
 CLAIM_WAIT_MARGIN_SECONDS = 10.0
@@ -134,8 +137,15 @@ class RequestClient(PeerClient):
             policy=PeerPolicy(attempts=3, max_seconds=10.0),
         )
 
-    async def get_request(self, request_id: str) -> dict[str, Any]:
-        response = await self.call("GET", f"/v1/requests/{request_id}", policy=PeerPolicy(attempts=3, max_seconds=10))
+    async def get_request(self, request_id: str, *, purpose: str) -> dict[str, Any]:
+        """A request as the request service shows it; ``purpose`` goes with the call (``X-Access-Purpose``), for
+        the access log it keeps of every look at a resident's record."""
+        response = await self.call(
+            "GET",
+            f"/v1/requests/{request_id}",
+            policy=PeerPolicy(attempts=3, max_seconds=10),
+            headers={ACCESS_PURPOSE_HEADER: purpose[:MAX_PURPOSE]},
+        )
         body: dict[str, Any] = response.json()
         return body
 

@@ -28,7 +28,7 @@ from services.gateway.errors import NoBlanks, PeerAnswer
 from services.gateway.fleet.printer_errors import describe, job_failure
 from services.gateway.journal.service import new_job_id
 from services.gateway.journal.steps import JobState, Step
-from services.gateway.models import Job
+from services.gateway.models import CARD_IMAGES, Job
 from services.gateway.rendering import render_panels
 
 __all__ = ["CardSteps", "Ending", "NoWork", "Outcome", "Prepared"]
@@ -54,6 +54,13 @@ class Prepared:
     card: dict[str, Any]
     panels: dict[str, bytes]
     lease: LeaseKeeper
+
+    def forget_images(self) -> None:
+        """Let go of the photo and signature held in memory, in the card and drawn into the panels: once the card
+        data has gone to the printer (or never will), nothing prints this job from memory again."""
+        self.panels = {}
+        for name in CARD_IMAGES:
+            self.card.pop(name, None)
 
 
 class Ending(StrEnum):
@@ -156,13 +163,16 @@ class CardSteps:
 
     async def send_and_print(self, printer: CardPrinter, printer_id: str, job: Prepared) -> Outcome:
         gw = self.gw
-        await gw.journal.advance(job.job_id, Step.SENT, detail={"printer_id": printer_id})
         try:
-            await gw.requests.sent(job.job_id, printer_id)
-        except PeerAnswer as exc:
-            return Outcome(Ending.FAILED, reason=f"request service refused sent: {exc}")
-        await gw.journal.advance(job.job_id, Step.PRINTING)
-        return await self.print(printer, job.job_id, job.panels)
+            await gw.journal.advance(job.job_id, Step.SENT, detail={"printer_id": printer_id})
+            try:
+                await gw.requests.sent(job.job_id, printer_id)
+            except PeerAnswer as exc:
+                return Outcome(Ending.FAILED, reason=f"request service refused sent: {exc}")
+            await gw.journal.advance(job.job_id, Step.PRINTING)
+            return await self.print(printer, job.job_id, job.panels)
+        finally:
+            job.forget_images()  # the report that follows needs none; the database keeps them until it is told
 
     async def print(self, printer: CardPrinter, job_id: str, panels: dict[str, bytes]) -> Outcome:
         # A job's reason goes to the API and the request service: our own sentence, the whole text to the log.

@@ -16,7 +16,7 @@ from services.gateway.dispatch.dispatcher import DispatcherDep
 from services.gateway.jobs import service
 from services.gateway.jobs.schemas import JobDetail, JobOut, Resolution
 from services.gateway.journal import repository
-from services.gateway.journal.steps import JobState, Step
+from services.gateway.journal.steps import OUTCOME_TOLD, JobState, Step
 from services.gateway.rendering import render_png
 
 __all__ = ["router"]
@@ -24,6 +24,7 @@ __all__ = ["router"]
 router = APIRouter(tags=["jobs"])
 manage = Authorize(Role.ADMIN, Role.OPERATOR)
 Manager = Annotated[Principal, Depends(manage)]
+IMAGES_HEADER = "X-Card-Images"
 PNG: dict[int | str, dict[str, Any]] = {
     200: {"content": {"image/png": {}}, "description": "The card front, 1016 × 648 px at 300 dpi"}
 }
@@ -53,18 +54,23 @@ async def get_job(job_id: str, session: ReadSession, _: Manager) -> JobDetail:
 
 @router.get("/v1/jobs/{job_id}/preview.png", response_class=Response, responses=PNG, summary="The job's card")
 async def job_preview(job_id: str, session: ReadSession, _: Manager) -> Response:
+    """The card as the job holds it. Once its outcome was reported the gateway keeps no photo nor signature:
+    the card is drawn without them and the answer says so (``X-Card-Images: removed``)."""
     job = await service.require(session, job_id)
     if not job.card:
         raise Conflict("this job has no card data (nothing was claimed)", kind="job-without-card")
     png = await asyncio.to_thread(render_png, job.card)
-    return Response(png, media_type="image/png")
+    headers = {IMAGES_HEADER: "removed"} if Step(job.step) in OUTCOME_TOLD else {}
+    return Response(png, media_type="image/png", headers=headers)
 
 
 @router.get("/v1/requests/{request_id}/preview.png", response_class=Response, responses=PNG, summary="A request's card")
 async def request_preview(
-    request_id: Annotated[str, FastAPIPath(pattern=r"^[A-Za-z0-9_.:-]{1,100}$")], _: Manager, dispatcher: DispatcherDep
+    request_id: Annotated[str, FastAPIPath(pattern=r"^[A-Za-z0-9_.:-]{1,100}$")],
+    principal: Manager,
+    dispatcher: DispatcherDep,
 ) -> Response:
-    card = await service.request_card(dispatcher, request_id)
+    card = await service.request_card(dispatcher, principal, request_id)
     png = await asyncio.to_thread(render_png, card)
     return Response(png, media_type="image/png")
 

@@ -76,10 +76,12 @@ async def resolve(principal: Principal, job_id: str, body: Resolution, dispatche
     return fresh or job, bool(done)
 
 
-async def request_card(dispatcher: Dispatcher, request_id: str) -> dict[str, Any]:
-    """A request's card data, asked of the request service (404 if it has no such request)."""
+async def request_card(dispatcher: Dispatcher, principal: Principal, request_id: str) -> dict[str, Any]:
+    """A request's card data, asked of the request service (404 if it has no such request), saying who looks
+    and why: the request service keeps an access log of every look at a resident's record."""
+    purpose = f"card preview by {principal.subject}"
     try:
-        body = await dispatcher.gw.requests.get_request(request_id)
+        body = await dispatcher.gw.requests.get_request(request_id, purpose=purpose)
     except PeerAnswer as exc:
         if exc.status in (404, 422):  # 422: not even the shape of a request id
             raise NotFound(f"no request {request_id}", kind="request-not-found") from None

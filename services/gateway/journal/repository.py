@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from services.common.pagination import paginate
 from services.gateway.journal.steps import JobState
-from services.gateway.models import Job, JournalEntry
+from services.gateway.models import CARD_IMAGES, Job, JournalEntry
 
-__all__ = ["delete_job", "get_job", "list_jobs", "unfinished_jobs"]
+__all__ = ["delete_job", "drop_card_images", "get_job", "list_jobs", "unfinished_jobs"]
 
 
 async def get_job(session: AsyncSession, job_id: str, *, with_journal: bool = False) -> Job | None:
@@ -59,3 +59,14 @@ async def list_jobs(
 async def delete_job(session: AsyncSession, job_id: str) -> None:
     await session.execute(delete(JournalEntry).where(JournalEntry.job_id == job_id))
     await session.execute(delete(Job).where(Job.id == job_id))
+
+
+async def drop_card_images(session: AsyncSession, job_id: str) -> None:
+    """Rewrite the job's card without its photo and signature; its printed fields stay (preview, record)."""
+    card = await session.scalar(select(Job.card).where(Job.id == job_id))
+    if not card or not any(name in card for name in CARD_IMAGES):
+        return
+    kept = {name: value for name, value in card.items() if name not in CARD_IMAGES}
+    await session.execute(
+        update(Job).where(Job.id == job_id).values(card=kept).execution_options(synchronize_session=False)
+    )

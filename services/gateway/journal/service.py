@@ -12,7 +12,7 @@ from services.common.db import Database
 from services.common.models import utcnow
 from services.common.states import InvalidTransition, check_transition
 from services.gateway.journal import repository
-from services.gateway.journal.steps import TRANSITIONS, JobState, Step
+from services.gateway.journal.steps import OUTCOME_TOLD, TRANSITIONS, JobState, Step
 from services.gateway.models import Job, JournalEntry
 
 __all__ = ["JobNotFound", "Journal", "new_job_id"]
@@ -64,7 +64,7 @@ class Journal:
         """Move ``job_id`` to ``step`` (checked against the table), set ``fields``, and journal it.
 
         One UPDATE guarded by the steps the table allows before ``step`` (two writers cannot both move a
-        job), one INSERT, one commit.
+        job), one INSERT, one commit. A step in ``OUTCOME_TOLD`` also drops the card's images in that commit.
         """
         values: dict[str, Any] = {"step": step.value, "updated_at": utcnow(), **fields}
         new_state = state or _TERMINAL_STATE.get(step)
@@ -86,6 +86,8 @@ class Journal:
                 check_transition(TRANSITIONS, Step(job.step), step, thing="job", kind="job-step")
                 # Allowed from where it is now, yet not from where it was read: another writer moved it meanwhile.
                 raise InvalidTransition("job", Step(job.step), step, kind="job-moved")  # pragma: no cover
+            if step in OUTCOME_TOLD:
+                await repository.drop_card_images(session, job_id)
             await session.execute(
                 insert(JournalEntry).values(job_id=job_id, step=step.value, detail=detail, at=utcnow())
             )

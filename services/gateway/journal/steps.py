@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from types import MappingProxyType
 
-__all__ = ["PRE_SEND", "TRANSITIONS", "JobState", "Step"]
+__all__ = ["OUTCOME_TOLD", "PRE_SEND", "TRANSITIONS", "JobState", "Step"]
 
 
 class Step(StrEnum):
@@ -67,3 +67,8 @@ TRANSITIONS: Mapping[Step, frozenset[Step]] = MappingProxyType(
 
 # Steps at which nothing has gone to the printer nor been told "sent": the work can be handed back.
 PRE_SEND = frozenset({Step.CLAIMED, Step.RESERVED, Step.RENDERED})
+
+# Steps at which the request service has been told how the job ended (or the claim was handed back): the job
+# needs its card's photo and signature no more, and the journal drops them as it writes the step. Not before:
+# until then a crash may leave the job for recovery.
+OUTCOME_TOLD = frozenset({Step.REPORTED, Step.RELEASED, Step.REVIEW})
