@@ -29,6 +29,7 @@ from fastapi import FastAPI
 
 from services.common.auth import KeyPair, Role, generate_key_pair, issue_token
 from services.common.migrate import upgrade
+from services.request.privacy.keys import create_keys_file
 
 PG_HOST = os.environ.get("EKTP_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("EKTP_TEST_PG_PORT", "5432"))
@@ -148,6 +149,18 @@ def pytest_terminal_summary(terminalreporter: Any) -> Iterator[None]:
 @pytest.fixture(scope="session")
 def keys() -> KeyPair:
     return generate_key_pair()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def data_keys_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The request service's data keys (photos and signatures sealed at rest): it does not start without them.
+    Every request app, service process and ``ektp`` command the tests start reads this one through
+    ``EKTP_REQUEST_DATA_KEYS_FILE``, as compose sets it (an app built with ``data_keys_file=`` uses its own)."""
+    path = tmp_path_factory.mktemp("data-keys") / "data-keys.json"
+    create_keys_file(path)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("EKTP_REQUEST_DATA_KEYS_FILE", str(path))
+        yield path
 
 
 @pytest.fixture(scope="session")

@@ -60,6 +60,9 @@ def _sqlite_engine(url: str, *, begin: str) -> AsyncEngine:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        # Freed pages are zeroed: a photo emptied by the retention purge or dropped from a finished job must not
+        # stay readable in the file's free pages (docs/privacy.md).
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")

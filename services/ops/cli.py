@@ -5,6 +5,8 @@ ektp serve request|inventory|gateway      one service (ports 8001, 8002, 8003)
 ektp migrate [SERVICE]                    run alembic migrations (all services by default)
 ektp token create --role ROLE [...]       print a signed token on stdout
 ektp token revoke TOKEN_OR_ID             refuse a token in every service from now on
+ektp keys init | init-data                the signing key pair | the data keys sealing photos and signatures
+ektp keys rotate-data [--retire]          a new data key, every photo and signature sealed again under it
 ektp emulator [...]                       a software card printer on a real port
 ektp status                               printers, queue and stock at a glance
 ektp import-batch FILE                    upload a kecamatan batch with a progress bar
@@ -28,6 +30,7 @@ from services.common.migrate import SERVICES, upgrade
 from services.common.revocation import revoke
 from services.common.settings import DATA_DIR
 from services.ops.audit import add_audit_commands
+from services.ops.data_keys import add_data_key_commands
 from services.ops.office import add_office_commands
 
 __all__ = ["main", "service_settings"]
@@ -182,10 +185,11 @@ def _parser() -> argparse.ArgumentParser:
     revoke_.add_argument("--file", type=Path, default=KEY_DIR / "revoked-tokens.jsonl", help="the revocation list")
     revoke_.set_defaults(func=_cmd_token_revoke)
 
-    keys = sub.add_parser("keys", help="signing keys").add_subparsers(dest="keys_command", required=True)
+    keys = sub.add_parser("keys", help="signing and data keys").add_subparsers(dest="keys_command", required=True)
     init = keys.add_parser("init", help="create the development key pair unless it exists")
     init.add_argument("--dir", type=Path, default=KEY_DIR)
     init.set_defaults(func=_cmd_keys_init)
+    add_data_key_commands(keys)
 
     add_office_commands(sub)
     add_audit_commands(sub)

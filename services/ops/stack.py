@@ -1,9 +1,10 @@
 """``ektp up``: the whole system on the embedded default, as child processes, until Ctrl-C.
 
-On every start: the development key pair under ``<data>/keys`` (made on first start), each service's SQLite
-database migrated, two emulated card printers (their hoppers, ribbons and card logs kept under
-``<data>/emulators``), the three services, a wait until each answers ``/readyz``; on first start the
-printers are registered and commissioned and a tranche of blanks is received. Then it prints the URLs and an
+On every start: the development key pair and the data keys (the request service seals photos and signatures
+with them) under ``<data>/keys`` (made on first start, 0600), each service's SQLite database migrated, two
+emulated card printers (their hoppers, ribbons and card logs kept under ``<data>/emulators``), the three
+services, a wait until each answers ``/readyz``; on first start the printers are registered and commissioned and
+a tranche of blanks is received. Then it prints the URLs and an
 operator token, and writes them to ``<data>/stack.json`` for programs (the end-to-end tests read it).
 
 The stack knows where things are (a ``StackLayout``: URLs, files, the service token, the printers); each
@@ -32,6 +33,7 @@ import httpx
 from services.common.auth import MAX_TTL, Role, ensure_key_pair, issue_token
 from services.common.migrate import SERVICES, upgrade
 from services.common.settings import DATA_DIR, ServiceSettings, StackLayout
+from services.request.privacy.keys import create_keys_file
 
 __all__ = ["StackOptions", "ephemeral_port_range", "run_stack", "settings_class", "wait_healthy"]
 
@@ -279,6 +281,7 @@ def stack(options: StackOptions) -> Iterator[tuple[dict[str, Any], list[Child]]]
     """Start everything; yield what ``stack.json`` holds and the children; stop them (SIGTERM, then SIGKILL)."""
     _make_private(options.data_dir)
     private_key, _ = ensure_key_pair(options.key_dir)
+    create_keys_file(options.key_dir / "data-keys.json")  # where request's Settings.for_stack looks for it
     private_pem = private_key.read_bytes()
     service_token = issue_token(private_pem, role=Role.SERVICE, subject="gateway", ttl=dt.timedelta(days=365))
     operator_token = issue_token(

@@ -20,6 +20,7 @@ from services.request.coverage.endpoints import router as coverage_router
 from services.request.models import AuditEvent
 from services.request.print_requests.endpoints import router as requests_router
 from services.request.privacy.endpoints import router as privacy_router
+from services.request.privacy.retention import retention_purge
 from services.request.queue.endpoints import router as queue_router
 from services.request.queue.sweeper import lease_sweeper
 from services.request.regions.endpoints import router as regions_router
@@ -37,7 +38,7 @@ def create_app(settings: Settings, *, inventory_transport: httpx.AsyncBaseTransp
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.inventory_client = InventoryClient(settings, transport=inventory_transport)
         try:
-            async with lease_sweeper(app):
+            async with lease_sweeper(app), retention_purge(app):
                 yield
         finally:
             await app.state.inventory_client.aclose()

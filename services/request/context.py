@@ -1,4 +1,5 @@
-"""What every endpoint of the request service needs besides the session: settings, reference data, the clock.
+"""What every endpoint of the request service needs besides the session: settings, reference data, the clock,
+the data keys that seal photos and signatures.
 
 Made once in ``create_app`` and kept on ``app.state.context``; endpoints take it as the ``Context`` dependency.
 """
@@ -20,6 +21,7 @@ from services.common.models import utcnow
 from services.common.office_hours import OfficeCalendar
 from services.request.config import Settings
 from services.request.models import AuditEvent, IdempotencyKey
+from services.request.privacy.keys import Keyring
 from services.request.queue.signal import QueueSignal
 from services.request.regions.service import RegionCatalog, load_catalog
 
@@ -31,6 +33,7 @@ class ServiceContext:
     settings: Settings
     catalog: RegionCatalog
     calendar: OfficeCalendar
+    keyring: Keyring
     auditor: Auditor = field(default_factory=lambda: Auditor(AuditEvent))
     idempotency: IdempotencyKeys = field(default_factory=lambda: IdempotencyKeys(IdempotencyKey))
     clock: Callable[[], dt.datetime] = utcnow
@@ -42,6 +45,8 @@ class ServiceContext:
             settings=settings,
             catalog=load_catalog(settings.regency_code, settings.region_data_file),
             calendar=OfficeCalendar.from_settings(settings),
+            # Read now: without its keys file the service does not start (privacy/keys.py says why).
+            keyring=Keyring(settings.data_keys_file),
         )
 
     @property

@@ -53,7 +53,7 @@ async def test_no_whole_nik_reaches_the_logs(office: InProcessRequestService, ca
     await operator.post("/v1/requests", json=request_body(1))
     await operator.post("/v1/requests", json=request_body(1))  # duplicate: 409
     await operator.post("/v1/requests", json=request_body(2, birth_date="1991-01-01"))  # 422
-    await operator.get("/v1/requests", params={"nik": nik})
+    await operator.get("/v1/requests", params={"nik": nik, "purpose": "pelayanan"})
     await operator.post("/v1/batches", json={"rows": [batch_row(3), batch_row(1)]})
     await gateway.post("/v1/queue/claims", json={"job_id": "job_1", "printer_id": "p1"})
     handler = next(h for h in logging.getLogger().handlers if getattr(h, "_ektp", False))

@@ -66,7 +66,7 @@ async def test_ten_desks_submitting_one_nik_at_once_queue_it_exactly_once(office
         assert f"</v1/requests/{winner}>" in refused.headers["link"]
 
     admin = office.as_("admin")
-    stored = (await admin.get("/v1/requests", params={"nik": make_nik(serial=1)})).json()
+    stored = (await admin.get("/v1/requests", params={"nik": make_nik(serial=1), "purpose": "pelayanan"})).json()
     assert [r["id"] for r in stored["items"]] == [winner]
     assert (await admin.get("/v1/audit", params={"action": "request.created"})).json()["total"] == 1
     stats = (await admin.get("/v1/queue/stats")).json()

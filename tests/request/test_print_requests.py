@@ -200,7 +200,7 @@ async def test_a_second_request_for_a_nik_is_refused_while_the_first_is_not_yet_
     assert [(e["row"], e["field"]) for e in report["errors"]] == [(1, "nik")]
     assert f"/v1/requests/{first}" in report["errors"][0]["reason"]
 
-    mine = (await operator.get("/v1/requests", params={"nik": make_nik(serial=6)})).json()
+    mine = (await operator.get("/v1/requests", params={"nik": make_nik(serial=6), "purpose": "pelayanan"})).json()
     assert [(r["id"], r["status"]) for r in mine["items"]] == [(first, status)]
 
 
@@ -215,7 +215,7 @@ async def test_a_nik_may_ask_again_once_its_request_is_cancelled_or_collected(
     again = await operator.post("/v1/requests", json=request_body(6, reason="lost_card"))
     assert again.status_code == 201, (status, again.text)
     assert again.json()["status"] == "queued"
-    mine = (await operator.get("/v1/requests", params={"nik": make_nik(serial=6)})).json()
+    mine = (await operator.get("/v1/requests", params={"nik": make_nik(serial=6), "purpose": "pelayanan"})).json()
     assert sorted((r["id"], r["status"]) for r in mine["items"]) == sorted(
         [(first, status), (again.json()["id"], "queued")]
     )
@@ -240,7 +240,7 @@ async def test_lists_filter_by_status_kecamatan_reason_and_channel_and_operators
     assert await total(channel="mobile_unit") == 1
     assert await total(status="queued") == 3
     assert await total(status="printed") == 0
-    assert await total(nik=make_nik("18.09.01", serial=7)) == 1
+    assert await total(nik=make_nik("18.09.01", serial=7), purpose="pelayanan") == 1
     page = (await operator.get("/v1/requests", params={"limit": 2})).json()
     assert len(page["items"]) == 2
     assert page["total"] == 3

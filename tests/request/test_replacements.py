@@ -166,7 +166,7 @@ async def test_a_second_active_request_for_the_nik_outside_the_chain_is_still_re
     )
     assert twice.status_code == 409
     assert twice.json()["type"].endswith("/invalid-transition")
-    listed = await operator.get("/v1/requests", params={"nik": request_body(1)["nik"]})
+    listed = await operator.get("/v1/requests", params={"nik": request_body(1)["nik"], "purpose": "pelayanan"})
     assert sorted(r["status"] for r in listed.json()["items"]) == ["queued", "replaced"]
 
 

@@ -206,6 +206,14 @@ async def test_each_role_is_denied_what_it_may_not_do_and_nothing_changes(office
             Denied("service reads the audit trail", gateway, "GET", "/v1/audit"),
             # operator: everything at the desk, but not the audit trail
             Denied("operator reads the audit trail", operator, "GET", "/v1/audit"),
+            # the access log and a resident's whole record: admins only
+            *(
+                Denied(f"{role} {what}", client, "GET", path)
+                for role, client in (("operator", operator), ("clerk", clerk), ("partner", partner_a),
+                                     ("service", gateway))
+                for what, path in (("reads the access log", "/v1/access-log"),
+                                   ("exports a resident's data", f"/v1/residents/{make_nik(serial=1)}/data"))
+            ),
         ]
     )  # fmt: skip
     assert await snapshot(office) == before
@@ -293,7 +301,7 @@ async def test_a_clerk_submits_for_its_own_kecamatan_and_is_refused_another_nami
     assert [r["id"] for r in listing["items"]] == [own.json()["id"]]
 
 
-PATH_VALUES = {"kecamatan_code": "18.09.01", "job_id": "job_1", "serial": "KTP99999999"}
+PATH_VALUES = {"kecamatan_code": "18.09.01", "job_id": "job_1", "serial": "KTP99999999", "nik": "1809011705909999"}
 
 
 def public(path: str) -> bool:
@@ -361,6 +369,8 @@ POLICY: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/regions"): EVERYONE,
     ("GET", "/v1/audit"): frozenset({"admin"}),
     ("GET", "/v1/audit/export"): frozenset({"admin"}),
+    ("GET", "/v1/access-log"): frozenset({"admin"}),
+    ("GET", "/v1/residents/{nik}/data"): frozenset({"admin"}),
 }
 
 
@@ -398,6 +408,8 @@ WITHOUT_ITS_DATA: dict[tuple[str, str], int] = {
     ("GET", "/v1/regions"): 200,
     ("GET", "/v1/audit"): 200,
     ("GET", "/v1/audit/export"): 200,
+    ("GET", "/v1/access-log"): 200,
+    ("GET", "/v1/residents/{nik}/data"): 200,  # a NIK with nothing held: an empty document
 }
 
 
@@ -591,6 +603,9 @@ async def test_each_role_allowed_a_route_is_served_when_its_call_is_valid(
             ("GET", "/v1/regions"): ("/v1/regions", {}, 200),
             ("GET", "/v1/audit"): ("/v1/audit", {}, 200),
             ("GET", "/v1/audit/export"): ("/v1/audit/export", {}, 200),
+            ("GET", "/v1/access-log"): ("/v1/access-log", {"params": {"nik": make_nik(serial=20)}}, 200),
+            # resident 20: the first request made above (in review)
+            ("GET", "/v1/residents/{nik}/data"): (f"/v1/residents/{make_nik(serial=20)}/data", {}, 200),
         }
         assert set(calls) == set(POLICY)
         return calls[(method, path)]

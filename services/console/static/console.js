@@ -105,7 +105,9 @@ const views = {
   async requests() {
     const form = new FormData(document.getElementById("request-filter"));
     const query = new URLSearchParams({ limit: "100" });
-    for (const [key, value] of form) if (value) query.set(key, value);
+    for (const [key, value] of form) if (value.trim()) query.set(key, value.trim());
+    // Every look at residents' data is on record with its purpose; a NIK search must give one (UU 27/2022 PDP).
+    if (query.has("nik") && !query.has("purpose")) query.set("purpose", "pelayanan");
     const page = await api("request", "/v1/requests?" + query);
     table("request-list", items(page), [
       ["Request", r => r.id],

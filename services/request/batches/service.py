@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import threading
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -193,23 +191,20 @@ class _Validator:
         values = data.model_dump(exclude=_IMAGES)
         values.update(
             self.common,
+            id=new_id(),
             batch_row=number,
             photo=checked.photo,
             signature=checked.signature,
             priority=data.priority.value,
         )
+        # Sealed here, in the worker thread, under the id the row is stored with (privacy/keys.py).
+        self.context.keyring.seal_images(values)
         chunk.valid.append((number, values))
         chunk.image_bytes += len(checked.photo) + len(checked.signature)
         return []
 
 
 # --- processing ---------------------------------------------------------------------------------------------
-
-
-def _new_ids(count: int) -> list[str]:
-    """``count`` random (version 4) UUIDs as ``new_id`` makes them, from one read of the OS's random source."""
-    raw = os.urandom(16 * count)
-    return [str(uuid.UUID(bytes=raw[i : i + 16], version=4)) for i in range(0, 16 * count, 16)]
 
 
 async def _insert_chunk(
@@ -252,8 +247,7 @@ async def _insert_chunk(
         )
         for offset, values in enumerate(members):
             values["queue_key"] = first + offset * spacing
-    for values, request_id in zip(accepted, _new_ids(len(accepted)), strict=True):
-        values["id"] = request_id
+    for values in accepted:
         values["created_at"] = values["updated_at"] = now
 
     try:

@@ -25,6 +25,7 @@ from services.request.print_requests.schemas import (
     ResolveIn,
 )
 from services.request.print_requests.states import RequestStatus
+from services.request.privacy.access import AccessAction, Looking, Purpose, record_access, require_purpose
 from services.request.queue import capacity
 
 __all__ = ["router"]
@@ -78,10 +79,11 @@ async def create_request(
 
 @router.get("", response_model=Page[RequestOut], summary="List requests (filters; clerks see their kecamatan)")
 async def list_requests(
-    session: ReadSession,
+    sessions: Looking,
     context: Context,
     principal: Annotated[Principal, Depends(reader)],
     page: Annotated[PageParams, Depends()],
+    purpose: Purpose,
     status: RequestStatus | None = None,
     kecamatan: Annotated[str | None, Query(pattern=r"^\d{2}\.\d{2}\.\d{2}$")] = None,
     reason: Reason | None = None,
@@ -90,8 +92,12 @@ async def list_requests(
     nik: Annotated[str | None, Query(pattern=r"^\d{16}$")] = None,
     batch_id: str | None = None,
 ) -> Page[RequestOut]:
+    """Every listed request is a look at its resident (access rows ``list``); a NIK search (``search``) must say
+    why: ``purpose`` or the ``X-Access-Purpose`` header, else 422 naming ``purpose``."""
     if nik is not None and principal.role not in (Role.ADMIN, Role.OPERATOR):
         raise Forbidden("only operators search by NIK", kind="nik-search-forbidden")
+    if nik is not None:
+        require_purpose(purpose, "a NIK search")
     codes: frozenset[str] | None = frozenset({kecamatan}) if kecamatan else None
     if principal.role is Role.CLERK:
         if codes is not None and not codes <= principal.scope:
@@ -107,7 +113,13 @@ async def list_requests(
         batch_id=batch_id,
         submitted_by=principal.subject if principal.role is Role.PARTNER else None,
     )
-    rows, total = await repository.list_requests(session, filters, limit=page.limit, offset=page.offset)
+    rows, total = await repository.list_requests(sessions.read, filters, limit=page.limit, offset=page.offset)
+    if rows or nik is not None:  # an empty page shows nobody; an empty search still looked a NIK up
+        action = AccessAction.SEARCH if nik is not None else AccessAction.LIST
+        shown = [(r.id, r.nik) for r in rows]
+        await record_access(
+            sessions.record, principal, action, requests=shown, nik=nik, purpose=purpose, at=context.clock()
+        )
     return Page[RequestOut](
         items=[views.to_out(r, context) for r in rows], total=total, limit=page.limit, offset=page.offset
     )
@@ -115,13 +127,23 @@ async def list_requests(
 
 @router.get("/{request_id}", response_model=RequestOut, summary="A request, with its queue position and date")
 async def get_request(
-    request_id: str, session: ReadSession, context: Context, principal: Annotated[Principal, Depends(reader)]
+    request_id: str,
+    sessions: Looking,
+    context: Context,
+    principal: Annotated[Principal, Depends(reader)],
+    purpose: Purpose,
 ) -> RequestOut:
-    found = await repository.get(session, request_id)
+    """A look at the resident (access row ``view``, with the caller's ``purpose`` if given)."""
+    found = await repository.get(sessions.read, request_id)
     if found is None:
         raise NotFound(f"no request {request_id}", kind="request-not-found")
     service.readable(principal, found)
-    return views.to_out(found, context, await capacity.queue_view(session, context, found))
+    out = views.to_out(found, context, await capacity.queue_view(sessions.read, context, found))
+    await record_access(
+        sessions.record, principal, AccessAction.VIEW, requests=[(found.id, found.nik)], purpose=purpose,
+        at=context.clock(),
+    )  # fmt: skip
+    return out
 
 
 @router.get(

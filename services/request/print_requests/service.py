@@ -131,10 +131,10 @@ async def create(
 ) -> dict[str, Any]:
     """Validate, refuse a second active request for the NIK, give the queue key and store as ``queued``.
 
-    Returns the stored row's values (``to_out`` reads them). On PostgreSQL the key, the row and the audit row
-    are one statement; ``alone`` (the caller writes nothing else in this transaction) lets that statement run
-    without BEGIN and COMMIT around it: one round trip in all. ``replaces``: the request this one replaces
-    (replacements/service.py has checked who may, and ended that request in this transaction).
+    Returns the stored row's values (``to_out`` reads them; photo and signature sealed). On PostgreSQL the key,
+    the row and the audit row are one statement; ``alone`` (the caller writes nothing else in this transaction)
+    lets that statement run without BEGIN and COMMIT around it: one round trip in all. ``replaces``: the request
+    this one replaces (replacements/service.py has checked who may, and ended that request in this transaction).
     """
     if replaces is None:
         may_submit(principal, data)
@@ -161,6 +161,8 @@ async def create(
         updated_at=now,
         replaces=replaces,
     )
+    # Sealed under the new id before it is stored: the images never reach the database in the clear.
+    context.keyring.seal_images(values)
     audit = {
         "at": utcnow(),
         "actor": principal.subject,

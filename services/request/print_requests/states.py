@@ -39,7 +39,9 @@ S = RequestStatus
 
 TRANSITIONS: dict[RequestStatus, frozenset[RequestStatus]] = {
     S.RECEIVED: frozenset({S.QUEUED, S.REJECTED}),
-    S.QUEUED: frozenset({S.PRINTING, S.CANCELLED}),
+    # queued → needs_review: its sealed photo or signature does not open (changed in the database, or its key
+    # left the keys file); a claim takes it out of the queue for an operator, so it does not stop the printers.
+    S.QUEUED: frozenset({S.PRINTING, S.CANCELLED, S.NEEDS_REVIEW}),
     S.PRINTING: frozenset({S.QUEUED, S.PRINTED, S.NEEDS_REVIEW}),
     S.NEEDS_REVIEW: frozenset({S.PRINTED, S.QUEUED}),
     S.PRINTED: frozenset({S.ACTIVATED, S.REPLACED}),

@@ -1,18 +1,23 @@
 """What a print request looks like to its readers: the API's ``RequestOut`` and the card's ``CardData`` (with the
-images only for the gateway's claim), from an ORM row or a plain row mapping."""
+images only for the gateway's claim, opened from their sealed form), from an ORM row or a plain row mapping."""
 
 from __future__ import annotations
 
 import base64
+import logging
 from collections.abc import Mapping
 from typing import Any
 
+from services.common.problems import Conflict, FieldError
 from services.request.context import ServiceContext
 from services.request.models import PrintRequest
 from services.request.print_requests.schemas import CardData, QueueView, RequestOut, Sex
+from services.request.privacy.keys import SealedDataError
 from services.request.queue.policy import due_at, is_overdue
 
-__all__ = ["RequestLike", "as_row", "card_data", "to_out"]
+__all__ = ["IMAGES_UNREADABLE", "RequestLike", "as_row", "card_data", "images_unreadable", "open_images", "to_out"]
+
+log = logging.getLogger(__name__)
 
 
 class _Row:
@@ -36,8 +41,47 @@ def as_row(request: RequestLike) -> Any:
     return _Row(request) if isinstance(request, Mapping) else request
 
 
-def card_data(row: RequestLike, context: ServiceContext, *, images: bool = False) -> CardData:
+IMAGES_UNREADABLE = "images-unreadable"
+
+
+def images_unreadable(error: SealedDataError) -> Conflict:
+    """409 naming the request and the field whose sealed image does not open.
+
+    Never a 500 and never a card without its picture: the claim is refused (nothing is printed) and the
+    request service's log says which request, for an operator to cancel it or take a new photo (a replacement
+    brings one). Opening fails only when the row was changed in the database or its key left the keys file."""
+    log.error("sealed image does not open", extra={"request_id": error.request_id, "field": error.field})
+    return Conflict(
+        str(error),
+        kind=IMAGES_UNREADABLE,
+        request_id=error.request_id,
+        errors=[FieldError(field=error.field, reason="the stored image does not open with the data keys")],
+    )
+
+
+def open_images(row: RequestLike, context: ServiceContext) -> tuple[bytes, bytes]:
+    """The request's photo and signature as they were submitted (plain rows as stored; b"" once purged).
+
+    ``SealedDataError`` when one does not open: callers turn it into a problem (``images_unreadable``)."""
     request = as_row(row)
+    keyring, key_id = context.keyring, request.data_key_id
+    photo = keyring.open(request.photo, request_id=request.id, field="photo", key_id=key_id)
+    signature = keyring.open(request.signature, request_id=request.id, field="signature", key_id=key_id)
+    return photo, signature
+
+
+def card_data(row: RequestLike, context: ServiceContext, *, images: bool = False) -> CardData:
+    """The printed fields; with ``images`` the opened photo and signature too (409 ``images-unreadable`` when they
+    do not open, see ``images_unreadable``)."""
+    request = as_row(row)
+    photo: str | None = None
+    signature: str | None = None
+    if images:
+        try:
+            opened = open_images(request, context)
+        except SealedDataError as exc:
+            raise images_unreadable(exc) from None
+        photo, signature = (base64.b64encode(image).decode() for image in opened)
     catalog = context.catalog
     village = catalog.villages.get(request.village_code)
     kecamatan = catalog.kecamatan.get(request.kecamatan_code)
@@ -62,8 +106,8 @@ def card_data(row: RequestLike, context: ServiceContext, *, images: bool = False
         occupation=request.occupation,
         citizenship=request.citizenship,
         valid_until=request.valid_until,
-        photo=base64.b64encode(request.photo).decode() if images else None,
-        signature=base64.b64encode(request.signature).decode() if images else None,
+        photo=photo,
+        signature=signature,
     )
 
 

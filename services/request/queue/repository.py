@@ -121,14 +121,15 @@ async def claim_next(session: AsyncSession, **values: object) -> PrintRequest | 
     return claimed
 
 
-# What a claim's answer needs of the request (not the whole row).
+# What a claim's answer needs of the request (not the whole row); data_key_id opens the sealed images.
 CLAIM_COLUMNS = (
     "id", "priority", "reason", "attempts", "nik", "name", "birth_place", "birth_date", "sex", "blood_type",
     "address", "rt", "rw", "village_code", "kecamatan_code", "religion", "marital_status", "occupation",
-    "citizenship", "valid_until", "photo", "signature",
+    "citizenship", "valid_until", "photo", "signature", "data_key_id",
 )  # fmt: skip
 
-# PostgreSQL: the whole claim in one round trip — lease the head of the queue, record the job and the audit row.
+# PostgreSQL: the whole claim in one round trip — lease the head of the queue, record the job, the audit row and
+# the access row (the claim carries the resident's card: services.request.privacy.access).
 # A job id that already exists claims nothing (its first claim is answered instead), without a look-up first:
 # the NOT EXISTS is a one-time filter on the job's primary key, evaluated before the queue's index is read.
 _CLAIM_PG = text(
@@ -156,6 +157,11 @@ WITH head AS (
            json_build_object('status', 'printing', 'attempts', attempts, 'job_id', CAST(:job_id AS text),
                              'card_serial', card_serial)
     FROM claimed
+), access AS (
+    INSERT INTO access_events (at, actor, actor_role, action, request_id, nik, purpose)
+    SELECT CAST(:now AS timestamptz), CAST(:actor AS text), CAST(:actor_role AS text), 'claim', id, nik,
+           CAST(:purpose AS text)
+    FROM claimed
 )
 SELECT {", ".join(CLAIM_COLUMNS)} FROM claimed
 """  # noqa: S608 - our own column names and types, no input
@@ -171,8 +177,10 @@ async def claim_next_in_one_statement(
     now: dt.datetime,
     actor: str,
     actor_role: str,
+    purpose: str,
 ) -> RowMapping | None:
-    """PostgreSQL only: ``claim_next`` plus the job row and the ``queue.claimed`` audit row, in one statement.
+    """PostgreSQL only: ``claim_next`` plus the job row, the ``queue.claimed`` audit row and the ``claim`` access
+    row, in one statement.
 
     The claimed request's ``CLAIM_COLUMNS`` as a row mapping; None when nothing is queued or ``job_id`` exists.
     """
@@ -183,6 +191,7 @@ async def claim_next_in_one_statement(
         "now": now,
         "actor": actor,
         "actor_role": actor_role,
+        "purpose": purpose,
     }
     connection = await session.connection()
     return (await connection.execute(_CLAIM_PG, params)).mappings().first()

@@ -16,8 +16,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal, Role
-from services.common.db import commit
-from services.common.problems import Conflict, NotFound
+from services.common.db import commit, rollback
+from services.common.problems import Conflict, NotFound, Problem
 from services.common.states import check_transition
 from services.request.autocommit import alone_connection
 from services.request.cards import service as cards
@@ -26,7 +26,8 @@ from services.request.models import PrintRequest, QueueJob
 from services.request.print_requests import repository as request_repository
 from services.request.print_requests.service import audit_state, set_status
 from services.request.print_requests.states import TRANSITIONS, RequestStatus
-from services.request.print_requests.views import RequestLike, as_row, card_data
+from services.request.print_requests.views import IMAGES_UNREADABLE, RequestLike, as_row, card_data
+from services.request.privacy.access import AccessAction, record_access
 from services.request.queue import repository
 from services.request.queue.schemas import (
     Claim,
@@ -38,6 +39,7 @@ from services.request.queue.schemas import (
     RenewIn,
     SentIn,
 )
+from services.request.queue.unreadable import hold_unreadable
 
 __all__ = [
     "SWEEPER",
@@ -131,12 +133,16 @@ async def _replay(session: AsyncSession, context: ServiceContext, job: QueueJob)
 async def claim(
     session: AsyncSession, context: ServiceContext, principal: Principal, body: ClaimIn
 ) -> tuple[Claim | None, bool]:
-    """``(claim, created)``: the next request leased to ``job_id``; the same job again gets the same claim."""
+    """``(claim, created)``: the next request leased to ``job_id``; the same job again gets the same claim.
+
+    A new claim carries the card with photo and signature: its access row (``claim``, why: the job and printer)
+    goes in the same statement on PostgreSQL, one INSERT more elsewhere; a replay is covered by that row."""
     now = context.clock()
+    purpose = f"printing: job {body.job_id} on printer {body.printer_id}"[:200]
     expires = now + _lease(context, body.lease_seconds)
     check_transition(TRANSITIONS, RequestStatus.QUEUED, RequestStatus.PRINTING, thing="request")
-    # PostgreSQL: one statement claims (request, job and audit row), unless the job id exists; only then, or with
-    # nothing queued, a second look. The claim is the transaction's only write, so it needs no BEGIN/COMMIT.
+    # PostgreSQL: one statement claims (request, job, audit and access rows), unless the job id exists; only then,
+    # or with nothing queued, a second look. The claim is the transaction's only write, so it needs no BEGIN/COMMIT.
     connection = await alone_connection(session) or await session.connection()
     if connection.dialect.name == "postgresql":
         try:
@@ -148,6 +154,7 @@ async def claim(
                 now=now,
                 actor=principal.subject,
                 actor_role=principal.role.value,
+                purpose=purpose,
             )
         except IntegrityError:
             raise Conflict("another claim with this job id is in progress; retry", kind="claim-in-progress") from None
@@ -188,6 +195,8 @@ async def claim(
     except IntegrityError:
         raise Conflict("another claim with this job id is in progress; retry", kind="claim-in-progress") from None
     _audit(context, session, principal, "queue.claimed", request, before)
+    claimed_card = [(request.id, request.nik)]
+    await record_access(session, principal, AccessAction.CLAIM, requests=claimed_card, purpose=purpose, at=now)
     return _claim(request, job, context), True
 
 
@@ -216,7 +225,15 @@ async def claim_waiting(
     signal = context.queue_signal
     while True:
         notice = signal.current()
-        claimed, created = await claim(session, context, principal, body)
+        try:
+            claimed, created = await claim(session, context, principal, body)
+        except Problem as problem:
+            if problem.kind != IMAGES_UNREADABLE:
+                raise
+            await rollback(session)
+            await hold_unreadable(session, context, principal, problem, body.job_id)
+            await commit(session)
+            raise
         if claimed is not None or loop.time() >= deadline or signal.closed:
             return claimed, created
         await commit(session)

@@ -5,6 +5,11 @@ request per NIK" then lets exactly this new request in), its card's serial becom
 ``lost`` or ``replaced``), and the new request is queued like any other with the resident's data — the old
 request's fields, photo and signature, with ``changes`` applied for a data change — linked both ways
 (``replaces`` / ``replaced_by``). Functions flush, never commit.
+
+The old images are opened under the old request's id and sealed again under the new one (``create``). Once the
+retention purge has emptied them, the replacement brings a new photo and signature in ``changes`` (any reason
+may: they are the resident's pictures, not printed data to correct); without them, 422 naming
+``changes.photo`` / ``changes.signature``.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ from services.request.print_requests import service as requests
 from services.request.print_requests.schemas import CardFields, Priority, Reason, RequestIn
 from services.request.print_requests.states import TRANSITIONS, RequestStatus
 from services.request.print_requests.validation import check_request
+from services.request.print_requests.views import images_unreadable
+from services.request.privacy.keys import IMAGE_FIELDS, SealedDataError
 from services.request.replacements.schemas import ReplacementIn, ReplacementReason
 
 __all__ = ["CHANGEABLE", "replace"]
@@ -58,8 +65,8 @@ def _check_body(body: ReplacementIn, context: ServiceContext) -> None:
         raise Unprocessable.field("police_report", "required for a lost card (the police report's reference)")
     if body.reason is ReplacementReason.DATA_CHANGE and not body.changes:
         raise Unprocessable.field("changes", "a data change names the corrected fields")
-    if body.reason is not ReplacementReason.DATA_CHANGE and body.changes:
-        raise Unprocessable.field("changes", "only a data change corrects fields")
+    if body.reason is not ReplacementReason.DATA_CHANGE and set(body.changes or ()) - set(IMAGE_FIELDS):
+        raise Unprocessable.field("changes", "only a data change corrects fields (any replacement may bring images)")
 
 
 def _named(field: str, changes: dict[str, Any]) -> str:
@@ -67,7 +74,33 @@ def _named(field: str, changes: dict[str, Any]) -> str:
     return f"changes.{field}" if field in changes else field
 
 
-def _new_request(old: PrintRequest, body: ReplacementIn, context: ServiceContext) -> RequestIn:
+def _old_images(old: PrintRequest, changes: dict[str, Any], context: ServiceContext) -> dict[str, bytes]:
+    """The old request's photo and signature as submitted (b"" once purged).
+
+    One that ``changes`` does not replace must be there: 422 naming ``changes.<field>`` when it was purged, 409
+    ``images-unreadable`` when it does not open."""
+    images: dict[str, bytes] = {}
+    missing: list[FieldError] = []
+    for name in IMAGE_FIELDS:
+        try:
+            images[name] = context.keyring.open(
+                getattr(old, name), request_id=old.id, field=name, key_id=old.data_key_id
+            )
+        except SealedDataError as exc:
+            if name not in changes:
+                raise images_unreadable(exc) from None
+            images[name] = b""  # replaced anyway
+        if not images[name] and name not in changes:
+            reason = f"the old request's {name} was emptied after the retention period: bring a new one"
+            missing.append(FieldError(field=f"changes.{name}", reason=reason))
+    if missing:
+        raise Unprocessable("; ".join(f"{e.field}: {e.reason}" for e in missing), kind="validation", errors=missing)
+    return images
+
+
+def _new_request(
+    old: PrintRequest, old_images: dict[str, bytes], body: ReplacementIn, context: ServiceContext
+) -> RequestIn:
     """The replacement's body: the old request's data with ``changes``, checked as a new request is (422)."""
     changes = body.changes or {}
     errors = [
@@ -84,8 +117,7 @@ def _new_request(old: PrintRequest, body: ReplacementIn, context: ServiceContext
     keep_urgency = old.priority == Priority.URGENT.value and old.status != RequestStatus.COLLECTED.value
     values: dict[str, Any] = {name: getattr(old, name) for name in CardFields.model_fields}
     values.update(
-        photo=base64.b64encode(old.photo).decode(),
-        signature=base64.b64encode(old.signature).decode(),
+        {name: base64.b64encode(image).decode() for name, image in old_images.items()},
         reason=old.reason if keep_urgency else REQUEST_REASON[body.reason].value,
         reason_note=old.reason_note if keep_urgency else body.note,
         channel=old.channel,
@@ -109,12 +141,14 @@ def _new_request(old: PrintRequest, body: ReplacementIn, context: ServiceContext
     return data
 
 
-def _corrections(old: PrintRequest, data: RequestIn, changes: dict[str, Any]) -> dict[str, Any]:
+def _corrections(
+    old: PrintRequest, old_images: dict[str, bytes], data: RequestIn, changes: dict[str, Any]
+) -> dict[str, Any]:
     """Before and after of each corrected field, for the audit trail (images: only that they changed)."""
     corrected: dict[str, Any] = {}
     for name in sorted(changes):
-        if name in ("photo", "signature"):
-            if base64.b64decode(getattr(data, name)) != getattr(old, name):
+        if name in IMAGE_FIELDS:
+            if base64.b64decode(getattr(data, name)) != old_images[name]:
                 corrected[name] = {"changed": True}
             continue
         before, after = getattr(old, name), getattr(data, name)
@@ -137,11 +171,12 @@ async def replace(
     requests.readable(principal, old)
     check_transition(TRANSITIONS, RequestStatus(old.status), RequestStatus.REPLACED, thing="request")
     _check_body(body, context)
-    data = _new_request(old, body, context)
+    old_images = _old_images(old, body.changes or {}, context)
+    data = _new_request(old, old_images, body, context)
     card = await cards.of_request(session, context, principal, old)
 
     before = requests.audit_state(old)
-    corrections = _corrections(old, data, body.changes or {})
+    corrections = _corrections(old, old_images, data, body.changes or {})
     requests.set_status(old, RequestStatus.REPLACED, context.clock(), body.note)
     await session.flush()  # the NIK's one active request is now free for the replacement
     created = await requests.create(session, context, principal, data, replaces=old.id)
