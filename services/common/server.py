@@ -58,7 +58,14 @@ class QuietServer(uvicorn.Server):
 
 
 def serve(app: Any, *, host: str, port: int, graceful_shutdown_seconds: float = GRACEFUL_SHUTDOWN_SECONDS) -> None:
+    settings = getattr(getattr(app, "state", None), "settings", None)
     config = uvicorn.Config(
-        app, host=host, port=port, log_config=None, timeout_graceful_shutdown=int(graceful_shutdown_seconds)
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        timeout_graceful_shutdown=int(graceful_shutdown_seconds),
+        # Behind the compose proxy: the prefix it strips, so /docs names the URLs a browser reaches.
+        root_path=getattr(settings, "root_path", ""),
     )
     QuietServer(config).run()

@@ -88,6 +88,12 @@ class ServiceSettings(BaseSettings):
         description="Origins whose pages may call this API from a browser: the office console's.",
     )
 
+    root_path: str = Field(
+        default="",
+        pattern=r"^(/[A-Za-z0-9._~-]+)*$",
+        description="The path prefix a reverse proxy strips before it forwards (compose: /api/request), so that "
+        "/docs and the OpenAPI document name the URLs a browser reaches; empty when the service is reached directly.",
+    )
     max_body_bytes: int = Field(
         default=2 * 1024 * 1024,
         ge=1024,

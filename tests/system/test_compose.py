@@ -331,6 +331,14 @@ def test_the_proxy_routes_each_prefix_to_its_service_and_refuses_metrics() -> No
     assert "X-Content-Type-Options nosniff" in text
 
 
+def test_each_service_knows_the_prefix_the_proxy_strips_so_its_api_page_works_there(compose: dict[str, Any]) -> None:
+    routes = _caddy_routes()
+    for service in ("request", "inventory", "gateway"):
+        prefix = f"/api/{service}"
+        assert routes[f"{prefix}/*"].startswith(f"{service}:")
+        assert compose["services"][service]["environment"][f"EKTP_{service.upper()}_ROOT_PATH"] == prefix
+
+
 def test_the_proxy_is_given_the_caddyfile_and_every_variable_it_reads(compose: dict[str, Any]) -> None:
     proxy = compose["services"][PROXY]
     assert ("./deploy/caddy/Caddyfile", "/etc/caddy/Caddyfile", True) in _mounts(proxy)
