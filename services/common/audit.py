@@ -25,7 +25,7 @@ from services.common.audit_chain import AUDIT_TABLE, EXPORT_FIELDS, chain_head, 
 from services.common.auth import Authorize, Principal, Role
 from services.common.db import Database, ReadSession
 from services.common.models import AuditEventMixin
-from services.common.pagination import Page, PageParams, paginate
+from services.common.pagination import Page, PageParams, paginate, where_given
 
 __all__ = ["AuditEventOut", "Auditor", "audit_router", "csv_cell", "uncsv_cell"]
 
@@ -155,15 +155,8 @@ def audit_router(model: type[AuditEventMixin]) -> APIRouter:
         action: str | None = None,
         actor: str | None = None,
     ) -> Page[AuditEventOut]:
-        query = select(model)
-        for column, value in (
-            (model.object_type, object_type),
-            (model.object_id, object_id),
-            (model.action, action),
-            (model.actor, actor),
-        ):
-            if value is not None:
-                query = query.where(column == value)
+        filters = [(model.object_type, object_type), (model.object_id, object_id), (model.action, action)]
+        query = where_given(select(model), [*filters, (model.actor, actor)])
         rows, total = await paginate(session, query, model.id.desc(), limit=page.limit, offset=page.offset)
         return Page[AuditEventOut](
             items=[AuditEventOut.model_validate(r) for r in rows],

@@ -12,6 +12,7 @@ use a second engine with plain deferred transactions, so they never wait for a w
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -120,6 +121,19 @@ class Database:
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self.read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
 
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A write session whose transaction commits when the block ends and rolls back when it raises: for work
+        no HTTP request owns (background tasks, the operator's tools), as ``get_session`` does for endpoints."""
+        async with self.sessions() as session:
+            try:
+                yield session
+            except BaseException:
+                await rollback(session)
+                raise
+            else:
+                await commit(session)
+
     async def ping(self) -> None:
         """Raise if the database does not answer."""
         async with self.read_engine.connect() as connection:
@@ -192,14 +206,8 @@ def _database(request: Request) -> Database:
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """A write session: committed when the endpoint returns, rolled back when it raises."""
-    async with _database(request).sessions() as session:
-        try:
-            yield session
-        except BaseException:
-            await rollback(session)
-            raise
-        else:
-            await commit(session)
+    async with _database(request).transaction() as session:
+        yield session
 
 
 async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:

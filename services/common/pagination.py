@@ -8,10 +8,11 @@ from typing import Any, Generic, TypeVar
 
 from fastapi import Query
 from pydantic import BaseModel
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import QueryableAttribute
 
-__all__ = ["Page", "PageParams", "paginate"]
+__all__ = ["Page", "PageParams", "paginate", "where_given"]
 
 T = TypeVar("T")
 
@@ -33,6 +34,16 @@ class Page(BaseModel, Generic[T]):
     total: int
     limit: int
     offset: int
+
+
+def where_given(
+    query: Select[Any], filters: Sequence[tuple[ColumnElement[Any] | QueryableAttribute[Any], object]]
+) -> Select[Any]:
+    """``query`` narrowed to ``column == value`` for each filter whose value was given (not None)."""
+    for column, value in filters:
+        if value is not None:
+            query = query.where(column == value)
+    return query
 
 
 async def paginate(

@@ -37,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
 from services.common.db import Database, DbSession, ReadSession
-from services.common.pagination import paginate
+from services.common.pagination import paginate, where_given
 from services.common.problems import Unprocessable
 from services.request.models import AccessEvent
 
@@ -153,14 +153,7 @@ async def list_access(
     offset: int,
 ) -> tuple[list[AccessEventOut], int]:
     """One page of access rows, newest first, matching every filter given."""
-    query = select(AccessEvent)
-    for column, value in (
-        (AccessEvent.request_id, request_id),
-        (AccessEvent.nik, nik),
-        (AccessEvent.actor, actor),
-        (AccessEvent.action, action),
-    ):
-        if value is not None:
-            query = query.where(column == value)
+    filters = [(AccessEvent.request_id, request_id), (AccessEvent.nik, nik), (AccessEvent.actor, actor)]
+    query = where_given(select(AccessEvent), [*filters, (AccessEvent.action, action)])
     rows, total = await paginate(session, query, AccessEvent.id.desc(), limit=limit, offset=offset)
     return [AccessEventOut.model_validate(r) for r in rows], total

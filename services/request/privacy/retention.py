@@ -25,7 +25,7 @@ from sqlalchemy import and_, func, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal, Role
-from services.common.db import Database, commit, rollback
+from services.common.db import Database
 from services.common.tasks import periodic
 from services.request.context import ServiceContext
 from services.request.models import PrintRequest
@@ -78,14 +78,8 @@ async def purge_expired(session: AsyncSession, context: ServiceContext) -> int:
 
 async def purge_once(db: Database, context: ServiceContext) -> int:
     """One run of the purge in its own transaction (the background loop has no request to own one)."""
-    async with db.sessions() as session:
-        try:
-            count = await purge_expired(session, context)
-        except BaseException:
-            await rollback(session)
-            raise
-        await commit(session)
-        return count
+    async with db.transaction() as session:
+        return await purge_expired(session, context)
 
 
 @contextlib.asynccontextmanager

@@ -23,7 +23,7 @@ from sqlalchemy import ColumnElement, func, or_, select, update
 
 from services.common.audit import Auditor
 from services.common.auth import Principal, Role
-from services.common.db import Database, commit, rollback
+from services.common.db import Database
 from services.request.models import AuditEvent, PrintRequest
 from services.request.privacy.keys import IMAGE_FIELDS, Keyring, SealedDataError
 
@@ -65,47 +65,42 @@ async def _one_page(
     db: Database, keyring: Keyring, current: str, after: str, page: int, report: ResealReport
 ) -> tuple[str | None, int]:
     """Re-seal one page of rows with ids after ``after``; the last id seen (None: no rows left) and the count."""
-    async with db.sessions() as session:
-        try:
-            rows = (
-                await session.execute(
-                    select(PrintRequest.id, PrintRequest.data_key_id, PrintRequest.photo, PrintRequest.signature)
-                    .where(*_not_current(current), PrintRequest.id > after)
-                    .order_by(PrintRequest.id)
-                    .limit(page)
+    async with db.transaction() as session:
+        rows = (
+            await session.execute(
+                select(PrintRequest.id, PrintRequest.data_key_id, PrintRequest.photo, PrintRequest.signature)
+                .where(*_not_current(current), PrintRequest.id > after)
+                .order_by(PrintRequest.id)
+                .limit(page)
+            )
+        ).all()
+        done = 0
+        for request_id, old_key, *images in rows:
+            try:
+                values: dict[str, object] = {
+                    name: keyring.open(image, request_id=request_id, field=name, key_id=old_key)
+                    for name, image in zip(IMAGE_FIELDS, images, strict=True)
+                }
+            except SealedDataError:
+                if request_id not in report.unreadable:
+                    report.unreadable.append(request_id)
+                continue
+            values["id"] = request_id
+            keyring.seal_images(values)
+            result = await session.execute(
+                update(PrintRequest)
+                .where(
+                    PrintRequest.id == request_id,
+                    PrintRequest.data_key_id.is_not_distinct_from(old_key),
+                    PrintRequest.images_purged_at.is_(None),
                 )
-            ).all()
-            done = 0
-            for request_id, old_key, *images in rows:
-                try:
-                    values: dict[str, object] = {
-                        name: keyring.open(image, request_id=request_id, field=name, key_id=old_key)
-                        for name, image in zip(IMAGE_FIELDS, images, strict=True)
-                    }
-                except SealedDataError:
-                    if request_id not in report.unreadable:
-                        report.unreadable.append(request_id)
-                    continue
-                values["id"] = request_id
-                keyring.seal_images(values)
-                result = await session.execute(
-                    update(PrintRequest)
-                    .where(
-                        PrintRequest.id == request_id,
-                        PrintRequest.data_key_id.is_not_distinct_from(old_key),
-                        PrintRequest.images_purged_at.is_(None),
-                    )
-                    .values(photo=values["photo"], signature=values["signature"], data_key_id=values["data_key_id"])
-                    .execution_options(synchronize_session=False)
-                )
-                if result.rowcount:  # type: ignore[attr-defined]
-                    done += 1
-                else:
-                    report.raced += 1
-        except BaseException:
-            await rollback(session)
-            raise
-        await commit(session)
+                .values(photo=values["photo"], signature=values["signature"], data_key_id=values["data_key_id"])
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount:  # type: ignore[attr-defined]
+                done += 1
+            else:
+                report.raced += 1
     report.resealed += done
     return (rows[-1][0] if rows else None), done
 
@@ -136,7 +131,7 @@ async def reseal(
         if await pending(db, current) <= len(report.unreadable) or (in_pass == 0 and report.raced == raced):
             break
     if report.resealed or report.unreadable:
-        async with db.sessions() as session:
+        async with db.transaction() as session:
             Auditor(AuditEvent).record(
                 session,
                 ROTATOR,
@@ -145,5 +140,4 @@ async def reseal(
                 f"data key {current}",
                 after={"resealed": report.resealed, "unreadable": report.unreadable[:100], "data_key_id": current},
             )
-            await commit(session)
     return report

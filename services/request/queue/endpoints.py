@@ -12,6 +12,7 @@ from services.request.context import Context
 from services.request.print_requests.schemas import RequestOut
 from services.request.print_requests.views import to_out
 from services.request.queue import capacity, service
+from services.request.queue.claiming import claim_waiting
 from services.request.queue.schemas import (
     CapacityIn,
     CapacityOut,
@@ -49,7 +50,7 @@ Gateway = Annotated[Principal, Depends(gateway)]
 async def create_claim(
     body: ClaimIn, request: Request, session: DbSession, context: Context, principal: Gateway
 ) -> Response:
-    claim, created = await service.claim_waiting(session, context, principal, body, gone=request.is_disconnected)
+    claim, created = await claim_waiting(session, context, principal, body, gone=request.is_disconnected)
     if claim is None:
         return Response(status_code=204)
     return JSONResponse(claim.model_dump(mode="json"), status_code=201 if created else 200)

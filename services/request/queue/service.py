@@ -7,17 +7,14 @@ longer holds its request get 409 ``stale-job``, except ``printed``/``failed`` fo
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal, Role
-from services.common.db import commit, rollback
-from services.common.problems import Conflict, NotFound, Problem
+from services.common.problems import Conflict, NotFound
 from services.common.states import check_transition
 from services.request.autocommit import alone_connection
 from services.request.cards import service as cards
@@ -26,7 +23,7 @@ from services.request.models import PrintRequest, QueueJob
 from services.request.print_requests import repository as request_repository
 from services.request.print_requests.service import audit_state, set_status
 from services.request.print_requests.states import TRANSITIONS, RequestStatus
-from services.request.print_requests.views import IMAGES_UNREADABLE, RequestLike, as_row, card_data
+from services.request.print_requests.views import RequestLike, as_row, card_data
 from services.request.privacy.access import AccessAction, record_access
 from services.request.queue import repository
 from services.request.queue.schemas import (
@@ -39,12 +36,10 @@ from services.request.queue.schemas import (
     RenewIn,
     SentIn,
 )
-from services.request.queue.unreadable import hold_unreadable
 
 __all__ = [
     "SWEEPER",
     "claim",
-    "claim_waiting",
     "failed",
     "needs_review",
     "printed",
@@ -201,54 +196,6 @@ async def claim(
 
 
 # How often a waiting claim checks that its caller is still there.
-DISCONNECT_CHECK_SECONDS = 1.0
-
-
-async def claim_waiting(
-    session: AsyncSession,
-    context: ServiceContext,
-    principal: Principal,
-    body: ClaimIn,
-    *,
-    gone: Callable[[], Awaitable[bool]],
-) -> tuple[Claim | None, bool]:
-    """``claim``, and with nothing ready wait up to ``body.wait_seconds`` for a request to be queued.
-
-    An idle gateway then makes one call every ``wait_seconds`` instead of polling, and a request queued meanwhile
-    is claimed at once. Between looks the empty transaction is committed (SQLite's write lock is not held while
-    waiting); a caller that hung up (``gone``) gets nothing, so no lease is given to nobody; when the service is
-    stopping (``QueueSignal.close``) the claim answers at once.
-    """
-    loop = asyncio.get_running_loop()
-    settings = context.settings
-    deadline = loop.time() + min(body.wait_seconds, settings.max_claim_wait_seconds)
-    signal = context.queue_signal
-    while True:
-        notice = signal.current()
-        try:
-            claimed, created = await claim(session, context, principal, body)
-        except Problem as problem:
-            if problem.kind != IMAGES_UNREADABLE:
-                raise
-            await rollback(session)
-            await hold_unreadable(session, context, principal, problem, body.job_id)
-            await commit(session)
-            raise
-        if claimed is not None or loop.time() >= deadline or signal.closed:
-            return claimed, created
-        await commit(session)
-        look_again = min(deadline, loop.time() + settings.claim_recheck_seconds)
-        signal.waiting += 1
-        try:
-            while (left := look_again - loop.time()) > 0:
-                if await signal.wait(notice, min(left, DISCONNECT_CHECK_SECONDS)):
-                    break
-                if await gone():
-                    return None, False
-        finally:
-            signal.waiting -= 1
-
-
 async def renew(session: AsyncSession, context: ServiceContext, job_id: str, body: RenewIn) -> Claim:
     job, request = await _job_and_request(session, job_id)
     if not _holds(job, request):

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from services.common.db import Database, commit, rollback
+from services.common.db import Database
 from services.common.tasks import periodic
 from services.request.context import ServiceContext
 from services.request.queue.service import sweep_expired_leases
@@ -16,14 +16,8 @@ __all__ = ["lease_sweeper", "sweep_once"]
 
 
 async def sweep_once(db: Database, context: ServiceContext) -> int:
-    async with db.sessions() as session:
-        try:
-            count = await sweep_expired_leases(session, context)
-        except BaseException:
-            await rollback(session)
-            raise
-        await commit(session)
-        return count
+    async with db.transaction() as session:
+        return await sweep_expired_leases(session, context)
 
 
 @contextlib.asynccontextmanager
