@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common.auth import TokenVerifier
 from services.common.problems import BODY_LIMIT_SCOPE_KEY, ContentTooLarge, Problem, Unauthorized, send_problem
+from services.common.routing import route_path
 
 __all__ = ["BODY_METHODS", "BodyTooLarge", "GuardBodies"]
 
@@ -66,7 +67,8 @@ class GuardBodies:
         if scope["type"] != "http" or scope["method"] not in BODY_METHODS:
             await self.app(scope, receive, send)
             return
-        limit = self.limit_for(scope["path"])
+        path = route_path(scope)
+        limit = self.limit_for(path)
         scope[BODY_LIMIT_SCOPE_KEY] = limit
         headers = Headers(scope=scope)
         try:
@@ -76,7 +78,7 @@ class GuardBodies:
         try:
             if declared > limit:
                 raise ContentTooLarge.over(limit)
-            if scope["path"] not in self.public:
+            if path not in self.public:
                 self._authenticate(headers)
         except Problem as problem:
             await send_problem(problem, scope, send)

@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.common.auth import TokenVerifier
 from services.common.problems import Problem, TooManyRequests, send_problem
+from services.common.routing import route_path
 
 __all__ = ["ANONYMOUS", "EXEMPT_PREFIXES", "RateLimits"]
 
@@ -49,7 +50,7 @@ class RateLimits:
         self.limiter = SlidingWindowCounterRateLimiter(MemoryStorage())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(self.exempt) or not self.items:
+        if scope["type"] != "http" or route_path(scope).startswith(self.exempt) or not self.items:
             await self.app(scope, receive, send)
             return
         role, caller = self._caller(scope)

@@ -4,6 +4,7 @@ page must still find its OpenAPI document there, and its routes must answer as b
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -13,6 +14,7 @@ from services.inventory.app import create_app as inventory_app
 from services.inventory.config import Settings as InventorySettings
 from services.request.app import create_app as request_app
 from services.request.config import Settings as RequestSettings
+from tests.processes import office_stack
 from tests.support import running
 
 
@@ -52,3 +54,28 @@ async def test_without_a_proxy_the_page_names_the_document_at_the_root(tmp_path:
 def test_a_prefix_that_is_not_a_clean_path_is_refused(prefix: str) -> None:
     with pytest.raises(ValueError, match="root_path"):
         RequestSettings(root_path=prefix)
+
+
+@pytest.mark.integration
+async def test_behind_the_proxy_each_path_keeps_its_own_body_limit_and_exemptions(
+    tmp_path: Path,
+    keys: KeyPair,
+    _templates: Any,  # noqa: PT019 - the migrated template databases, used as a value
+) -> None:
+    """uvicorn puts the stripped prefix back in front of the path: the batch route must keep its larger limit, a
+    request its smaller one, and the console its exemption from rate limits, as without a proxy."""
+    async with office_stack(tmp_path, keys, _templates) as stack:
+        stack.configure("request", root_path="/api/request", rate_limits='{"anonymous": "2/minute"}')
+        await stack.start("request")
+        three_mib = b"x" * (3 * 1024 * 1024)
+        async with stack.client("request") as operator:
+            batch = await operator.post("/v1/batches", content=three_mib, headers={"Content-Type": "text/csv"})
+            request = await operator.post(
+                "/v1/requests", content=three_mib, headers={"Content-Type": "application/json"}
+            )
+            anonymous = httpx.AsyncClient(base_url=stack.url("request"))
+            async with anonymous:
+                console = [(await anonymous.get("/console/")).status_code for _ in range(4)]
+    assert batch.status_code == 422, batch.text  # read as a (bad) proposal file: within the batch limit
+    assert request.status_code == 413, request.text
+    assert console == [200, 200, 200, 200]
