@@ -252,7 +252,7 @@ def test_the_console_shows_printers_and_stock_and_activates_a_card(
 ) -> None:
     from selenium.common.exceptions import ElementNotInteractableException, StaleElementReferenceException
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 
     wait = WebDriverWait(browser, 20)
     browser.get(f"{system.info['urls']['request']}/console/")
@@ -274,7 +274,7 @@ def test_the_console_shows_printers_and_stock_and_activates_a_card(
     with system.client("request") as operator:
         serial = operator.get(f"/v1/requests/{request_id}").json()["card_serial"]
     browser.find_element(By.CSS_SELECTOR, "#tabs button[data-view=requests]").click()
-    browser.find_element(By.CSS_SELECTOR, "#request-filter select[name=status]").send_keys("printed")
+    Select(browser.find_element(By.CSS_SELECTOR, "#request-filter select[name=status]")).select_by_value("printed")
     browser.find_element(By.CSS_SELECTOR, "#request-filter button").click()
 
     def activate_in_the_list(b: Any) -> bool:
@@ -284,7 +284,7 @@ def test_the_console_shows_printers_and_stock_and_activates_a_card(
             if row is None:
                 return False
             row.find_element(By.NAME, "activate-serial").send_keys(serial)
-            row.find_element(By.XPATH, ".//button[text()='Activate']").click()
+            row.find_element(By.XPATH, ".//button[text()='Aktifkan']").click()
         except (StaleElementReferenceException, ElementNotInteractableException):
             return False  # caught mid re-render: the row's input is replaced or not shown yet
         return True

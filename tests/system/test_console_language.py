@@ -1,0 +1,178 @@
+"""The office console speaks the desk's language: Bahasa Indonesia unless the staff member switches to English,
+the choice kept across reloads; and a listed request shows its kecamatan by name. Driven in headless chromium
+against the whole system started as a user starts it (``ektp up``, SQLite)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import chromium_or_skip
+from tests.system.harness import SystemUnderTest, people
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.browser,
+    pytest.mark.xdist_group("system"),
+    # A socket left to the garbage collector by a client library while processes die and restart.
+    pytest.mark.filterwarnings("ignore::ResourceWarning"),
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+]
+
+KECAMATAN = "18.09.01"
+TABS = ["overview", "requests", "printers", "stock", "coverage"]
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SystemUnderTest]:
+    sut = SystemUnderTest(tmp_path_factory.mktemp("console-language"), blanks=50, time_scale=3000)
+    try:
+        sut.start()
+        yield sut
+    finally:
+        sut.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    chromium, driver = chromium_or_skip()  # fails instead under EKTP_REQUIRE_BROWSER (CI installs both)
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the console's messages: CSP reports
+    session = webdriver.Chrome(service=Service(executable_path=driver), options=options)
+    session.set_window_size(1400, 1000)
+    try:
+        yield session
+    finally:
+        session.quit()
+
+
+@pytest.fixture
+def console(system: SystemUnderTest, browser: Any) -> Any:
+    """The console as a new member of staff first sees it: no language chosen, nobody signed in."""
+    browser.get(f"{system.info['urls']['request']}/console/")
+    browser.execute_script("localStorage.clear(); sessionStorage.clear();")
+    browser.refresh()
+    return browser
+
+
+def _sign_in(system: SystemUnderTest, browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.find_element(By.ID, "token").send_keys(system.token("operator", subject="front-desk-2"))
+    browser.find_element(By.CSS_SELECTOR, "#signin-form button").click()
+    WebDriverWait(browser, 20).until(lambda b: b.find_element(By.ID, "tabs").is_displayed())
+
+
+def _tab_labels(browser: Any) -> list[str]:
+    from selenium.webdriver.common.by import By
+
+    return [
+        browser.find_element(By.CSS_SELECTOR, f"#tabs button[data-view={view}]").get_attribute("textContent").strip()
+        for view in TABS
+    ]
+
+
+def _csp_refusals(browser: Any) -> list[str]:
+    return [entry["message"] for entry in browser.get_log("browser") if "Content Security Policy" in entry["message"]]
+
+
+def test_the_console_opens_in_bahasa_indonesia(system: SystemUnderTest, console: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    # The dictionaries are a file of the page's own, served under the same policy as console.js.
+    words = httpx.get(f"{system.info['urls']['request']}/console/i18n.js", timeout=10)
+    assert words.status_code == 200
+    assert "default-src 'self'" in words.headers["content-security-policy"]
+    assert console.execute_script("return document.documentElement.lang") == "id"
+    assert console.find_element(By.CSS_SELECTOR, "#signin h2").text == "Masuk"
+    assert console.find_element(By.CSS_SELECTOR, "#signin-form button").text == "Masuk"
+    assert _tab_labels(console) == ["Ringkasan", "Permohonan", "Printer", "Blangko", "Cakupan"]
+    assert console.find_element(By.CSS_SELECTOR, "#language button[data-lang=id]").get_attribute("aria-pressed") == (
+        "true"
+    )
+
+    _sign_in(system, console)
+    assert console.find_element(By.CSS_SELECTOR, "#tabs button[data-view=requests]").text == "Permohonan"
+    assert console.find_element(By.ID, "signout").text == "Keluar"
+    assert "front-desk-2 (operator)" in console.find_element(By.ID, "who").text
+    assert _csp_refusals(console) == []
+
+
+def test_english_is_one_click_away_and_survives_a_reload(system: SystemUnderTest, console: Any) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(console, 20)
+    _sign_in(system, console)
+    wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, "#queue-stats dd[data-key=queued]"))
+    assert console.find_element(By.CSS_SELECTOR, "#queue-stats dt").text == "Antre"
+
+    console.find_element(By.CSS_SELECTOR, "#language button[data-lang=en]").click()
+    assert console.execute_script("return document.documentElement.lang") == "en"
+    assert _tab_labels(console) == ["Overview", "Requests", "Printers", "Blank cards", "Coverage"]
+    # What the console had drawn is drawn again in English, without waiting for the next answer.
+    assert console.find_element(By.CSS_SELECTOR, "#queue-stats dt").text == "queued"
+    assert console.find_element(By.ID, "signout").text == "Sign out"
+
+    console.refresh()  # still signed in (the tab keeps the token) and still in English
+    wait.until(lambda b: b.find_element(By.ID, "tabs").is_displayed())
+    assert console.execute_script("return document.documentElement.lang") == "en"
+    assert console.execute_script("return localStorage.getItem('ektp-lang')") == "en"
+    assert _tab_labels(console) == ["Overview", "Requests", "Printers", "Blank cards", "Coverage"]
+    assert console.title == "ektp-print — office console"
+
+    console.find_element(By.ID, "signout").click()
+    assert console.find_element(By.CSS_SELECTOR, "#signin h2").text == "Sign in"
+    assert console.find_element(By.ID, "message").text == "You have signed out."
+
+    console.find_element(By.CSS_SELECTOR, "#language button[data-lang=id]").click()
+    assert console.find_element(By.CSS_SELECTOR, "#signin h2").text == "Masuk"
+    assert console.find_element(By.ID, "message").text == "Anda sudah keluar."
+    assert console.execute_script("return document.documentElement.lang") == "id"
+    assert _csp_refusals(console) == []
+
+
+def test_a_listed_request_shows_its_kecamatan_by_name(system: SystemUnderTest, console: Any) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    [request_id] = system.submit(people(1, seed=41, kecamatan=KECAMATAN, first_serial=700), seed=41)
+    with system.client("request") as operator:
+        card = operator.get(f"/v1/requests/{request_id}").json()["card"]
+    assert card["kecamatan_code"] == KECAMATAN
+    assert card["kecamatan"]  # the name, from the region reference data
+
+    _sign_in(system, console)
+    console.find_element(By.CSS_SELECTOR, "#tabs button[data-view=requests]").click()
+    console.find_element(By.CSS_SELECTOR, "#request-filter input[name=kecamatan]").send_keys(KECAMATAN)
+    console.find_element(By.CSS_SELECTOR, "#request-filter button").click()
+
+    def kecamatan_cell(b: Any) -> str | None:
+        try:
+            headings = [th.text for th in b.find_elements(By.CSS_SELECTOR, "#request-list th")]
+            for row in b.find_elements(By.CSS_SELECTOR, "#request-list tr"):
+                cells = row.find_elements(By.TAG_NAME, "td")
+                if cells and cells[0].text == request_id:
+                    return str(cells[headings.index("Kecamatan")].text)
+        except StaleElementReferenceException:  # caught mid re-render
+            pass
+        return None
+
+    shown = WebDriverWait(console, 20).until(kecamatan_cell)
+    assert card["kecamatan"] in shown
+    assert KECAMATAN in shown
+    headings = [th.text for th in console.find_elements(By.CSS_SELECTOR, "#request-list th")]
+    assert headings[:6] == ["Permohonan", "Nama", "Kecamatan", "Prioritas", "Status", "Nomor seri kartu"]
+    assert console.find_element(By.ID, "request-total").text.endswith("permohonan")
+    assert _csp_refusals(console) == []
