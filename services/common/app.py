@@ -72,6 +72,7 @@ def build_app(
         settings.public_key_pem(),
         audience=settings.jwt_audience,
         revoked=RevocationList(settings.revoked_tokens_file),
+        staff_public_pem=settings.staff_public_key_pem(),
     )
     install_problem_handlers(app)
     app.add_middleware(

@@ -1,5 +1,10 @@
 """Bearer JWTs signed with Ed25519: services hold only the public key; ``ektp token create`` signs.
 
+Two signing keys. The *main* key signs every role (``ektp token create``, the compose ``keys`` job). The *staff*
+key (``kid: staff`` in the token's header) is held by the request service to sign in office staff with a
+password (``POST /v1/auth/token``); the services accept it for ``STAFF_ROLES`` only, so the service that holds it
+cannot mint a service or partner token. Verifiers hold only the public keys.
+
 Claims: ``sub`` (who), ``role`` (admin, operator, clerk, partner, service), ``scope`` (the kecamatan codes a
 clerk may act for), ``jti`` (the token's id, for revocation), ``exp``, ``iat``, ``aud``. A token lives at most
 ``MAX_TTL[role]`` (checked when it is issued and again when it is verified, so a long-lived token made
@@ -32,6 +37,8 @@ from services.common.revocation import RevocationList
 __all__ = [
     "ALGORITHM",
     "MAX_TTL",
+    "STAFF_KEY_ID",
+    "STAFF_ROLES",
     "SUBJECT_REQUIRED",
     "Authorize",
     "KeyPair",
@@ -67,6 +74,9 @@ MAX_TTL: dict[Role, dt.timedelta] = {
 }
 # Subjects that name a person or a system: a clerk's or a partner's data and keys hang on it.
 SUBJECT_REQUIRED = frozenset({Role.CLERK, Role.PARTNER})
+# The roles a staff member signs in as with a password; the only ones the staff key may sign.
+STAFF_ROLES = frozenset({Role.ADMIN, Role.OPERATOR, Role.CLERK})
+STAFF_KEY_ID = "staff"
 _CLOCK_SKEW = 60  # seconds of slack between the signer's clock and ours
 
 
@@ -109,9 +119,9 @@ def generate_key_pair() -> KeyPair:
     )
 
 
-def ensure_key_pair(directory: Path) -> tuple[Path, Path]:
-    """Create ``jwt-private.pem`` and ``jwt-public.pem`` in ``directory`` unless they exist; return both paths."""
-    private, public = directory / "jwt-private.pem", directory / "jwt-public.pem"
+def ensure_key_pair(directory: Path, name: str = "jwt") -> tuple[Path, Path]:
+    """Create ``<name>-private.pem`` and ``<name>-public.pem`` in ``directory`` unless they exist; both paths."""
+    private, public = directory / f"{name}-private.pem", directory / f"{name}-public.pem"
     if not private.exists():
         directory.mkdir(parents=True, exist_ok=True)
         pair = generate_key_pair()
@@ -143,9 +153,13 @@ def issue_token(
     scope: Iterable[str] = (),
     ttl: dt.timedelta = dt.timedelta(hours=8),
     audience: str = DEFAULT_AUDIENCE,
+    key_id: str | None = None,
 ) -> str:
-    """A signed token; ValueError when the role's rules are not met (scope, subject, ``MAX_TTL``)."""
+    """A signed token; ValueError when the role's rules are not met (scope, subject, ``MAX_TTL``). ``key_id``
+    ``STAFF_KEY_ID`` when ``private_pem`` is the staff key."""
     role = Role(role)
+    if key_id == STAFF_KEY_ID and role not in STAFF_ROLES:
+        raise ValueError(f"the staff key does not sign {role.value} tokens")
     scope = sorted(scope)
     if role is Role.CLERK and not scope:
         raise ValueError("a clerk token needs at least one kecamatan code")
@@ -163,7 +177,8 @@ def issue_token(
         "iat": now,
         "exp": now + ttl,
     }
-    return jwt.encode(claims, private_pem, algorithm=ALGORITHM)
+    headers = {"kid": key_id} if key_id else None
+    return jwt.encode(claims, private_pem, algorithm=ALGORITHM, headers=headers)
 
 
 def _duration(delta: dt.timedelta) -> str:
@@ -187,10 +202,10 @@ class TokenVerifier:
         audience: str = DEFAULT_AUDIENCE,
         cache_size: int = 1024,
         revoked: RevocationList | None = None,
+        staff_public_pem: str | bytes | None = None,
     ) -> None:
-        self._key = serialization.load_pem_public_key(
-            public_pem.encode() if isinstance(public_pem, str) else public_pem
-        )
+        self._key = _public_key(public_pem)
+        self._staff_key = _public_key(staff_public_pem) if staff_public_pem else None
         self._audience = audience
         self._cache_size = cache_size
         self._revoked = revoked or RevocationList(None)
@@ -218,9 +233,13 @@ class TokenVerifier:
 
     def _verify(self, token: str) -> tuple[Principal, float, str]:
         try:
+            staff = jwt.get_unverified_header(token).get("kid") == STAFF_KEY_ID
+            key = self._staff_key if staff else self._key
+            if key is None:
+                raise jwt.InvalidTokenError("no staff key here")
             claims = jwt.decode(
                 token,
-                self._key,  # type: ignore[arg-type]
+                key,
                 algorithms=[ALGORITHM],
                 audience=self._audience,
                 options={"require": ["exp", "iat", "jti", "sub", "role", "aud"]},
@@ -233,6 +252,8 @@ class TokenVerifier:
             raise Unauthorized("the token is not valid", kind="token-invalid") from None
         if not isinstance(jti, str) or not jti or not str(claims["sub"]).strip():
             raise Unauthorized("the token is not valid", kind="token-invalid")
+        if staff and role not in STAFF_ROLES:
+            raise Unauthorized("the token is not valid", kind="token-invalid")
         if expires - issued > MAX_TTL[role].total_seconds() + _CLOCK_SKEW:
             raise Unauthorized(
                 f"the token lives longer than a {role.value} token may ({_duration(MAX_TTL[role])})",
@@ -242,6 +263,10 @@ class TokenVerifier:
         if not isinstance(scope, list) or not all(isinstance(s, str) for s in scope):
             raise Unauthorized("the token's scope is not a list of kecamatan codes", kind="token-invalid")
         return Principal(subject=str(claims["sub"]), role=role, scope=frozenset(scope)), expires, jti
+
+
+def _public_key(pem: str | bytes) -> Any:
+    return serialization.load_pem_public_key(pem.encode() if isinstance(pem, str) else pem)
 
 
 def _number(value: Any) -> float:

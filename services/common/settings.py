@@ -62,6 +62,11 @@ class ServiceSettings(BaseSettings):
     )
     jwt_public_key_file: Path = Field(default=DATA_DIR / "keys" / "jwt-public.pem")
     jwt_public_key: str = Field(default="", description="PEM text; wins over jwt_public_key_file.")
+    staff_public_key_file: Path = Field(
+        default=DATA_DIR / "keys" / "staff-public.pem",
+        description="The key that verifies staff sign-in tokens (admin, operator, clerk only), signed by the request "
+        "service; without it staff tokens are refused here.",
+    )
     jwt_audience: str = "ektp-print"
     revoked_tokens_file: Path | None = Field(
         default=DATA_DIR / "keys" / "revoked-tokens.jsonl",
@@ -121,6 +126,7 @@ class ServiceSettings(BaseSettings):
         """The settings this service takes from a local stack (``ektp up``); each service adds its own."""
         return {
             "jwt_public_key_file": layout.key_dir / "jwt-public.pem",
+            "staff_public_key_file": layout.key_dir / "staff-public.pem",
             "revoked_tokens_file": layout.key_dir / "revoked-tokens.jsonl",
             # The console and `ektp status` show what happens; the terminal shows only what needs attention.
             "log_level": layout.log_level,
@@ -161,6 +167,13 @@ class ServiceSettings(BaseSettings):
         if self.service_token_file is not None:
             return self.service_token_file.read_text().strip() or None
         return None
+
+    def staff_public_key_pem(self) -> str | None:
+        """The PEM of the staff key, or None where staff sign-in is not set up."""
+        try:
+            return self.staff_public_key_file.read_text()
+        except FileNotFoundError:
+            return None
 
     def public_key_pem(self) -> str:
         """The PEM of the key that verifies tokens: inline text first, then the file."""

@@ -7,6 +7,7 @@ ektp token create --role ROLE [...]       print a signed token on stdout
 ektp token revoke TOKEN_OR_ID             refuse a token in every service from now on
 ektp keys init | init-data                the signing key pair | the data keys sealing photos and signatures
 ektp keys rotate-data [--retire]          a new data key, every photo and signature sealed again under it
+ektp user add|passwd|disable|enable|list  office staff accounts (they sign in at the console)
 ektp emulator [...]                       a software card printer on a real port
 ektp status                               printers, queue and stock at a glance
 ektp import-batch FILE                    upload a kecamatan batch with a progress bar
@@ -32,6 +33,7 @@ from services.common.settings import DATA_DIR
 from services.ops.audit import add_audit_commands
 from services.ops.data_keys import add_data_key_commands
 from services.ops.office import add_office_commands
+from services.ops.users import add_user_commands
 
 __all__ = ["main", "service_settings"]
 
@@ -115,7 +117,7 @@ def _cmd_token_revoke(args: argparse.Namespace) -> int:
 
 
 def _cmd_keys_init(args: argparse.Namespace) -> int:
-    private, public = ensure_key_pair(args.dir)
+    private, public = ensure_key_pair(args.dir, args.name)
     print(f"private key: {private}\npublic key:  {public}", file=sys.stderr)
     return 0
 
@@ -188,10 +190,14 @@ def _parser() -> argparse.ArgumentParser:
     keys = sub.add_parser("keys", help="signing and data keys").add_subparsers(dest="keys_command", required=True)
     init = keys.add_parser("init", help="create the development key pair unless it exists")
     init.add_argument("--dir", type=Path, default=KEY_DIR)
+    init.add_argument(
+        "--name", default="jwt", choices=["jwt", "staff"], help="jwt: the main key; staff: the staff sign-in key"
+    )
     init.set_defaults(func=_cmd_keys_init)
     add_data_key_commands(keys)
 
     add_office_commands(sub)
+    add_user_commands(sub)
     add_audit_commands(sub)
 
     sub.add_parser("emulator", help="a software card printer (ektp emulator --help)", add_help=False)

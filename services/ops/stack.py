@@ -281,6 +281,7 @@ def stack(options: StackOptions) -> Iterator[tuple[dict[str, Any], list[Child]]]
     """Start everything; yield what ``stack.json`` holds and the children; stop them (SIGTERM, then SIGKILL)."""
     _make_private(options.data_dir)
     private_key, _ = ensure_key_pair(options.key_dir)
+    ensure_key_pair(options.key_dir, "staff")  # the request service signs staff sign-ins with it
     create_keys_file(options.key_dir / "data-keys.json")  # where request's Settings.for_stack looks for it
     private_pem = private_key.read_bytes()
     service_token = issue_token(private_pem, role=Role.SERVICE, subject="gateway", ttl=dt.timedelta(days=365))

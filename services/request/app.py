@@ -25,6 +25,8 @@ from services.request.queue.endpoints import router as queue_router
 from services.request.queue.sweeper import lease_sweeper
 from services.request.regions.endpoints import router as regions_router
 from services.request.replacements.endpoints import router as replacements_router
+from services.request.staff.endpoints import SIGN_IN_PATH
+from services.request.staff.endpoints import router as staff_router
 
 __all__ = ["create_app"]
 
@@ -58,11 +60,13 @@ def create_app(settings: Settings, *, inventory_transport: httpx.AsyncBaseTransp
             coverage_router,
             regions_router,
             privacy_router,
+            staff_router,
             audit_router(AuditEvent),
         ],
         lifespan=lifespan,
         # The proposal file's own limit; its reader refuses a body past it too (batches.files.spool).
         upload_limits=[(batches_router.prefix, settings.batch_max_bytes)],
+        public_paths=[SIGN_IN_PATH],  # the sign-in form: no token yet
     )
     app.state.context = ServiceContext.from_settings(settings)
     app.state.exit_hooks.append(app.state.context.queue_signal.close)  # waiting claims answer 204 at once

@@ -140,6 +140,15 @@ class Settings(ServiceSettings, OfficeHoursSettings):
         default=24 * 3600.0, gt=0, description="How often the retention purge runs (daily; also once at start)."
     )
 
+    staff_private_key_file: Path = Field(
+        default=DATA_DIR / "keys" / "staff-private.pem",
+        description="The staff key that signs sign-in tokens (admin, operator, clerk only; every service verifies "
+        "them with staff_public_key_file). Without it POST /v1/auth/token answers 503.",
+    )
+    sign_in_token_hours: float = Field(default=8.0, gt=0, le=12, description="A signed-in staff token's life.")
+    sign_in_max_failures: int = Field(default=5, ge=1, description="Wrong passwords in a row that lock an account.")
+    sign_in_lock_seconds: int = Field(default=900, ge=1, description="How long a locked account stays locked.")
+
     @classmethod
     def for_stack(cls, layout: StackLayout) -> dict[str, Any]:
         return super().for_stack(layout) | {
@@ -149,6 +158,7 @@ class Settings(ServiceSettings, OfficeHoursSettings):
             "inventory_url": layout.urls["inventory"],
             "service_token": layout.service_token,
             "data_keys_file": layout.key_dir / "data-keys.json",
+            "staff_private_key_file": layout.key_dir / "staff-private.pem",
         }
 
     def resolved_database_url(self) -> str:

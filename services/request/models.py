@@ -33,6 +33,7 @@ __all__ = [
     "QueueCapacity",
     "QueueJob",
     "QueueLane",
+    "StaffUser",
 ]
 
 # Statuses in which a request still counts as the NIK's one active request (see print_requests/states.py).
@@ -206,6 +207,26 @@ class AccessEvent(Base):
     request_id: Mapped[str | None] = mapped_column(String(36), index=True)
     nik: Mapped[str | None] = mapped_column(String(16), index=True)
     purpose: Mapped[str | None] = mapped_column(String(200))
+
+
+class StaffUser(Base):
+    """An office staff member who signs in with a password (services.request.staff): a role, and for a clerk the
+    kecamatan codes it acts for (comma-separated). The password only as an Argon2 hash; ``failed_sign_ins`` in a
+    row lock the account until ``locked_until``."""
+
+    __tablename__ = "staff_users"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(20))
+    kecamatan: Mapped[str] = mapped_column(String(500), default="")
+    full_name: Mapped[str] = mapped_column(String(200), default="")
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_sign_in_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class QueueJob(Base):

@@ -301,13 +301,20 @@ async def test_a_clerk_submits_for_its_own_kecamatan_and_is_refused_another_nami
     assert [r["id"] for r in listing["items"]] == [own.json()["id"]]
 
 
-PATH_VALUES = {"kecamatan_code": "18.09.01", "job_id": "job_1", "serial": "KTP99999999", "nik": "1809011705909999"}
+PATH_VALUES = {
+    "kecamatan_code": "18.09.01",
+    "job_id": "job_1",
+    "serial": "KTP99999999",
+    "nik": "1809011705909999",
+    "username": "nobody",
+}
+SIGN_IN = "/v1/auth/token"
 
 
 def public(path: str) -> bool:
     """Answered without a token: the paths every service leaves open, and the static console (it holds no data;
-    every call it makes carries the staff member's token)."""
-    return path in PUBLIC_PATHS or path == "/console" or path.startswith("/console/")
+    every call it makes carries the staff member's token), and the sign-in form (a password, not yet a token)."""
+    return path in PUBLIC_PATHS or path == SIGN_IN or path == "/console" or path.startswith("/console/")
 
 
 async def test_every_route_but_the_public_ones_answers_401_without_a_token(office: InProcessRequestService) -> None:
@@ -327,6 +334,7 @@ async def test_every_route_but_the_public_ones_answers_401_without_a_token(offic
 
     for path in ("/healthz", "/readyz", "/docs", "/openapi.json", "/console/"):
         assert (await anonymous.get(path)).status_code == 200, path
+    assert (await anonymous.post(SIGN_IN)).status_code == 422  # the form is read without a token
 
 
 EVERYONE = frozenset({"admin", "operator", "clerk", "partner", "service"})
@@ -334,6 +342,8 @@ SUBMITTERS = frozenset({"admin", "operator", "clerk", "partner"})
 DESK = frozenset({"admin", "operator"})
 UPLOADERS = frozenset({"admin", "operator", "clerk"})
 GATEWAY = frozenset({"service"})
+STAFF = frozenset({"admin", "operator", "clerk"})
+ADMIN = frozenset({"admin"})
 WATCHERS = frozenset({"admin", "operator", "service"})
 
 # Every protected route with the roles allowed it (docs/architecture.md, "Roles" and the API tables).
@@ -371,6 +381,10 @@ POLICY: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/audit/export"): frozenset({"admin"}),
     ("GET", "/v1/access-log"): frozenset({"admin"}),
     ("GET", "/v1/residents/{nik}/data"): frozenset({"admin"}),
+    ("POST", "/v1/auth/sign-out"): STAFF,
+    ("GET", "/v1/users"): ADMIN,
+    ("POST", "/v1/users"): ADMIN,
+    ("PATCH", "/v1/users/{username}"): ADMIN,
 }
 
 
@@ -410,6 +424,10 @@ WITHOUT_ITS_DATA: dict[tuple[str, str], int] = {
     ("GET", "/v1/audit/export"): 200,
     ("GET", "/v1/access-log"): 200,
     ("GET", "/v1/residents/{nik}/data"): 200,  # a NIK with nothing held: an empty document
+    ("POST", "/v1/auth/sign-out"): 204,
+    ("GET", "/v1/users"): 200,
+    ("POST", "/v1/users"): 422,
+    ("PATCH", "/v1/users/{username}"): 422,
 }
 
 
@@ -515,6 +533,9 @@ async def test_each_role_allowed_a_route_is_served_when_its_call_is_valid(
         assert proposal.json()["status"] == "submitted", proposal.text
         proposals[role] = proposal.json()["id"]
 
+    staff = {"username": "loket-1", "password": "pempek-palembang", "role": "operator"}
+    assert (await office.as_("admin").post("/v1/users", json=staff)).status_code == 201
+
     def new_request(role: str) -> dict[str, Any]:
         if role == "partner":
             return request_body(next(residents), reason="health", channel="partner")
@@ -606,6 +627,14 @@ async def test_each_role_allowed_a_route_is_served_when_its_call_is_valid(
             ("GET", "/v1/access-log"): ("/v1/access-log", {"params": {"nik": make_nik(serial=20)}}, 200),
             # resident 20: the first request made above (in review)
             ("GET", "/v1/residents/{nik}/data"): (f"/v1/residents/{make_nik(serial=20)}/data", {}, 200),
+            ("POST", "/v1/auth/sign-out"): ("/v1/auth/sign-out", {}, 204),
+            ("GET", "/v1/users"): ("/v1/users", {}, 200),
+            ("POST", "/v1/users"): (
+                "/v1/users",
+                {"json": {"username": "loket-2", "password": "pempek-palembang", "role": "operator"}},
+                201,
+            ),
+            ("PATCH", "/v1/users/{username}"): ("/v1/users/loket-1", {"json": {"full_name": "ANI"}}, 200),
         }
         assert set(calls) == set(POLICY)
         return calls[(method, path)]
