@@ -18,6 +18,7 @@ import datetime as dt
 import importlib
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -231,6 +232,22 @@ def _receive_reference_tranche(options: StackOptions, token: str) -> None:
         raise RuntimeError(f"receiving the tranche failed: {response.status_code} {response.text}")
 
 
+def _first_admin(options: StackOptions, private_pem: bytes) -> dict[str, str] | None:
+    """On first start, the console's first staff account: ``admin`` with a random password (shown once, and kept
+    in the private ``stack.json`` for programs); None when it exists already. More accounts: the console or
+    ``ektp user add``; a new password: ``ektp user passwd admin``."""
+    token = issue_token(private_pem, role=Role.ADMIN, subject="ektp up", ttl=dt.timedelta(minutes=5))
+    account = {"username": "admin", "password": secrets.token_urlsafe(12), "role": "admin", "full_name": "Admin"}
+    response = httpx.post(
+        f"{options.url('request')}/v1/users", json=account, headers={"Authorization": f"Bearer {token}"}, timeout=30
+    )
+    if response.status_code == 409:
+        return None
+    if response.status_code != 201:
+        raise RuntimeError(f"making the first staff account failed: {response.status_code} {response.text}")
+    return {"username": account["username"], "password": account["password"]}
+
+
 def _wait_printers_ready(
     options: StackOptions, token: str, count: int, deadline_s: float = 60.0
 ) -> list[dict[str, Any]]:
@@ -303,6 +320,7 @@ def stack(options: StackOptions) -> Iterator[tuple[dict[str, Any], list[Child]]]
             children.append(_start_service(service, options, env))
             wait_healthy(options.url(service), process=children[-1].process)
         _wait_printers_ready(options, operator_token, len(printers))
+        first_admin = _first_admin(options, private_pem)
         if options.demo:
             from services.ops.demo import load_demo
 
@@ -311,6 +329,7 @@ def stack(options: StackOptions) -> Iterator[tuple[dict[str, Any], list[Child]]]
             "urls": {service: options.url(service) for service in SERVICES},
             "printers": {p.name: p.info for p in printers},
             "operator_token": operator_token,
+            **({"first_admin": first_admin} if first_admin else {}),
         }
         write_stack_file(options, info, children)
         yield info, children
@@ -351,13 +370,17 @@ def run_stack(options: StackOptions) -> int:
     try:
         with stack(options) as (info, children):
             print("\nektp-print is up (Ctrl-C stops it):")
-            print(f"  console    {info['urls']['request']}/console/  (paste the operator token below)")
+            print(f"  console    {info['urls']['request']}/console/  (sign in with a staff account)")
             for service, url in info["urls"].items():
                 print(f"  {service:<10} {url}  (API docs: {url}/docs)")
             for name, printer in info["printers"].items():
                 control = f"{printer['control']}, token in {printer['control_token_file']}"
                 print(f"  {name:<10} {printer['url']}  (emulator control: {control})")
-            print(f"\noperator token (valid 7 days):\n{info['operator_token']}\n", flush=True)
+            if "first_admin" in info:
+                admin = info["first_admin"]
+                print(f"\nfirst sign-in: {admin['username']} / {admin['password']}  (shown this once)")
+                print("  more staff: in the console, or ektp user add NAME --role operator")
+            print(f"\noperator token for scripts (valid 7 days):\n{info['operator_token']}\n", flush=True)
             print(f"ready: {options.data_dir / 'stack.json'}", flush=True)
             while not stop:
                 time.sleep(0.3)

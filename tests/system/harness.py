@@ -142,6 +142,25 @@ class SystemUnderTest:
         key = (self.data_dir / "keys" / "jwt-private.pem").read_bytes()
         return issue_token(key, role=Role(role), subject=subject or f"{role}-e2e", scope=scope or ())
 
+    def staff_account(self, username: str, role: str = "operator", **fields: Any) -> str:
+        """A staff account (made by an admin through the API, as the console does), and its password."""
+        password = f"{username}-kata-sandi"
+        with self.client("request", "admin") as admin:
+            body = {"username": username, "password": password, "role": role, **fields}
+            made = admin.post("/v1/users", json=body)
+            if made.status_code == 409:
+                made = admin.patch(f"/v1/users/{username}", json={"password": password})
+            assert made.status_code in (200, 201), made.text
+        return password
+
+    def console_sign_in(self, browser: Any, username: str, password: str) -> None:
+        """Sign in at the console's form as a member of staff does."""
+        from selenium.webdriver.common.by import By
+
+        browser.find_element(By.ID, "username").send_keys(username)
+        browser.find_element(By.ID, "password").send_keys(password)
+        browser.find_element(By.CSS_SELECTOR, "#signin-form button").click()
+
     def client(self, service: str, role: str = "operator", **token_args: Any) -> httpx.Client:
         return httpx.Client(
             base_url=self.info["urls"][service],

@@ -68,8 +68,7 @@ def _sign_in(system: SystemUnderTest, browser: Any) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    browser.find_element(By.ID, "token").send_keys(system.token("operator", subject="front-desk-2"))
-    browser.find_element(By.CSS_SELECTOR, "#signin-form button").click()
+    system.console_sign_in(browser, "front-desk-2", system.staff_account("front-desk-2"))
     WebDriverWait(browser, 20).until(lambda b: b.find_element(By.ID, "tabs").is_displayed())
 
 
@@ -175,4 +174,44 @@ def test_a_listed_request_shows_its_kecamatan_by_name(system: SystemUnderTest, c
     headings = [th.text for th in console.find_elements(By.CSS_SELECTOR, "#request-list th")]
     assert headings[:6] == ["Permohonan", "Nama", "Kecamatan", "Prioritas", "Status", "Nomor seri kartu"]
     assert console.find_element(By.ID, "request-total").text.endswith("permohonan")
+    assert _csp_refusals(console) == []
+
+
+def test_staff_sign_in_with_a_password_a_wrong_one_is_told_and_five_lock_the_account(
+    system: SystemUnderTest, console: Any
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(console, 20)
+    message = lambda: console.find_element(By.ID, "message").text  # noqa: E731
+    password = system.staff_account("loket-3")
+    for attempt in range(4):
+        system.console_sign_in(console, "loket-3", f"salah-{attempt}")
+        wait.until(lambda _b: message() == "Nama pengguna atau kata sandi salah.")
+        console.execute_script(
+            "document.getElementById('message').textContent = ''; document.getElementById('username').value = ''"
+        )
+    system.console_sign_in(console, "loket-3", "salah-4")
+    wait.until(lambda _b: message().startswith("Terlalu banyak kata sandi salah: akun dikunci"))
+    console.find_element(By.ID, "username").clear()
+    system.console_sign_in(console, "loket-3", password)  # the right one, while locked
+    wait.until(lambda _b: "dikunci" in message())
+    assert not console.find_element(By.ID, "tabs").is_displayed()
+
+    # ektp up made the first account on its first start: the office signs in with it, then signs out.
+    admin = system.info["first_admin"]
+    console.find_element(By.ID, "username").clear()
+    system.console_sign_in(console, admin["username"], admin["password"])
+    wait.until(lambda b: b.find_element(By.ID, "tabs").is_displayed())
+    assert "admin (admin)" in console.find_element(By.ID, "who").text
+    assert console.execute_script("return document.getElementById('password').value") == ""
+    console.find_element(By.ID, "signout").click()
+    wait.until(lambda b: b.find_element(By.ID, "signin").is_displayed())
+    with system.client("request", "admin") as office:
+        trail = office.get("/v1/audit", params={"object_type": "staff_user", "limit": 200}).json()["items"]
+    actions = [(row["object_id"], row["action"]) for row in trail]
+    assert ("admin", "auth.signed_in") in actions
+    assert ("admin", "auth.signed_out") in actions
+    assert ("loket-3", "auth.locked") in actions
     assert _csp_refusals(console) == []

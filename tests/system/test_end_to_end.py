@@ -256,8 +256,7 @@ def test_the_console_shows_printers_and_stock_and_activates_a_card(
 
     wait = WebDriverWait(browser, 20)
     browser.get(f"{system.info['urls']['request']}/console/")
-    browser.find_element(By.ID, "token").send_keys(system.token("operator", subject="front-desk-1"))
-    browser.find_element(By.CSS_SELECTOR, "#signin-form button").click()
+    system.console_sign_in(browser, "front-desk-1", system.staff_account("front-desk-1"))
 
     wait.until(lambda b: "printer-2" in b.find_element(By.ID, "overview-printers").text)
     assert "front-desk-1 (operator)" in browser.find_element(By.ID, "who").text

@@ -256,19 +256,42 @@ function signIn(token) {
   state.timer = setInterval(() => { if (state.view === "overview" || state.view === "printers") refresh(); }, 5000);
 }
 
+// OAuth2's password grant: the request service answers a working day's token for the staff member.
+async function passwordSignIn(username, password) {
+  const response = await fetch(state.services.request + "/v1/auth/token", {
+    method: "POST",
+    headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ grant_type: "password", username, password }),
+  }).catch(() => null);
+  document.getElementById("password").value = "";
+  if (!response) { sayKey("msg.sign_in_failed", { status: "—" }); return; }
+  if (response.status === 429) {
+    sayKey("msg.locked", { minutes: Math.ceil(Number(response.headers.get("Retry-After") || 60) / 60) });
+    return;
+  }
+  const body = await response.json().catch(() => null);
+  if (response.status === 400) { sayKey("msg.wrong_password"); return; }
+  if (!response.ok || !body || !body.access_token) { sayKey("msg.sign_in_failed", { status: response.status }); return; }
+  signIn(body.access_token);
+}
+
 async function start() {
   i18n.apply();
   for (const button of document.querySelectorAll("#language button")) {
     button.addEventListener("click", () => setLanguage(button.dataset.lang));
   }
-  document.getElementById("signout").addEventListener("click", () => signOut("msg.signed_out"));
+  document.getElementById("signout").addEventListener("click", () => {
+    // On record at the request service (best effort: the page forgets the token whatever it answers).
+    fetch(state.services.request + "/v1/auth/sign-out", { method: "POST", headers: { "Authorization": "Bearer " + state.token } })
+      .catch(() => null).finally(() => signOut("msg.signed_out"));
+  });
   const config = await fetch("config.json").then(r => r.json());
   const host = location.hostname;
   const fallback = { request: location.origin, inventory: `${location.protocol}//${host}:8002`, gateway: `${location.protocol}//${host}:8003` };
   for (const name of ["request", "inventory", "gateway"]) state.services[name] = config.services[name] || fallback[name];
   document.getElementById("signin-form").addEventListener("submit", event => {
     event.preventDefault();
-    signIn(document.getElementById("token").value.trim());
+    passwordSignIn(document.getElementById("username").value.trim().toLowerCase(), document.getElementById("password").value);
   });
   document.getElementById("request-filter").addEventListener("submit", event => { event.preventDefault(); refresh(); });
   for (const button of document.querySelectorAll("#tabs button")) button.addEventListener("click", () => show(button.dataset.view));
