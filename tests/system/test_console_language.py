@@ -130,7 +130,8 @@ def test_english_is_one_click_away_and_survives_a_reload(system: SystemUnderTest
     assert _tab_labels(console) == ["Overview", "Requests", "Printers", "Blank cards", "Coverage"]
     assert console.title == "ektp-print — office console"
 
-    console.find_element(By.ID, "signout").click()
+    console.find_element(By.ID, "signout").click()  # told to the request service first (on record), then gone
+    wait.until(lambda b: b.find_element(By.ID, "signin").is_displayed())
     assert console.find_element(By.CSS_SELECTOR, "#signin h2").text == "Sign in"
     assert console.find_element(By.ID, "message").text == "You have signed out."
 
