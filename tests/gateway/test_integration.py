@@ -214,10 +214,16 @@ async def test_while_the_request_service_is_down_printers_wait_and_a_card_out_bu
     async with office(tmp_path, keys, templates) as it:
         await it.start_services()
         await it.receive_blanks("KTP00000001", "KTP00000100")
-        await it.printer("p1", "KTP00000001-KTP00000100", time_scale=120)
+        await it.printer("p1", "KTP00000001-KTP00000100", time_scale=30)  # 0.8 s a card: time to see one in
         await it.commission("p1")
         ids = await it.submit(12)
         await it.wait_count("printed", 3, timeout=30)
+
+        async def a_card_in_the_printer() -> bool:
+            return any(job["step"] == "printing" for job in await it.jobs(status="active"))
+
+        # Killed while a card prints (not between two cards, when nothing would be left to report).
+        await wait_for(a_card_in_the_printer, timeout=30, what="a card in the printer")
         it.stack.kill("request")
 
         # The card in the printer comes out, but its "printed" report cannot reach the request service: the
