@@ -216,3 +216,65 @@ def test_staff_sign_in_with_a_password_a_wrong_one_is_told_and_five_lock_the_acc
     assert ("admin", "auth.signed_out") in actions
     assert ("loket-3", "auth.locked") in actions
     assert _csp_refusals(console) == []
+
+
+def test_an_admin_adds_a_clerk_in_the_console_who_then_signs_in_until_disabled(
+    system: SystemUnderTest, console: Any
+) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    wait = WebDriverWait(console, 20)
+
+    def sign_in_over_the_api(password: str) -> int:
+        form = {"grant_type": "password", "username": "sari", "password": password}
+        return httpx.post(f"{system.info['urls']['request']}/v1/auth/token", data=form, timeout=30).status_code
+
+    # An operator does not see the staff tab.
+    system.console_sign_in(console, "front-desk-3", system.staff_account("front-desk-3"))
+    wait.until(lambda b: b.find_element(By.ID, "tabs").is_displayed())
+    assert not console.find_element(By.CSS_SELECTOR, "#tabs button[data-view=users]").is_displayed()
+    console.find_element(By.ID, "signout").click()
+    wait.until(lambda b: b.find_element(By.ID, "signin").is_displayed())
+
+    admin = system.info["first_admin"]
+    console.find_element(By.ID, "username").clear()
+    system.console_sign_in(console, admin["username"], admin["password"])
+    wait.until(lambda b: b.find_element(By.ID, "tabs").is_displayed())
+    console.find_element(By.CSS_SELECTOR, "#tabs button[data-view=users]").click()
+    wait.until(lambda b: len(b.find_elements(By.CSS_SELECTOR, "#user-form select[name=kecamatan] option")) > 1)
+    form = console.find_element(By.ID, "user-form")
+    form.find_element(By.NAME, "username").send_keys("sari")
+    form.find_element(By.NAME, "full_name").send_keys("SARI WULANDARI")
+    Select(form.find_element(By.NAME, "role")).select_by_value("clerk")
+    Select(form.find_element(By.NAME, "kecamatan")).select_by_value(KECAMATAN)
+    form.find_element(By.NAME, "password").send_keys("gedong-tataan-1")
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+
+    def sari() -> Any:
+        return next((r for r in console.find_elements(By.CSS_SELECTOR, "#user-list tr") if "sari" in r.text), None)
+
+    def row_text() -> str:
+        try:
+            row = sari()
+            return row.text if row is not None else ""
+        except StaleElementReferenceException:  # caught mid re-render
+            return ""
+
+    def disable(_b: Any) -> bool:
+        try:
+            sari().find_element(By.NAME, "toggle").click()
+        except (StaleElementReferenceException, AttributeError):
+            return False
+        return True
+
+    wait.until(lambda _b: "Gedong Tataan (18.09.01)" in row_text())
+    assert "petugas kecamatan" in row_text()
+    assert console.find_element(By.ID, "message").text == "Pengguna sari ditambahkan."
+    assert sign_in_over_the_api("gedong-tataan-1") == 200
+
+    wait.until(disable)
+    wait.until(lambda _b: "nonaktif" in row_text())
+    assert sign_in_over_the_api("gedong-tataan-1") == 400
+    assert _csp_refusals(console) == []

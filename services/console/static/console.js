@@ -162,6 +162,30 @@ const views = {
     },
   },
 
+  users: {
+    async load() {
+      state.regions = state.regions || await api("request", "/v1/regions");
+      return api("request", "/v1/users");
+    },
+    draw(users) {
+      const select = document.querySelector("#user-form select[name=kecamatan]");
+      const chosen = select.value;
+      select.replaceChildren(el("option", { value: "" }, "–"),
+        ...state.regions.kecamatan.map(k => el("option", { value: k.code }, `${k.name} (${k.code})`)));
+      select.value = chosen;
+      table("user-list", users, [
+        [t("col.username"), u => u.username],
+        [t("col.name"), u => u.full_name || "–"],
+        [t("col.role"), u => i18n.named("role", u.role)],
+        [t("col.kecamatan"), u => u.kecamatan.map(kecamatanName).join(", ") || "–"],
+        [t("col.account"), u => el("span", { class: u.disabled || u.locked_until ? "bad" : "ok" },
+          t(u.disabled ? "user.disabled" : u.locked_until ? "user.locked" : "user.active"))],
+        [t("col.last_sign_in"), u => u.last_sign_in_at ? shown(u.last_sign_in_at) : "–"],
+        ["", u => userActions(u)],
+      ]);
+    },
+  },
+
   coverage: {
     async load() { return api("request", "/v1/coverage"); },
     draw(body) {
@@ -180,6 +204,42 @@ function kecamatan(r) {
   const name = card.kecamatan || "";
   if (!name) return code;
   return el("span", {}, name, code ? el("small", { class: "code" }, " " + code) : "");
+}
+
+function kecamatanName(code) {
+  const found = ((state.regions || {}).kecamatan || []).find(k => k.code === code);
+  return found ? `${found.name} (${code})` : code;
+}
+
+// An admin's changes to a staff account: PATCH /v1/users/{username} (a new password also unlocks it).
+async function changeUser(username, body) {
+  try {
+    await api("request", `/v1/users/${encodeURIComponent(username)}`, { method: "PATCH", body: JSON.stringify(body) });
+    sayKey("msg.user_changed", { username });
+    await refresh();
+  } catch (error) { say(error.message); }
+}
+
+function userActions(u) {
+  const password = el("input", { type: "password", placeholder: t("user.new_password"), size: 14, minlength: 10, autocomplete: "new-password", name: "new-password" });
+  return el("span", {},
+    el("button", { class: "action", name: "toggle", onclick: () => changeUser(u.username, { disabled: !u.disabled }) }, t(u.disabled ? "action.enable" : "action.disable")),
+    password,
+    el("button", { class: "action", name: "set-password", onclick: () => changeUser(u.username, { password: password.value }) }, t("action.set_password")));
+}
+
+async function addUser(event) {
+  event.preventDefault();
+  const form = event.target;
+  const data = Object.fromEntries(new FormData(form));
+  const body = { username: data.username.trim().toLowerCase(), full_name: data.full_name.trim(), role: data.role, password: data.password,
+    kecamatan: data.role === "clerk" && data.kecamatan ? [data.kecamatan] : [] };
+  try {
+    await api("request", "/v1/users", { method: "POST", body: JSON.stringify(body) });
+    form.reset();
+    sayKey("msg.user_added", { username: body.username });
+    await refresh();
+  } catch (error) { say(error.message); }
 }
 
 function requestActions(r) {
@@ -252,6 +312,8 @@ function signIn(token) {
   document.getElementById("signin").hidden = true;
   document.getElementById("tabs").hidden = false;
   document.getElementById("signout").hidden = false;
+  // Staff accounts are an admin's: the tab is not shown to anyone else (and the API refuses them anyway).
+  document.querySelector("#tabs button[data-view=users]").hidden = who.role !== "admin";
   show("overview");
   state.timer = setInterval(() => { if (state.view === "overview" || state.view === "printers") refresh(); }, 5000);
 }
@@ -294,6 +356,7 @@ async function start() {
     passwordSignIn(document.getElementById("username").value.trim().toLowerCase(), document.getElementById("password").value);
   });
   document.getElementById("request-filter").addEventListener("submit", event => { event.preventDefault(); refresh(); });
+  document.getElementById("user-form").addEventListener("submit", addUser);
   for (const button of document.querySelectorAll("#tabs button")) button.addEventListener("click", () => show(button.dataset.view));
   if (state.token) signIn(state.token);
 }
