@@ -145,7 +145,9 @@ class Pg:
 
 def start(kind: str, url: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(
-        [sys.executable, __file__, "--serve", kind, "--url", url, "--port", str(port)], env=env, cwd=ROOT
+        [sys.executable, "-m", "bench.bench_request", "--serve", kind, "--url", url, "--port", str(port)],
+        env=env,
+        cwd=ROOT,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
