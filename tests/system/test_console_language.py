@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import chromium_or_skip
+from tests.system.conftest import csp_refusals
 from tests.system.harness import SystemUnderTest, people
 
 pytestmark = [
@@ -34,25 +34,6 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SystemUnderTest
         yield sut
     finally:
         sut.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    chromium, driver = chromium_or_skip()  # fails instead under EKTP_REQUIRE_BROWSER (CI installs both)
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the console's messages: CSP reports
-    session = webdriver.Chrome(service=Service(executable_path=driver), options=options)
-    session.set_window_size(1400, 1000)
-    try:
-        yield session
-    finally:
-        session.quit()
 
 
 @pytest.fixture
@@ -81,10 +62,6 @@ def _tab_labels(browser: Any) -> list[str]:
     ]
 
 
-def _csp_refusals(browser: Any) -> list[str]:
-    return [entry["message"] for entry in browser.get_log("browser") if "Content Security Policy" in entry["message"]]
-
-
 def test_the_console_opens_in_bahasa_indonesia(system: SystemUnderTest, console: Any) -> None:
     from selenium.webdriver.common.by import By
 
@@ -104,7 +81,7 @@ def test_the_console_opens_in_bahasa_indonesia(system: SystemUnderTest, console:
     assert console.find_element(By.CSS_SELECTOR, "#tabs button[data-view=requests]").text == "Permohonan"
     assert console.find_element(By.ID, "signout").text == "Keluar"
     assert "front-desk-2 (operator)" in console.find_element(By.ID, "who").text
-    assert _csp_refusals(console) == []
+    assert csp_refusals(console) == []
 
 
 def test_english_is_one_click_away_and_survives_a_reload(system: SystemUnderTest, console: Any) -> None:
@@ -139,7 +116,7 @@ def test_english_is_one_click_away_and_survives_a_reload(system: SystemUnderTest
     assert console.find_element(By.CSS_SELECTOR, "#signin h2").text == "Masuk"
     assert console.find_element(By.ID, "message").text == "Anda sudah keluar."
     assert console.execute_script("return document.documentElement.lang") == "id"
-    assert _csp_refusals(console) == []
+    assert csp_refusals(console) == []
 
 
 def test_a_listed_request_shows_its_kecamatan_by_name(system: SystemUnderTest, console: Any) -> None:
@@ -175,7 +152,7 @@ def test_a_listed_request_shows_its_kecamatan_by_name(system: SystemUnderTest, c
     headings = [th.text for th in console.find_elements(By.CSS_SELECTOR, "#request-list th")]
     assert headings[:6] == ["Permohonan", "Nama", "Kecamatan", "Prioritas", "Status", "Nomor seri kartu"]
     assert console.find_element(By.ID, "request-total").text.endswith("permohonan")
-    assert _csp_refusals(console) == []
+    assert csp_refusals(console) == []
 
 
 def test_staff_sign_in_with_a_password_a_wrong_one_is_told_and_five_lock_the_account(
@@ -215,7 +192,7 @@ def test_staff_sign_in_with_a_password_a_wrong_one_is_told_and_five_lock_the_acc
     assert ("admin", "auth.signed_in") in actions
     assert ("admin", "auth.signed_out") in actions
     assert ("loket-3", "auth.locked") in actions
-    assert _csp_refusals(console) == []
+    assert csp_refusals(console) == []
 
 
 def test_an_admin_adds_a_clerk_in_the_console_who_then_signs_in_until_disabled(
@@ -277,4 +254,4 @@ def test_an_admin_adds_a_clerk_in_the_console_who_then_signs_in_until_disabled(
     wait.until(disable)
     wait.until(lambda _b: "nonaktif" in row_text())
     assert sign_in_over_the_api("gedong-tataan-1") == 400
-    assert _csp_refusals(console) == []
+    assert csp_refusals(console) == []

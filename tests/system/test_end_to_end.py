@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 
 from services.ops.demo import request_body
-from tests.conftest import chromium_or_skip, pg_admin, pg_url, postgres_missing
+from tests.conftest import pg_admin, pg_url, postgres_missing
 from tests.factories import to_csv
+from tests.system.conftest import csp_refusals
 from tests.system.harness import SystemUnderTest, people, wait_until
 
 pytestmark = [
@@ -227,25 +228,6 @@ def test_import_batch_uploads_a_file_and_prints_its_report(system: SystemUnderTe
     assert "rt" in result.stdout
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    chromium, driver = chromium_or_skip()  # fails instead under EKTP_REQUIRE_BROWSER (CI installs both)
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the console's messages: CSP reports
-    session = webdriver.Chrome(service=Service(executable_path=driver), options=options)
-    session.set_window_size(1400, 1000)
-    try:
-        yield session
-    finally:
-        session.quit()
-
-
 @pytest.mark.browser
 def test_the_console_shows_printers_and_stock_and_activates_a_card(
     system: SystemUnderTest, office_day: dict[str, Any], browser: Any
@@ -297,7 +279,4 @@ def test_the_console_shows_printers_and_stock_and_activates_a_card(
     wait.until(lambda _b: activated())
     assert browser.find_element(By.ID, "message").text == ""
     # The page did all this under its Content-Security-Policy without tripping it once.
-    refused = [
-        entry["message"] for entry in browser.get_log("browser") if "Content Security Policy" in entry["message"]
-    ]
-    assert refused == []
+    assert csp_refusals(browser) == []
