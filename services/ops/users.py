@@ -21,6 +21,8 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from pydantic import ValidationError
+
 from services.common.auth import Principal, Role
 from services.common.db import Database
 from services.common.problems import Problem
@@ -66,8 +68,6 @@ def _run(work: Callable[[Any, ServiceContext], Awaitable[str]]) -> int:
 
 
 def _validated(model: Any, **values: Any) -> Any:
-    from pydantic import ValidationError
-
     try:
         return model(**values)
     except ValidationError as exc:

@@ -125,7 +125,11 @@ async def test_the_password_is_kept_only_as_an_argon2_hash_and_never_shown(
 
 @pytest.mark.parametrize(
     ("form", "field"),
-    [({"grant_type": "client_credentials"}, "grant_type"), ({"username": ""}, "username")],
+    [
+        ({"grant_type": "client_credentials"}, "grant_type"),
+        ({"username": ""}, "username"),
+        ({"password": PASSWORD + "x" * 200}, "password"),  # never cut to the stored length and compared
+    ],
 )
 async def test_a_malformed_sign_in_is_refused_naming_the_field(
     staff_office: InProcessRequestService, form: dict[str, str], field: str

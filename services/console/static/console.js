@@ -98,8 +98,10 @@ function printerColumns(withActions) {
   return columns;
 }
 
-async function act(service, path, body = {}) {
-  try { await api(service, path, { method: "POST", body: JSON.stringify(body) }); say(""); await refresh(); }
+// A change the staff member asked for: the call, then what to say (done) and the view drawn again; the
+// problem's words when it is refused.
+async function act(service, path, body = {}, { method = "POST", done = () => say("") } = {}) {
+  try { await api(service, path, { method, body: JSON.stringify(body) }); done(); await refresh(); }
   catch (error) { say(error.message); }
 }
 
@@ -212,12 +214,9 @@ function kecamatanName(code) {
 }
 
 // An admin's changes to a staff account: PATCH /v1/users/{username} (a new password also unlocks it).
-async function changeUser(username, body) {
-  try {
-    await api("request", `/v1/users/${encodeURIComponent(username)}`, { method: "PATCH", body: JSON.stringify(body) });
-    sayKey("msg.user_changed", { username });
-    await refresh();
-  } catch (error) { say(error.message); }
+function changeUser(username, body) {
+  return act("request", `/v1/users/${encodeURIComponent(username)}`, body,
+    { method: "PATCH", done: () => sayKey("msg.user_changed", { username }) });
 }
 
 function userActions(u) {
@@ -234,12 +233,7 @@ async function addUser(event) {
   const data = Object.fromEntries(new FormData(form));
   const body = { username: data.username.trim().toLowerCase(), full_name: data.full_name.trim(), role: data.role, password: data.password,
     kecamatan: data.role === "clerk" && data.kecamatan ? [data.kecamatan] : [] };
-  try {
-    await api("request", "/v1/users", { method: "POST", body: JSON.stringify(body) });
-    form.reset();
-    sayKey("msg.user_added", { username: body.username });
-    await refresh();
-  } catch (error) { say(error.message); }
+  await act("request", "/v1/users", body, { done: () => { form.reset(); sayKey("msg.user_added", { username: body.username }); } });
 }
 
 function requestActions(r) {

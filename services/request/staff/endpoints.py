@@ -12,7 +12,7 @@ from services.common.auth import STAFF_ROLES, Authorize, Principal, Role
 from services.common.db import DbSession, ReadSession
 from services.common.problems import problem_responses
 from services.request.context import Context
-from services.request.staff import service
+from services.request.staff import passwords, service
 from services.request.staff.schemas import Token, UserChange, UserIn, Username, UserOut
 
 __all__ = ["SIGN_IN_PATH", "router"]
@@ -30,7 +30,7 @@ class PasswordGrant(OAuth2PasswordRequestForm):
         self,
         grant_type: Annotated[str, Form(pattern="^password$")],
         username: Annotated[str, Form(max_length=64)],
-        password: Annotated[str, Form(max_length=1024)],
+        password: Annotated[str, Form(max_length=passwords.MAX_LENGTH)],
     ) -> None:
         super().__init__(grant_type=grant_type, username=username, password=password)
 

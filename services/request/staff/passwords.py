@@ -1,4 +1,4 @@
-"""Passwords: Argon2id hashes (pwdlib's recommended parameters), checked off the event loop.
+"""Passwords: Argon2id hashes (pwdlib's recommended parameters), hashed and checked off the event loop.
 
 A sign-in for a username that does not exist is checked against a hash made at start, so it costs as much
 as a wrong password and the answer's time does not tell which usernames exist.
@@ -24,8 +24,8 @@ def _unknown_user_hash() -> str:
     return _HASHER.hash("not a password of anyone's")
 
 
-def hash_password(password: str) -> str:
-    return _HASHER.hash(password)
+async def hash_password(password: str) -> str:
+    return await asyncio.to_thread(_HASHER.hash, password)
 
 
 async def check(password: str, stored: str | None) -> tuple[bool, str | None]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from services.request.staff.passwords import MAX_LENGTH, MIN_LENGTH
 
@@ -49,6 +49,12 @@ class UserOut(BaseModel):
     last_sign_in_at: dt.datetime | None
     created_at: dt.datetime
     updated_at: dt.datetime
+
+    @field_validator("kecamatan", mode="before")
+    @classmethod
+    def _codes(cls, value: object) -> object:
+        """The row keeps a clerk's codes comma-separated (``StaffUser.kecamatan``)."""
+        return [code for code in value.split(",") if code] if isinstance(value, str) else value
 
 
 class Token(BaseModel):

@@ -10,7 +10,6 @@ username that does not exist changes nothing and is only logged, with the same a
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 import math
@@ -33,9 +32,7 @@ log = logging.getLogger(__name__)
 
 
 def user_out(user: StaffUser) -> UserOut:
-    return UserOut.model_validate(
-        {**{c: getattr(user, c) for c in UserOut.model_fields if c != "kecamatan"}, "kecamatan": _codes(user)}
-    )
+    return UserOut.model_validate(user)
 
 
 def _codes(user: StaffUser) -> list[str]:
@@ -66,7 +63,7 @@ async def add_user(session: AsyncSession, context: ServiceContext, actor: Princi
     now = context.clock()
     user = StaffUser(
         username=body.username,
-        password_hash=await _hash(body.password),
+        password_hash=await passwords.hash_password(body.password),
         role=body.role,
         kecamatan=",".join(sorted(set(body.kecamatan))),
         full_name=body.full_name,
@@ -97,7 +94,7 @@ async def change_user(
     if body.disabled is not None:
         user.disabled = body.disabled
     if body.password is not None:
-        user.password_hash = await _hash(body.password)
+        user.password_hash = await passwords.hash_password(body.password)
         user.failed_sign_ins, user.locked_until = 0, None
     user.updated_at = context.clock()
     await session.flush()
@@ -107,10 +104,6 @@ async def change_user(
 
 async def list_users(session: AsyncSession) -> list[StaffUser]:
     return list((await session.scalars(select(StaffUser).order_by(StaffUser.username))).all())
-
-
-async def _hash(password: str) -> str:
-    return await asyncio.to_thread(passwords.hash_password, password)
 
 
 def _signing_key(path: Path) -> bytes:
@@ -145,7 +138,7 @@ async def sign_in(session: AsyncSession, context: ServiceContext, username: str,
     user = await session.get(StaffUser, username, with_for_update=True)
     if user is not None and user.locked_until is not None and user.locked_until > now:
         raise _locked(user.locked_until, now)
-    matches, rehashed = await passwords.check(password[: passwords.MAX_LENGTH], user.password_hash if user else None)
+    matches, rehashed = await passwords.check(password, user.password_hash if user else None)
     if user is None:
         log.warning("sign-in for an unknown username", extra={"username": username[:64]})
         raise _invalid_grant()
