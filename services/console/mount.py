@@ -1,11 +1,11 @@
 """``install_console(app, peers)``: serve the console's static files and its ``config.json``.
 
 The page itself holds no data: every figure it shows comes from the services' APIs, called from the browser
-with the bearer token the staff member pastes in (kept in the tab's sessionStorage only). The other services
+with the bearer token the staff member signed in for (kept in the tab's sessionStorage only). The other services
 allow the console's origin through CORS (``EKTP_<SERVICE>_CORS_ORIGINS``).
 
 Every answer under ``/console`` carries a Content-Security-Policy: scripts, styles and images from the page's
-own origin only (no inline script or style: ``index.html`` loads ``console.js`` and ``console.css``), calls to
+own origin only (no inline script or style: ``index.html`` loads the ES modules under ``js/`` and ``console.css``), calls to
 the page's origin and the three APIs ``config.json`` names, no plug-ins, no ``<base>``, no framing. A script
 smuggled into the page could neither run inline nor send the token elsewhere.
 """
@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["install_console", "security_headers"]
 
-# console.js calls a service whose URL config.json leaves empty on the page's own host at these ports.
+# js/main.js calls a service whose URL config.json leaves empty on the page's own host at these ports.
 _FALLBACK_PORTS = {"inventory": 8002, "gateway": 8003}
 # What may stand in a CSP source expression: a host name or an IP address, nothing that ends the directive.
 _HOST = re.compile(r"[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]")
@@ -47,7 +47,7 @@ def _configured_origin(url: str) -> str | None:
 
 
 def _connect_sources(scope: Scope, peers: Mapping[str, str]) -> list[str]:
-    """The APIs the page may call: its own origin, and each service as config.json (or console.js) names it."""
+    """The APIs the page may call: its own origin, and each service as config.json (or js/main.js) names it."""
     sources = ["'self'"]
     page = Request(scope).url
     for service, url in peers.items():

@@ -23,7 +23,7 @@ SECURITY_HEADERS = {
 CONSOLE_PATHS = (
     "/console/",
     "/console/index.html",
-    "/console/console.js",
+    "/console/js/main.js",
     "/console/console.css",
     "/console/config.json",
 )
@@ -75,7 +75,7 @@ async def test_the_page_may_call_its_own_origin_and_the_services_config_json_nam
 ) -> None:
     response = await console.get("/console/")
     connect = directives(response.headers["content-security-policy"])["connect-src"]
-    # The gateway's URL is empty in config.json: console.js calls it on the page's host at port 8003.
+    # The gateway's URL is empty in config.json: js/main.js calls it on the page's host at port 8003.
     assert connect == ["'self'", "https://inventory.kantor.example:9443", "http://kantor.example:8003"]
     services = (await console.get("/console/config.json")).json()["services"]
     assert services["inventory"] == "https://inventory.kantor.example:9443/"

@@ -65,8 +65,8 @@ def _tab_labels(browser: Any) -> list[str]:
 def test_the_console_opens_in_bahasa_indonesia(system: SystemUnderTest, console: Any) -> None:
     from selenium.webdriver.common.by import By
 
-    # The dictionaries are a file of the page's own, served under the same policy as console.js.
-    words = httpx.get(f"{system.info['urls']['request']}/console/i18n.js", timeout=10)
+    # The dictionaries are a file of the page's own, served under the same policy as the page's scripts.
+    words = httpx.get(f"{system.info['urls']['request']}/console/js/i18n.js", timeout=10)
     assert words.status_code == 200
     assert "default-src 'self'" in words.headers["content-security-policy"]
     assert console.execute_script("return document.documentElement.lang") == "id"
