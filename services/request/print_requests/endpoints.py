@@ -6,6 +6,7 @@ from fastapi import APIRouter, Body, Depends, Header, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from services.common.audit import AuditEventOut
 from services.common.auth import Authorize, Principal, Role
 from services.common.db import DbSession, ReadSession
 from services.common.idempotency import fingerprint
@@ -163,6 +164,24 @@ async def get_queue_position(
     if view is None:
         raise Conflict(f"the request is {found.status}, not queued", kind="not-queued")
     return view
+
+
+@router.get(
+    "/{request_id}/history",
+    response_model=list[AuditEventOut],
+    summary="What happened to a request, oldest first: who changed its status, and when",
+    responses=problem_responses(403, 404),
+)
+async def get_request_history(
+    request_id: str, session: ReadSession, principal: Annotated[Principal, Depends(reader)]
+) -> list[AuditEventOut]:
+    """The request's audit rows (they hold its status, attempts, job and serial: never the NIK or images), for
+    whoever may read the request: the desk's timeline, without the admin's whole audit trail."""
+    found = await repository.get(session, request_id)
+    if found is None:
+        raise NotFound(f"no request {request_id}", kind="request-not-found")
+    service.readable(principal, found)
+    return [AuditEventOut.model_validate(row) for row in await repository.history(session, request_id)]
 
 
 @router.post("/{request_id}/cancel", response_model=RequestOut, summary="Cancel a queued request")

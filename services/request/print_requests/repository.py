@@ -24,6 +24,7 @@ __all__ = [
     "copy_records",
     "copy_rows",
     "get",
+    "history",
     "insert_queued",
     "insert_queued_pg",
     "list_requests",
@@ -51,6 +52,12 @@ async def get(session: AsyncSession, request_id: str, *, for_update: bool = Fals
         query = query.with_for_update()
     found: PrintRequest | None = await session.scalar(query)
     return found
+
+
+async def history(session: AsyncSession, request_id: str) -> Sequence[AuditEvent]:
+    """The request's audit rows, oldest first (object_id is indexed)."""
+    query = select(AuditEvent).where(AuditEvent.object_type == "print_request", AuditEvent.object_id == request_id)
+    return (await session.scalars(query.order_by(AuditEvent.id))).all()
 
 
 async def active_by_nik(session: AsyncSession, nik: str) -> str | None:
