@@ -157,3 +157,12 @@ async def test_the_offices_own_upload_is_queued_at_once(office: InProcessRequest
     uploaded = await office.as_("operator").post("/v1/batches", json={"rows": [batch_row(1), batch_row(2)]})
     assert uploaded.json()["status"] == "completed"
     assert len(await drain(office.as_("service"))) == 2
+
+
+async def test_a_proposals_listed_rows_carry_their_row_number_for_the_review(office: InProcessRequestService) -> None:
+    _, batch = await propose(office, count=3)
+    listed = await office.as_("operator").get("/v1/requests", params={"batch_id": batch["id"], "limit": 100})
+    rows = {item["batch_row"]: item["card"]["name"] for item in listed.json()["items"]}
+    assert sorted(rows) == [1, 2, 3]  # row 4 was refused: it never became a request
+    single = await office.as_("operator").get(f"/v1/requests/{listed.json()['items'][0]['id']}")
+    assert single.json()["batch_row"] in rows

@@ -210,6 +210,7 @@ class RequestOut(BaseModel):
     card_serial: str | None = None
     received_by: str | None = None
     batch_id: str | None = None
+    batch_row: int | None = Field(default=None, description="its row in the proposal (the review decides by row)")
     submitted_by: str
     created_at: dt.datetime
     updated_at: dt.datetime

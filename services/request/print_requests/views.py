@@ -136,6 +136,7 @@ def to_out(row: RequestLike, context: ServiceContext, queue: QueueView | None = 
             "card_serial": request.card_serial,
             "received_by": request.received_by,
             "batch_id": request.batch_id,
+            "batch_row": request.batch_row,
             "submitted_by": request.submitted_by,
             "created_at": request.created_at,
             "updated_at": request.updated_at,
