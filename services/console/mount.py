@@ -5,7 +5,7 @@ with the bearer token the staff member signed in for (kept in the tab's sessionS
 allow the console's origin through CORS (``EKTP_<SERVICE>_CORS_ORIGINS``).
 
 Every answer under ``/console`` carries a Content-Security-Policy: scripts, styles and images from the page's
-own origin only (no inline script or style: ``index.html`` loads the ES modules under ``js/`` and ``console.css``), calls to
+own origin only (images also from ``blob:`` URLs the page makes for its previews) (no inline script or style: ``index.html`` loads the ES modules under ``js/`` and ``console.css``), calls to
 the page's origin and the three APIs ``config.json`` names, no plug-ins, no ``<base>``, no framing. A script
 smuggled into the page could neither run inline nor send the token elsewhere.
 """
@@ -68,6 +68,8 @@ def security_headers(scope: Scope, peers: Mapping[str, str]) -> dict[str, str]:
         (
             "default-src 'self'",
             "connect-src " + " ".join(_connect_sources(scope, peers)),
+            # Previews the page makes itself: the photo just taken or chosen, the card fetched with the token.
+            "img-src 'self' blob:",
             "object-src 'none'",
             "base-uri 'none'",
             "form-action 'self'",
@@ -79,6 +81,8 @@ def security_headers(scope: Scope, peers: Mapping[str, str]) -> dict[str, str]:
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "no-referrer",
         "X-Frame-Options": "DENY",  # frame-ancestors, for browsers that predate it
+        # The desk's webcam for the resident's photo: this page only, nothing it embeds; no microphone, no location.
+        "Permissions-Policy": "camera=(self), microphone=(), geolocation=()",
     }
 
 

@@ -99,6 +99,20 @@ export function table(target, rows, columns) {
 
 export const items = body => Array.isArray(body) ? body : (body && body.items) || [];
 
+// Views that are pages of a tab (a request's page, the intake form) keep their tab lit.
+const TAB_OF = { intake: "requests", request: "requests" };
+
+export function show(view) {
+  state.view = view;
+  for (const section of document.querySelectorAll(".view")) section.hidden = section.id !== view;
+  const tab = TAB_OF[view] || view;
+  for (const button of document.querySelectorAll("#tabs button")) {
+    button.classList.toggle("active", button.dataset.view === tab);
+    if (button.dataset.view === tab) button.setAttribute("aria-current", "page"); else button.removeAttribute("aria-current");
+  }
+  return refresh();
+}
+
 export async function refresh() {
   const view = state.view;
   try {

@@ -46,6 +46,8 @@ export const i18n = {
     for (const node of document.querySelectorAll("[data-i18n-label]")) {
       node.setAttribute("aria-label", i18n.t(node.dataset.i18nLabel));
     }
+    for (const node of document.querySelectorAll("[data-i18n-alt]")) node.setAttribute("alt", i18n.t(node.dataset.i18nAlt));
+    for (const node of document.querySelectorAll("[data-i18n-label-attr]")) node.setAttribute("label", i18n.t(node.dataset.i18nLabelAttr));
     for (const button of document.querySelectorAll("#language button")) {
       button.setAttribute("aria-pressed", String(button.dataset.lang === i18n.lang));
     }

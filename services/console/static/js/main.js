@@ -1,9 +1,13 @@
 // The console's frame: sign-in and sign-out, the tabs, the language switch. Each tab's view is a module of its
 // own that registers itself with core.register (imported here for that).
-import { claims, i18n, onUnauthorised, refresh, say, sayKey, showMessage, state, views } from "./core.js";
+import { claims, i18n, onUnauthorised, refresh, say, sayKey, show, showMessage, state, views } from "./core.js";
 import "./coverage.js";
+import "./desk.js";
+import "./intake.js";
 import "./overview.js";
 import "./printers.js";
+import "./proposals.js";
+import "./request_page.js";
 import "./requests.js";
 import "./stock.js";
 import { addUser } from "./users.js";
@@ -22,13 +26,6 @@ function setLanguage(lang) {
 function showWho() {
   const who = claims(state.token);
   document.getElementById("who").textContent = who ? `${who.sub} (${i18n.named("role", who.role)})` : "";
-}
-
-function show(view) {
-  state.view = view;
-  for (const section of document.querySelectorAll(".view")) section.hidden = section.id !== view;
-  for (const button of document.querySelectorAll("#tabs button")) button.classList.toggle("active", button.dataset.view === view);
-  refresh();
 }
 
 function signOut(messageKey) {
@@ -57,7 +54,11 @@ function signIn(token) {
   // Staff accounts are an admin's: the tab is not shown to anyone else (and the API refuses them anyway).
   document.querySelector("#tabs button[data-view=users]").hidden = who.role !== "admin";
   show("overview");
-  state.timer = setInterval(() => { if (state.view === "overview" || state.view === "printers") refresh(); }, 5000);
+  // The live views follow the printers, but never while the staff member is typing in them.
+  state.timer = setInterval(() => {
+    const typing = document.activeElement && document.activeElement.closest(".view") && /INPUT|SELECT|TEXTAREA/.test(document.activeElement.tagName);
+    if ((state.view === "overview" || state.view === "printers") && !typing) refresh();
+  }, 5000);
 }
 
 // OAuth2's password grant: the request service answers a working day's token for the staff member.
@@ -100,7 +101,7 @@ async function start() {
   });
   document.getElementById("request-filter").addEventListener("submit", event => { event.preventDefault(); refresh(); });
   document.getElementById("user-form").addEventListener("submit", addUser);
-  for (const button of document.querySelectorAll("#tabs button")) button.addEventListener("click", () => show(button.dataset.view));
+  for (const button of document.querySelectorAll("#tabs button")) button.addEventListener("click", () => { say(""); show(button.dataset.view); });
   if (state.token) signIn(state.token);
 }
 

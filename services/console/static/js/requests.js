@@ -1,5 +1,6 @@
 // Permohonan: the list of residents' requests, filtered; a request needing review resolved, a printed one activated.
-import { act, api, el, i18n, items, register, t, table } from "./core.js";
+import { act, api, el, i18n, items, register, show, t, table } from "./core.js";
+import { openRequest } from "./request_page.js";
 
 // A listed request carries its card, with the kecamatan's name resolved from the region reference data.
 function kecamatan(r) {
@@ -36,7 +37,7 @@ register("requests", {
   },
   draw(page) {
     table("request-list", items(page), [
-      [t("col.request"), r => r.id],
+      [t("col.request"), r => el("button", { type: "button", class: "link", onclick: () => openRequest(r.id) }, r.id)],
       [t("col.name"), r => r.name || (r.card || {}).name || ""],
       [t("col.kecamatan"), r => kecamatan(r)],
       [t("col.priority"), r => i18n.named("priority", r.priority)],
@@ -47,3 +48,5 @@ register("requests", {
     document.getElementById("request-total").textContent = t("requests.total", { count: page.total ?? items(page).length });
   },
 });
+
+document.getElementById("new-request").addEventListener("click", () => show("intake"));
