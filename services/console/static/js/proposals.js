@@ -73,7 +73,7 @@ function detail(open) {
       ? el("p", {}, el("button", { type: "button", class: "primary", id: "approve-all", onclick: () => decide({ approve: "all_valid" }) },
         t("action.approve_all", { count: batch.pending_rows }))) : "",
     heading("h4", "proposal.rows"),
-    table(el("table", { id: "proposal-rows" }), items(rows), [
+    table(el("table", { id: "proposal-rows" }), items(rows).sort((a, b) => (a.batch_row ?? 0) - (b.batch_row ?? 0)), [
       [t("col.row"), r => r.batch_row ?? "–"], [t("col.name"), r => r.card.name],
       [t("col.status"), r => decides ? rowActions(r) : i18n.named("status", r.status)],
     ]),
