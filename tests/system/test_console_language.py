@@ -72,7 +72,7 @@ def test_the_console_opens_in_bahasa_indonesia(system: SystemUnderTest, console:
     assert console.execute_script("return document.documentElement.lang") == "id"
     assert console.find_element(By.CSS_SELECTOR, "#signin h2").text == "Masuk"
     assert console.find_element(By.CSS_SELECTOR, "#signin-form button").text == "Masuk"
-    assert _tab_labels(console) == ["Ringkasan", "Permohonan", "Printer", "Blangko", "Cakupan"]
+    assert _tab_labels(console) == ["Ringkasan", "Permohonan", "Pencetakan", "Blangko", "Cakupan"]
     assert console.find_element(By.CSS_SELECTOR, "#language button[data-lang=id]").get_attribute("aria-pressed") == (
         "true"
     )
@@ -95,7 +95,7 @@ def test_english_is_one_click_away_and_survives_a_reload(system: SystemUnderTest
 
     console.find_element(By.CSS_SELECTOR, "#language button[data-lang=en]").click()
     assert console.execute_script("return document.documentElement.lang") == "en"
-    assert _tab_labels(console) == ["Overview", "Requests", "Printers", "Blank cards", "Coverage"]
+    assert _tab_labels(console) == ["Overview", "Requests", "Printing", "Blank cards", "Coverage"]
     # What the console had drawn is drawn again in English, without waiting for the next answer.
     assert console.find_element(By.CSS_SELECTOR, "#queue-stats dt").text == "queued"
     assert console.find_element(By.ID, "signout").text == "Sign out"
@@ -104,7 +104,7 @@ def test_english_is_one_click_away_and_survives_a_reload(system: SystemUnderTest
     wait.until(lambda b: b.find_element(By.ID, "tabs").is_displayed())
     assert console.execute_script("return document.documentElement.lang") == "en"
     assert console.execute_script("return localStorage.getItem('ektp-lang')") == "en"
-    assert _tab_labels(console) == ["Overview", "Requests", "Printers", "Blank cards", "Coverage"]
+    assert _tab_labels(console) == ["Overview", "Requests", "Printing", "Blank cards", "Coverage"]
     assert console.title == "ektp-print — office console"
 
     console.find_element(By.ID, "signout").click()  # told to the request service first (on record), then gone
