@@ -352,6 +352,7 @@ POLICY: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/requests"): EVERYONE,
     ("GET", "/v1/requests/{request_id}"): EVERYONE,
     ("GET", "/v1/requests/{request_id}/queue"): EVERYONE,
+    ("GET", "/v1/requests/{request_id}/history"): EVERYONE,
     ("POST", "/v1/requests/{request_id}/cancel"): SUBMITTERS,
     ("POST", "/v1/requests/{request_id}/resolve"): DESK,
     ("POST", "/v1/requests/{request_id}/activate"): DESK,
@@ -395,6 +396,7 @@ WITHOUT_ITS_DATA: dict[tuple[str, str], int] = {
     ("GET", "/v1/requests"): 200,
     ("GET", "/v1/requests/{request_id}"): 404,
     ("GET", "/v1/requests/{request_id}/queue"): 404,
+    ("GET", "/v1/requests/{request_id}/history"): 404,
     ("POST", "/v1/requests/{request_id}/cancel"): 404,
     ("POST", "/v1/requests/{request_id}/resolve"): 422,
     ("POST", "/v1/requests/{request_id}/activate"): 422,
@@ -549,6 +551,7 @@ async def test_each_role_allowed_a_route_is_served_when_its_call_is_valid(
             ("GET", "/v1/requests"): ("/v1/requests", {}, 200),
             ("GET", "/v1/requests/{request_id}"): (request, {}, 200),
             ("GET", "/v1/requests/{request_id}/queue"): (f"{request}/queue", {}, 200),
+            ("GET", "/v1/requests/{request_id}/history"): (f"{request}/history", {}, 200),
             ("POST", "/v1/requests/{request_id}/cancel"): (
                 f"/v1/requests/{cancellable.get(role)}/cancel",
                 {"json": {"note": "resident asked"}},
