@@ -7,7 +7,8 @@ allow the console's origin through CORS (``EKTP_<SERVICE>_CORS_ORIGINS``).
 Every answer under ``/console`` carries a Content-Security-Policy: scripts, styles and images from the page's
 own origin only (images also from ``blob:`` URLs the page makes for its previews; no inline script or style:
 ``index.html`` loads the ES modules under ``js/`` and ``console.css``), calls to the page's origin and the
-three APIs ``config.json`` names, no plug-ins, no ``<base>``, no framing. A script smuggled into the page could neither run inline nor send the token elsewhere.
+three APIs ``config.json`` names, no plug-ins, no ``<base>``, no framing. A script smuggled into the page could
+neither run inline nor send the token elsewhere.
 """
 
 from __future__ import annotations
