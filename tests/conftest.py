@@ -261,3 +261,24 @@ def client_for() -> Callable[[FastAPI, str | None], httpx.AsyncClient]:
         )
 
     return make
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """One headless Chromium per test module (Debian's chromium and chromium-driver)."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    chromium, driver = chromium_or_skip()  # fails instead under EKTP_REQUIRE_BROWSER (CI installs both)
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
+        options.add_argument(argument)
+    # The console's messages (CSP reports, failed loads) and the network log (every URL the page asked for).
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    session = webdriver.Chrome(service=Service(executable_path=driver), options=options)
+    session.set_window_size(1400, 1000)
+    try:
+        yield session
+    finally:
+        session.quit()
