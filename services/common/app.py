@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from services.common.api_docs import install_api_docs
 from services.common.auth import TokenVerifier
 from services.common.bodies import GuardBodies
 from services.common.db import Database
@@ -63,7 +64,18 @@ def build_app(
         finally:
             await app.state.db.dispose()
 
-    app = FastAPI(title=title, description=description, version=version, lifespan=_lifespan, **fastapi_kwargs)
+    # FastAPI's own /docs and /redoc load their files from a CDN: ours serve them from this service (api_docs).
+    docs_url = fastapi_kwargs.pop("docs_url", "/docs")
+    redoc_url = fastapi_kwargs.pop("redoc_url", "/redoc")
+    app = FastAPI(
+        title=title,
+        description=description,
+        version=version,
+        lifespan=_lifespan,
+        docs_url=None,
+        redoc_url=None,
+        **fastapi_kwargs,
+    )
     app.state.settings = settings
     app.state.service = service
     # Called (in the event loop) as soon as the server is told to stop, before open calls are waited for.
@@ -94,6 +106,7 @@ def build_app(
     install_observability(app, service)
     for router in routers:
         app.include_router(router)
+    install_api_docs(app, docs_url=docs_url, redoc_url=redoc_url)
     _document_problems(app)
     return app
 
