@@ -274,6 +274,9 @@ def browser() -> Iterator[Any]:
     options.binary_location = chromium
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
         options.add_argument(argument)
+    # A fake webcam (a test pattern), allowed without asking: the console's intake takes the resident's photo.
+    options.add_argument("--use-fake-device-for-media-stream")
+    options.add_argument("--use-fake-ui-for-media-stream")
     # The console's messages (CSP reports, failed loads) and the network log (every URL the page asked for).
     options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     session = webdriver.Chrome(service=Service(executable_path=driver), options=options)

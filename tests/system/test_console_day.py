@@ -82,6 +82,21 @@ def element(browser: Any, css: str, timeout: float = 10) -> Any:
     return WebDriverWait(browser, timeout).until(lambda b: b.find_element(By.CSS_SELECTOR, css))
 
 
+def click_when_drawn(browser: Any, xpath: str) -> None:
+    """Click the element at ``xpath``, again if the view redrew it in between (its answers came in twice)."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+
+    def click() -> bool:
+        try:
+            browser.find_element(By.XPATH, xpath).click()
+        except (StaleElementReferenceException, NoSuchElementException):
+            return False
+        return True
+
+    wait_until(click, timeout=10, what=f"a click on {xpath}")
+
+
 def text_of(browser: Any, css: str) -> str:
     """What the page shows in the elements ``css`` selects (read at once: a view redraws its tables as it likes)."""
     script = "return [...document.querySelectorAll(arguments[0])].map(n => n.innerText).join(' ');"
@@ -89,7 +104,10 @@ def text_of(browser: Any, css: str) -> str:
 
 
 def wait_for_text(browser: Any, css: str, words: str, timeout: float = 20) -> None:
-    wait_until(lambda: words in text_of(browser, css), timeout=timeout, what=f"{words!r} in {css}")
+    try:
+        wait_until(lambda: words in text_of(browser, css), timeout=timeout, what=f"{words!r} in {css}")
+    except TimeoutError as error:  # what the console said instead
+        raise AssertionError(f"{error}; the console says: {text_of(browser, '#message')!r}") from None
 
 
 def screenshot(browser: Any, name: str) -> None:
@@ -221,7 +239,7 @@ def test_a_clerk_uploads_a_proposal_sees_only_its_kecamatan_and_the_office_appro
     office = open_console(system, browser, "desk-review", system.staff_account("desk-review"))
     tab(office, "proposals")
     wait_for_text(office, "#proposal-list", proposal.name)
-    office.find_element(By.XPATH, f"//table[@id='proposal-list']//button[text()='{proposal.name}']").click()
+    click_when_drawn(office, f"//table[@id='proposal-list']//button[text()='{proposal.name}']")
     wait_for_text(office, "#approve-all", "3")
     office.find_element(By.ID, "approve-all").click()
     wait_for_text(office, "#message", "Keputusan tersimpan")
@@ -267,4 +285,88 @@ def test_every_page_is_accessible_and_photographed(system: SystemUnderTest, brow
         screenshot(console, view)
         found[view] = axe_violations(console)
     assert found == {view: [] for view in PAGES}
+    assert csp_refusals(console) == []
+
+
+def collected_request(system: SystemUnderTest, serial_number: int) -> str:
+    """A walk-in taken over the API, printed by the emulator, activated and handed over: the resident's card."""
+    with system.client("request", "operator") as api:
+        request_id = api.post("/v1/requests", json=request_body(serial_number, kecamatan="18.09.05")).json()["id"]
+
+        def printed() -> str | None:
+            body = api.get(f"/v1/requests/{request_id}").json()
+            return body["card_serial"] if body["status"] == "printed" else None
+
+        serial = wait_until(printed, timeout=60, what="the card printed")
+        assert api.post(f"/v1/requests/{request_id}/activate", json={"card_serial": serial}).status_code == 200
+        assert api.post(f"/v1/requests/{request_id}/handover", json={"received_by": "BUDI"}).status_code == 200
+    return request_id
+
+
+def test_a_walk_in_photographed_with_the_desks_webcam_and_signed_on_the_pad(
+    system: SystemUnderTest, browser: Any
+) -> None:
+    """Chromium's fake camera stands in for the desk's webcam; the signature is drawn with the pointer."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    existing = collected_request(system, 601)
+    with system.client("request", "operator") as api:
+        waiting = api.post("/v1/requests", json=request_body(602, kecamatan="18.09.06")).json()["id"]
+        waiting_nik = api.get(f"/v1/requests/{waiting}").json()["card"]["nik"]
+    console = open_console(system, browser, "desk-camera", system.staff_account("desk-camera"))
+    tab(console, "requests")
+    console.find_element(By.ID, "new-request").click()
+    form = element(console, "#intake-form")
+
+    # A NIK that already has an open request says so as it is typed, with the way to it.
+    form.find_element(By.NAME, "nik").send_keys(waiting_nik)
+    element(console, "#nik-duplicate button").click()
+    wait_for_text(console, "#request h2 small", waiting)
+
+    tab(console, "requests")
+    console.find_element(By.ID, "new-request").click()
+    form = element(console, "#intake-form")
+    form.find_element(By.NAME, "nik").send_keys(make_nik("18.09.06", dt.date(2008, 1, 2), "M", 603))
+    for name, value in [("name", "rizky pratama"), ("birth_place", "punduh pidada"), ("occupation", "pelajar"),
+                        ("address", "dusun ii"), ("rt", "2"), ("rw", "3")]:  # fmt: skip
+        form.find_element(By.NAME, name).send_keys(value)
+    Select(form.find_element(By.NAME, "village_code")).select_by_index(1)
+    Select(form.find_element(By.NAME, "reason")).select_by_value("turned_17")
+    form.find_element(By.NAME, "old_ktp_seen").click()
+    form.find_element(By.NAME, "kk_copy_seen").click()
+    console.find_element(By.XPATH, "//button[@data-i18n='capture.camera']").click()
+    take = element(console, "button[data-i18n='capture.take']")
+    wait_until(lambda: console.execute_script("return document.querySelector('video').videoWidth > 0"), timeout=10)
+    take.click()
+    wait_until(lambda: console.find_element(By.ID, "photo-preview").is_displayed(), timeout=10, what="the photo")
+    size = console.execute_script(
+        "const i = document.getElementById('photo-preview'); return [i.naturalWidth, i.naturalHeight];"
+    )
+    assert size == [472, 709]  # the card's portrait at 300 dpi
+    pad = console.find_element(By.CSS_SELECTOR, "canvas.pad")
+    ActionChains(console).move_to_element_with_offset(pad, -150, 0).click_and_hold().move_by_offset(
+        80, -20
+    ).move_by_offset(80, 30).move_by_offset(60, -10).release().perform()
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait_for_text(console, "#request h2", "RIZKY PRATAMA")
+    assert "tersimpan" in text_of(console, "#message")
+
+    # A card the resident holds can be replaced from its page: the old one ends replaced, the new one waits.
+    tab(console, "requests")
+    filter_form = console.find_element(By.ID, "request-filter")
+    Select(filter_form.find_element(By.NAME, "status")).select_by_value("collected")
+    filter_form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait_for_text(console, "#request-list", existing)
+    click_when_drawn(console, f"//table[@id='request-list']//button[text()='{existing}']")
+    replacement = element(console, "#replacement-form")
+    Select(replacement.find_element(By.NAME, "reason")).select_by_value("damaged")
+    replacement.find_element(By.NAME, "note").send_keys("retak di laminasi")
+    replacement.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait_until(lambda: existing not in text_of(console, "#request h2"), timeout=10, what="the replacement's page")
+    new_id = console.find_element(By.CSS_SELECTOR, "#request h2 small").text
+    with system.client("request", "operator") as api:
+        old, new = api.get(f"/v1/requests/{existing}").json(), api.get(f"/v1/requests/{new_id}").json()
+    assert (old["status"], old["replaced_by"], new["replaces"]) == ("replaced", new_id, existing)
     assert csp_refusals(console) == []

@@ -2,7 +2,7 @@
 // it, an open request for it shown at once), the kecamatan picks its desa, the photo comes from the desk's
 // webcam or a file, the signature from a pad (or a scan), the documents seen are ticked, the reason says whether
 // it is urgent. One Idempotency-Key per filled form: a second click cannot make a second request.
-import { api, el, Problem, regions, register, say, sayKey, state, t } from "./core.js";
+import { api, el, Problem, regions, register, say, sayKey, show, state, t } from "./core.js";
 import { base64, button, field, heading, input, select, submit, values } from "./forms.js";
 import { readNik } from "./nik.js";
 import { openRequest } from "./request_page.js";
@@ -150,6 +150,12 @@ async function sendRequest(event) {
     }
     markErrors(error);
   }
+}
+
+// "+ Permohonan baru": a fresh form each time (a half-typed one left for another page does not linger).
+export function newIntake() {
+  if (intake.form) reset();
+  return show("intake");
 }
 
 register("intake", {

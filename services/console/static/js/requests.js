@@ -1,5 +1,6 @@
 // Permohonan: the list of residents' requests, filtered; a request needing review resolved, a printed one activated.
-import { act, api, el, i18n, items, register, show, t, table } from "./core.js";
+import { act, api, el, i18n, items, register, t, table } from "./core.js";
+import { newIntake } from "./intake.js";
 import { openRequest } from "./request_page.js";
 
 // A listed request carries its card, with the kecamatan's name resolved from the region reference data.
@@ -49,4 +50,4 @@ register("requests", {
   },
 });
 
-document.getElementById("new-request").addEventListener("click", () => show("intake"));
+document.getElementById("new-request").addEventListener("click", () => newIntake());
