@@ -20,7 +20,8 @@ from services.common.bodies import GuardBodies
 from services.common.db import Database
 from services.common.logging import configure_logging
 from services.common.observability import install_observability
-from services.common.problems import PROBLEM_JSON, ProblemBody, install_problem_handlers
+from services.common.openapi import install_openapi, operation_id
+from services.common.problems import install_problem_handlers
 from services.common.ratelimit import RateLimits
 from services.common.revocation import RevocationList
 from services.common.settings import ServiceSettings
@@ -48,9 +49,11 @@ def build_app(
 
     Bodies are limited to ``settings.max_body_bytes``, those under the path prefixes of ``upload_limits`` to
     their own limit, and a body-carrying call needs a valid token before its body is read, but on
-    ``public_paths`` (``services.common.bodies``).
+    ``public_paths`` (``services.common.bodies``). The OpenAPI document is the one generated clients need
+    (``services.common.openapi``): operation ids from the route functions' names, each operation's errors.
     """
     configure_logging(service=service, level=settings.log_level, json_lines=settings.log_json)
+    public_paths = tuple(public_paths)  # read twice: the body guard and the OpenAPI document
 
     @contextlib.asynccontextmanager
     async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -67,6 +70,7 @@ def build_app(
     # FastAPI's own /docs and /redoc load their files from a CDN: ours serve them from this service (api_docs).
     docs_url = fastapi_kwargs.pop("docs_url", "/docs")
     redoc_url = fastapi_kwargs.pop("redoc_url", "/redoc")
+    fastapi_kwargs.setdefault("generate_unique_id_function", operation_id)
     app = FastAPI(
         title=title,
         description=description,
@@ -107,55 +111,5 @@ def build_app(
     for router in routers:
         app.include_router(router)
     install_api_docs(app, docs_url=docs_url, redoc_url=redoc_url)
-    _document_problems(app)
+    install_openapi(app, public_paths=public_paths, rate_limited=bool(settings.rate_limits))
     return app
-
-
-# Answers any operation may give besides its own: bad input, auth, a missing object, a state conflict, a
-# database that does not answer. All are application/problem+json (services.common.problems).
-_COMMON_PROBLEMS = {
-    "400": "Bad request",
-    "401": "No token, or a bad or expired one",
-    "403": "The token's role or scope does not allow this",
-    "404": "Not found",
-    "409": "The current state does not allow this",
-    "413": "Too large",
-    "429": "Too many calls from this caller: wait for Retry-After",
-    "415": "Unsupported media type",
-    "422": "Invalid input: each field and the reason",
-    "503": "A dependency (database, peer service) does not answer; retry",
-}
-
-
-def _document_problems(app: FastAPI) -> None:
-    """Make the OpenAPI document say what the handlers really answer: problem+json for every error status."""
-    build_schema = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema:
-            return app.openapi_schema
-        schema = build_schema()
-        components = schema.setdefault("components", {}).setdefault("schemas", {})
-        problem_schema = ProblemBody.model_json_schema(ref_template="#/components/schemas/{model}")
-        components.update(problem_schema.pop("$defs", {}))
-        components["Problem"] = problem_schema
-        components.pop("HTTPValidationError", None)
-        components.pop("ValidationError", None)
-        problem = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
-        for path, operations in schema.get("paths", {}).items():
-            if path in ("/healthz", "/metrics"):
-                continue
-            for operation in operations.values():
-                responses = operation.setdefault("responses", {})
-                for status, description in _COMMON_PROBLEMS.items():
-                    responses[status] = {
-                        "description": responses.get(status, {}).get("description", description),
-                        "content": problem,
-                    }
-                for status, response in responses.items():
-                    if status.startswith(("4", "5")):
-                        response["content"] = problem
-        app.openapi_schema = schema
-        return schema
-
-    app.openapi = openapi  # type: ignore[method-assign]

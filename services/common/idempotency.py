@@ -31,11 +31,29 @@ from services.common.auth import Principal
 from services.common.models import IdempotencyKeyMixin
 from services.common.problems import Conflict, FieldError, Unprocessable
 
-__all__ = ["IDEMPOTENCY_HEADER", "IdempotencyKeys", "fingerprint"]
+__all__ = [
+    "IDEMPOTENCY_DESCRIPTION",
+    "IDEMPOTENCY_HEADER",
+    "MAX_KEY_LENGTH",
+    "REPLAY_HEADER",
+    "IdempotencyKeys",
+    "fingerprint",
+]
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAY_HEADER = "Idempotent-Replayed"
-MAX_KEY_LENGTH = 255
+MAX_KEY_LENGTH = 255  # the column's width (services.common.models.IdempotencyKeyMixin); ``check_key`` enforces it
+# The header as the OpenAPI document describes it wherever an operation accepts it (services.common.openapi).
+IDEMPOTENCY_DESCRIPTION = (
+    "Optional: makes a retry of this call safe. The first successful answer (status and body) is stored under "
+    "the key for this caller only (the token's subject, role and scope), in the same transaction as the change. "
+    f"A retry with the same key and the same body gets that answer again, with `{REPLAY_HEADER}: true`, and "
+    "changes nothing. The same key with a different body (or on another path) is refused with 422 "
+    "`idempotency-key-reused`; a retry that overlaps the first call may get 409 `idempotency-in-progress`: retry "
+    "it. An error is not stored, so a call that failed may be retried with its key. "
+    f"1 to {MAX_KEY_LENGTH} characters (422 otherwise); a UUID per logical call makes a good key. Stored answers "
+    "are kept with no expiry: never reuse a key for another call."
+)
 
 
 def fingerprint(method: str, path: str, body: Any) -> str:

@@ -33,7 +33,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 __all__ = [
     "BODY_LIMIT_SCOPE_KEY",
+    "PROBLEM_DESCRIPTIONS",
     "PROBLEM_JSON",
+    "PROBLEM_SCHEMA_REF",
     "BadRequest",
     "Conflict",
     "ContentTooLarge",
@@ -48,10 +50,25 @@ __all__ = [
     "Unprocessable",
     "install_problem_handlers",
     "problem_responses",
+    "problem_schemas",
     "send_problem",
 ]
 
 PROBLEM_JSON = "application/problem+json"
+# The problem+json body's schema in each service's OpenAPI document (services.common.openapi puts it there).
+PROBLEM_SCHEMA_REF = "#/components/schemas/Problem"
+# What each status means, whichever operation answers it: the OpenAPI document's wording.
+PROBLEM_DESCRIPTIONS: dict[int, str] = {
+    400: "Bad request",
+    401: "No token, or a bad, expired or revoked one",
+    403: "The token's role or scope does not allow this",
+    404: "Not found",
+    409: "The current state does not allow this",
+    413: "The body is larger than this route accepts",
+    422: "Invalid input: `errors` names each field and the reason",
+    429: "Too many calls from this caller: wait for Retry-After",
+    503: "A dependency (database, peer service) does not answer; retry",
+}
 PROBLEM_BASE = "https://ektp-print.example/problems/"
 # Where the body limit of the route being served is kept in the ASGI scope (services.common.bodies).
 BODY_LIMIT_SCOPE_KEY = "ektp.max_body_bytes"
@@ -228,6 +245,14 @@ async def send_problem(problem: Problem, scope: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+def problem_schemas() -> dict[str, Any]:
+    """The OpenAPI components ``PROBLEM_SCHEMA_REF`` names: ``Problem`` and the ``FieldError`` it lists."""
+    schema = ProblemBody.model_json_schema(ref_template="#/components/schemas/{model}")
+    return {**schema.pop("$defs", {}), "Problem": {**schema, "title": "Problem"}}
+
+
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses=`` entries documenting problem+json answers."""
-    return {s: {"model": ProblemBody, "content": {PROBLEM_JSON: {}}, "description": "Problem"} for s in statuses}
+    """OpenAPI ``responses=`` entries documenting problem+json answers an operation gives besides those its
+    dependencies, parameters and body already bring (services.common.openapi)."""
+    content = {PROBLEM_JSON: {"schema": {"$ref": PROBLEM_SCHEMA_REF}}}
+    return {s: {"description": PROBLEM_DESCRIPTIONS.get(s, "Problem"), "content": content} for s in statuses}
