@@ -285,3 +285,16 @@ def browser() -> Iterator[Any]:
         yield session
     finally:
         session.quit()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Any]:
+    """A partner's webhook receiver: a real HTTP server verifying each message (tests/webhook_receiver.py); the
+    test adds the secrets it verifies with."""
+    from tests.webhook_receiver import WebhookReceiver
+
+    hooks = WebhookReceiver(secrets=[]).start()
+    try:
+        yield hooks
+    finally:
+        hooks.stop()

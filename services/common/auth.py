@@ -2,8 +2,9 @@
 
 Two signing keys. The *main* key signs every role (``ektp token create``, the compose ``keys`` job). The *staff*
 key (``kid: staff`` in the token's header) is held by the request service to sign in office staff with a
-password (``POST /v1/auth/token``); the services accept it for ``STAFF_ROLES`` only, so the service that holds it
-cannot mint a service or partner token. Verifiers hold only the public keys.
+password (``POST /v1/auth/token``), and registered partner systems with their client credentials; the services
+accept it for ``OFFICE_KEY_ROLES`` only (staff and partner), so the service that holds it cannot mint a service
+token. Verifiers hold only the public keys.
 
 Claims: ``sub`` (who), ``role`` (admin, operator, clerk, partner, service), ``scope`` (the kecamatan codes a
 clerk may act for), ``jti`` (the token's id, for revocation), ``exp``, ``iat``, ``aud``. A token lives at most
@@ -36,7 +37,9 @@ from services.common.revocation import RevocationList
 
 __all__ = [
     "ALGORITHM",
+    "BEARER_DESCRIPTION",
     "MAX_TTL",
+    "OFFICE_KEY_ROLES",
     "STAFF_KEY_ID",
     "STAFF_ROLES",
     "SUBJECT_REQUIRED",
@@ -76,6 +79,9 @@ MAX_TTL: dict[Role, dt.timedelta] = {
 SUBJECT_REQUIRED = frozenset({Role.CLERK, Role.PARTNER})
 # The roles a staff member signs in as with a password; the only ones the staff key may sign.
 STAFF_ROLES = frozenset({Role.ADMIN, Role.OPERATOR, Role.CLERK})
+# What the request service's own key (``kid: staff``) may sign: staff signed in with a password, and registered
+# partners with their client credentials (services.request.partners). Never a service token.
+OFFICE_KEY_ROLES = STAFF_ROLES | {Role.PARTNER}
 STAFF_KEY_ID = "staff"
 _CLOCK_SKEW = 60  # seconds of slack between the signer's clock and ours
 
@@ -87,6 +93,9 @@ class Principal:
     subject: str
     role: Role
     scope: frozenset[str] = field(default_factory=frozenset)
+    # A partner whose token the request service issued from its registry (client credentials): the registry is
+    # asked on every call whether it is still active. Partner tokens made by ``ektp token create`` are not.
+    registered: bool = False
 
     def may_act_for(self, kecamatan_code: str) -> bool:
         """A clerk acts only for the kecamatan in its scope; other roles are not limited by region."""
@@ -158,7 +167,7 @@ def issue_token(
     """A signed token; ValueError when the role's rules are not met (scope, subject, ``MAX_TTL``). ``key_id``
     ``STAFF_KEY_ID`` when ``private_pem`` is the staff key."""
     role = Role(role)
-    if key_id == STAFF_KEY_ID and role not in STAFF_ROLES:
+    if key_id == STAFF_KEY_ID and role not in OFFICE_KEY_ROLES:
         raise ValueError(f"the staff key does not sign {role.value} tokens")
     scope = sorted(scope)
     if role is Role.CLERK and not scope:
@@ -252,7 +261,7 @@ class TokenVerifier:
             raise Unauthorized("the token is not valid", kind="token-invalid") from None
         if not isinstance(jti, str) or not jti or not str(claims["sub"]).strip():
             raise Unauthorized("the token is not valid", kind="token-invalid")
-        if staff and role not in STAFF_ROLES:
+        if staff and role not in OFFICE_KEY_ROLES:
             raise Unauthorized("the token is not valid", kind="token-invalid")
         if expires - issued > MAX_TTL[role].total_seconds() + _CLOCK_SKEW:
             raise Unauthorized(
@@ -262,7 +271,9 @@ class TokenVerifier:
         scope = claims.get("scope") or []
         if not isinstance(scope, list) or not all(isinstance(s, str) for s in scope):
             raise Unauthorized("the token's scope is not a list of kecamatan codes", kind="token-invalid")
-        return Principal(subject=str(claims["sub"]), role=role, scope=frozenset(scope)), expires, jti
+        registered = staff and role is Role.PARTNER
+        principal = Principal(subject=str(claims["sub"]), role=role, scope=frozenset(scope), registered=registered)
+        return principal, expires, jti
 
 
 def _public_key(pem: str | bytes) -> Any:
@@ -275,7 +286,19 @@ def _number(value: Any) -> float:
     return float(value)
 
 
-_bearer = HTTPBearer(auto_error=False, description="A token from `ektp token create --role ROLE`.")
+# The OpenAPI document's security scheme (``HTTPBearer``): what a generated client sends, and where it gets it.
+BEARER_DESCRIPTION = (
+    "`Authorization: Bearer <token>`: a JWT signed with Ed25519 (`alg` EdDSA), with the claims `sub`, `role` "
+    "(admin, operator, clerk, partner, service), `scope` (a clerk's kecamatan codes), `aud`, `jti`, `iat` and "
+    "`exp`. Get one from the request service's `POST /v1/auth/token` (a form, OAuth2): office staff with the "
+    "password grant (`grant_type=password`, `username`, `password`; a working day's token, 8 h unless the office "
+    "set otherwise, at most 12 h), a registered partner system with the client credentials grant "
+    "(`grant_type=client_credentials`, `client_id` and `client_secret` in the form or as HTTP Basic; 60 minutes "
+    "unless the office set otherwise). The answer's `expires_in` says how many seconds it lasts: ask again before. "
+    "Services are given theirs by the office (`ektp token create`). A missing, expired or revoked token answers "
+    "401; a role the operation does not allow, 403."
+)
+_bearer = HTTPBearer(auto_error=False, bearerFormat="JWT", description=BEARER_DESCRIPTION)
 
 
 async def _principal(
@@ -285,6 +308,11 @@ async def _principal(
         raise Unauthorized("a Bearer token is required", kind="token-missing")
     verifier: TokenVerifier = request.app.state.token_verifier
     principal = verifier.verify(credentials.credentials)
+    # A service may ask more of a principal than its token says (the request service: is a registered partner
+    # still active, and within its rate limit?): ``app.state.principal_guard(request, principal)`` raises if not.
+    guard = getattr(request.app.state, "principal_guard", None)
+    if guard is not None:
+        await guard(request, principal)
     request.state.principal = principal
     return principal
 

@@ -3,7 +3,8 @@ down itself and nobody else.
 
 The caller is the token's subject within its role; without a valid token it is the client's address (behind
 the compose proxy, uvicorn takes it from ``X-Forwarded-For``). Each role has its own limit (``limits``'
-notation: ``120/minute``); a role without one (the services calling each other) is not limited. Over the limit:
+notation: ``120/minute``); a role without one (the services calling each other) is not limited, nor is a partner
+from the registry here (its own limit, set by the office, is kept by the request service's guard). Over the limit:
 429 problem+json with ``Retry-After``. Health, readiness, metrics and the console's static files are exempt.
 
 Counts are kept in this process (the ``limits`` library's sliding window): with several replicas each counts its
@@ -29,6 +30,7 @@ from services.common.routing import route_path
 __all__ = ["ANONYMOUS", "EXEMPT_PREFIXES", "RateLimits"]
 
 ANONYMOUS = "anonymous"
+REGISTERED = "registered-partner"
 EXEMPT_PREFIXES = ("/healthz", "/readyz", "/metrics", "/console")
 
 
@@ -54,7 +56,7 @@ class RateLimits:
             await self.app(scope, receive, send)
             return
         role, caller = self._caller(scope)
-        item = self.items.get(role)
+        item = self.items.get(role) if role != REGISTERED else None
         if item is not None and not self.limiter.hit(item, role, caller):
             reset = self.limiter.get_window_stats(item, role, caller).reset_time
             retry_after = max(1, math.ceil(reset - time.time()))
@@ -76,6 +78,7 @@ class RateLimits:
             except Problem:
                 pass  # a bad token counts against the address it came from
             else:
-                return principal.role.value, principal.subject
+                # A registered partner's limit is its own, in the registry (the request service's guard).
+                return (REGISTERED if principal.registered else principal.role.value), principal.subject
         client = scope.get("client")
         return ANONYMOUS, client[0] if client else "unknown"

@@ -18,6 +18,10 @@ from services.request.config import Settings
 from services.request.context import ServiceContext
 from services.request.coverage.endpoints import router as coverage_router
 from services.request.models import AuditEvent
+from services.request.partners.delivery import delivery_worker
+from services.request.partners.endpoints import router as partners_router
+from services.request.partners.service import Guard
+from services.request.partners.webhooks_doc import install_webhook_docs
 from services.request.print_requests.endpoints import router as requests_router
 from services.request.privacy.endpoints import router as privacy_router
 from services.request.privacy.retention import retention_purge
@@ -40,7 +44,7 @@ def create_app(settings: Settings, *, inventory_transport: httpx.AsyncBaseTransp
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.inventory_client = InventoryClient(settings, transport=inventory_transport)
         try:
-            async with lease_sweeper(app), retention_purge(app):
+            async with lease_sweeper(app), retention_purge(app), delivery_worker(app):
                 yield
         finally:
             await app.state.inventory_client.aclose()
@@ -61,6 +65,7 @@ def create_app(settings: Settings, *, inventory_transport: httpx.AsyncBaseTransp
             regions_router,
             privacy_router,
             staff_router,
+            partners_router,
             audit_router(AuditEvent),
         ],
         lifespan=lifespan,
@@ -69,6 +74,8 @@ def create_app(settings: Settings, *, inventory_transport: httpx.AsyncBaseTransp
         public_paths=[SIGN_IN_PATH],  # the sign-in form: no token yet
     )
     app.state.context = ServiceContext.from_settings(settings)
+    app.state.principal_guard = Guard()  # a registered partner: still active, within its rate limit
+    install_webhook_docs(app)
     app.state.exit_hooks.append(app.state.context.queue_signal.close)  # waiting claims answer 204 at once
     install_console(
         app,

@@ -149,6 +149,22 @@ class Settings(ServiceSettings, OfficeHoursSettings):
     sign_in_max_failures: int = Field(default=5, ge=1, description="Wrong passwords in a row that lock an account.")
     sign_in_lock_seconds: int = Field(default=900, ge=1, description="How long a locked account stays locked.")
 
+    # Partner systems (services/request/partners)
+    partner_token_minutes: float = Field(
+        default=60.0, gt=0, le=24 * 60, description="A partner token's life (client credentials grant)."
+    )
+    webhook_retry_days: float = Field(default=3.0, gt=0, description="How long an event is retried, then failed.")
+    webhook_backoff_seconds: float = Field(
+        default=5.0, gt=0, description="The first retry's delay; doubled each try (with jitter), at most an hour."
+    )
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, description="How long a receiver may take.")
+    webhook_poll_seconds: float = Field(default=0.25, gt=0, description="How often the delivery worker looks.")
+    webhook_lease_seconds: float = Field(
+        default=60.0, gt=0, description="An event being sent is another worker's only after this (a crash)."
+    )
+    webhook_concurrency: int = Field(default=32, ge=1, description="Deliveries in flight at once (different requests).")
+    webhook_delivery: bool = Field(default=True, description="Run the delivery worker in this process.")
+
     @classmethod
     def for_stack(cls, layout: StackLayout) -> dict[str, Any]:
         return super().for_stack(layout) | {

@@ -316,3 +316,8 @@ class Card(Base):
     police_report: Mapped[str | None] = mapped_column(String(100))
     surrendered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     surrender_received_by: Mapped[str | None] = mapped_column(String(120))
+
+
+# The partner registry and the webhook outbox live beside their code; imported here so that this module's
+# ``Base.metadata`` (alembic, the schema checks) holds every table of the service.
+from services.request.partners import models as _partner_models  # noqa: E402, F401

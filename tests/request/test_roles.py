@@ -307,6 +307,8 @@ PATH_VALUES = {
     "serial": "KTP99999999",
     "nik": "1809011705909999",
     "username": "nobody",
+    "partner_id": "ptn_0000000000000000",
+    "delivery_id": "msg_999999",
 }
 SIGN_IN = "/v1/auth/token"
 
@@ -386,6 +388,14 @@ POLICY: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/users"): ADMIN,
     ("POST", "/v1/users"): ADMIN,
     ("PATCH", "/v1/users/{username}"): ADMIN,
+    ("POST", "/v1/partners"): ADMIN,
+    ("GET", "/v1/partners"): ADMIN,
+    ("GET", "/v1/partners/{partner_id}"): ADMIN,
+    ("PATCH", "/v1/partners/{partner_id}"): ADMIN,
+    ("POST", "/v1/partners/{partner_id}/secrets"): ADMIN,
+    ("GET", "/v1/partners/{partner_id}/deliveries"): ADMIN,
+    ("GET", "/v1/partners/me/deliveries"): frozenset({"partner"}),
+    ("POST", "/v1/partners/me/deliveries/{delivery_id}/redeliver"): frozenset({"partner"}),
 }
 
 
@@ -430,6 +440,14 @@ WITHOUT_ITS_DATA: dict[tuple[str, str], int] = {
     ("GET", "/v1/users"): 200,
     ("POST", "/v1/users"): 422,
     ("PATCH", "/v1/users/{username}"): 422,
+    ("POST", "/v1/partners"): 422,
+    ("GET", "/v1/partners"): 200,
+    ("GET", "/v1/partners/{partner_id}"): 404,
+    ("PATCH", "/v1/partners/{partner_id}"): 422,
+    ("POST", "/v1/partners/{partner_id}/secrets"): 422,
+    ("GET", "/v1/partners/{partner_id}/deliveries"): 404,
+    ("GET", "/v1/partners/me/deliveries"): 200,
+    ("POST", "/v1/partners/me/deliveries/{delivery_id}/redeliver"): 404,
 }
 
 
@@ -537,6 +555,10 @@ async def test_each_role_allowed_a_route_is_served_when_its_call_is_valid(
 
     staff = {"username": "loket-1", "password": "pempek-palembang", "role": "operator"}
     assert (await office.as_("admin").post("/v1/users", json=staff)).status_code == 201
+    hospital = {"name": "RSUD", "contact": "it@rsud.example", "allowed_reasons": ["health"]}
+    registered = await office.as_("admin").post("/v1/partners", json=hospital)
+    assert registered.status_code == 201, registered.text
+    partner_url = f"/v1/partners/{registered.json()['client_id']}"
 
     def new_request(role: str) -> dict[str, Any]:
         if role == "partner":
@@ -638,6 +660,23 @@ async def test_each_role_allowed_a_route_is_served_when_its_call_is_valid(
                 201,
             ),
             ("PATCH", "/v1/users/{username}"): ("/v1/users/loket-1", {"json": {"full_name": "ANI"}}, 200),
+            ("POST", "/v1/partners"): ("/v1/partners", {"json": hospital}, 201),
+            ("GET", "/v1/partners"): ("/v1/partners", {}, 200),
+            ("GET", "/v1/partners/{partner_id}"): (partner_url, {}, 200),
+            ("PATCH", "/v1/partners/{partner_id}"): (partner_url, {"json": {"contact": "ti@rsud.example"}}, 200),
+            ("POST", "/v1/partners/{partner_id}/secrets"): (
+                f"{partner_url}/secrets",
+                {"json": {"kind": "webhook"}},
+                201,
+            ),
+            ("GET", "/v1/partners/{partner_id}/deliveries"): (f"{partner_url}/deliveries", {}, 200),
+            ("GET", "/v1/partners/me/deliveries"): ("/v1/partners/me/deliveries", {}, 200),
+            # This partner (a token made by `ektp token create`) has no delivery 1: its own data's 404, not a 403.
+            ("POST", "/v1/partners/me/deliveries/{delivery_id}/redeliver"): (
+                "/v1/partners/me/deliveries/msg_1/redeliver",
+                {},
+                404,
+            ),
         }
         assert set(calls) == set(POLICY)
         return calls[(method, path)]

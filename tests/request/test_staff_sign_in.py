@@ -126,7 +126,7 @@ async def test_the_password_is_kept_only_as_an_argon2_hash_and_never_shown(
 @pytest.mark.parametrize(
     ("form", "field"),
     [
-        ({"grant_type": "client_credentials"}, "grant_type"),
+        ({"grant_type": "implicit"}, "grant_type"),
         ({"username": ""}, "username"),
         ({"password": PASSWORD + "x" * 200}, "password"),  # never cut to the stored length and compared
     ],

@@ -13,6 +13,7 @@ from services.common.idempotency import fingerprint
 from services.common.pagination import Page, PageParams
 from services.common.problems import Conflict, Forbidden, NotFound, problem_responses
 from services.request.context import Context
+from services.request.partners import service as partners
 from services.request.print_requests import repository, service, views
 from services.request.print_requests.schemas import (
     ActivateIn,
@@ -64,6 +65,7 @@ async def create_request(
     """
     fp = ""
     service.may_submit(principal, body)  # before a replay: a stored answer is only for whoever may ask again
+    partners.check_submission(request, principal, body.reason, body.kecamatan_code)  # what the office allowed it
     if idempotency_key is not None:
         fp = fingerprint("POST", request.url.path, body.model_dump(mode="json"))
         if replay := await context.idempotency.replay(session, principal, idempotency_key, fp):

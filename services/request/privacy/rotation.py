@@ -9,7 +9,8 @@ Rotation (services/ops/data_keys.py drives it):
    encryption) is opened and sealed again, a page at a time, one transaction a page. Each UPDATE names the key
    it read under, so a row the service changed meanwhile is left alone and looked at again in the next pass.
    Passes repeat until only rows that do not open are left (they are named, never overwritten).
-4. ``keys.drop_keys`` with ``used_key_ids``: the keys no row uses leave the file (``--retire``).
+4. ``keys.drop_keys`` with ``used_key_ids``: the keys no row uses leave the file (``--retire``). The partners'
+   webhook secrets, sealed with the same keys, are sealed again with the current key in step 3 too.
 
 Purged rows (empty images, ``images_purged_at`` set) hold nothing to seal and are skipped.
 """
@@ -25,9 +26,11 @@ from services.common.audit import Auditor
 from services.common.auth import Principal, Role
 from services.common.db import Database
 from services.request.models import AuditEvent, PrintRequest
+from services.request.partners import secrets as partner_secrets
+from services.request.partners.models import PartnerSecret
 from services.request.privacy.keys import IMAGE_FIELDS, Keyring, SealedDataError
 
-__all__ = ["ROTATOR", "ResealReport", "pending", "reseal", "used_key_ids"]
+__all__ = ["ROTATOR", "ResealReport", "pending", "reseal", "reseal_partner_secrets", "used_key_ids"]
 
 ROTATOR = Principal(subject="ektp keys rotate-data", role=Role.ADMIN)
 
@@ -55,10 +58,24 @@ async def pending(db: Database, current: str) -> int:
 
 
 async def used_key_ids(db: Database) -> set[str]:
-    """Every key some row is sealed under."""
+    """Every key some row is sealed under (requests' images, partners' webhook secrets)."""
     async with db.read_sessions() as session:
         query = select(PrintRequest.data_key_id).where(PrintRequest.data_key_id.is_not(None)).distinct()
-        return {key_id for key_id in (await session.scalars(query)).all() if key_id is not None}
+        used = {key_id for key_id in (await session.scalars(query)).all() if key_id is not None}
+        partners = select(PartnerSecret.key_id).where(PartnerSecret.key_id.is_not(None)).distinct()
+        return used | {key_id for key_id in (await session.scalars(partners)).all() if key_id is not None}
+
+
+async def reseal_partner_secrets(db: Database, keyring: Keyring) -> int:
+    """The partners' webhook secrets sealed under an older key, sealed again under the current one (a handful)."""
+    current = keyring.current_id
+    async with db.transaction() as session:
+        query = select(PartnerSecret).where(PartnerSecret.sealed.is_not(None), PartnerSecret.key_id != current)
+        rows = (await session.scalars(query.with_for_update())).all()
+        for row in rows:
+            secret = partner_secrets.open_(keyring, row.partner_id, row.sealed or b"", row.key_id)
+            row.sealed, row.key_id = partner_secrets.seal(keyring, row.partner_id, secret)
+        return len(rows)
 
 
 async def _one_page(
@@ -130,6 +147,7 @@ async def reseal(
                 progress(done)
         if await pending(db, current) <= len(report.unreadable) or (in_pass == 0 and report.raced == raced):
             break
+    report.resealed += await reseal_partner_secrets(db, keyring)
     if report.resealed or report.unreadable:
         async with db.transaction() as session:
             Auditor(AuditEvent).record(

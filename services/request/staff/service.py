@@ -26,7 +26,7 @@ from services.request.models import StaffUser
 from services.request.staff import passwords
 from services.request.staff.schemas import Token, UserChange, UserIn, UserOut
 
-__all__ = ["add_user", "change_user", "list_users", "sign_in", "user_out"]
+__all__ = ["add_user", "change_user", "list_users", "sign_in", "signing_key", "user_out"]
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ async def list_users(session: AsyncSession) -> list[StaffUser]:
     return list((await session.scalars(select(StaffUser).order_by(StaffUser.username))).all())
 
 
-def _signing_key(path: Path) -> bytes:
+def signing_key(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except FileNotFoundError:
@@ -133,7 +133,7 @@ def _locked(until: dt.datetime, now: dt.datetime) -> TooManyRequests:
 async def sign_in(session: AsyncSession, context: ServiceContext, username: str, password: str) -> Token:
     """A token for ``username`` if ``password`` is right; the failure counted and committed when it is not."""
     settings = context.settings
-    key = _signing_key(settings.staff_private_key_file)
+    key = signing_key(settings.staff_private_key_file)
     now = context.clock()
     user = await session.get(StaffUser, username, with_for_update=True)
     if user is not None and user.locked_until is not None and user.locked_until > now:
