@@ -5,6 +5,7 @@ import "./coverage.js";
 import "./desk.js";
 import "./intake.js";
 import "./overview.js";
+import "./partners.js";
 import "./printers.js";
 import "./proposals.js";
 import "./request_page.js";
@@ -52,7 +53,9 @@ function signIn(token) {
   document.getElementById("tabs").hidden = false;
   document.getElementById("signout").hidden = false;
   // Staff accounts are an admin's: the tab is not shown to anyone else (and the API refuses them anyway).
-  document.querySelector("#tabs button[data-view=users]").hidden = who.role !== "admin";
+  for (const adminsOnly of ["users", "partners"]) {
+    document.querySelector(`#tabs button[data-view=${adminsOnly}]`).hidden = who.role !== "admin";
+  }
   show("overview");
   // The live views follow the printers, but never while the staff member is typing in them.
   state.timer = setInterval(() => {
