@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from tests.system.conftest import csp_refusals
+from tests.system.console import axe_violations, element, open_console, screenshot, tab, text_of
 from tests.system.harness import SystemUnderTest, wait_until
-from tests.system.test_console_day import axe_violations, element, open_console, screenshot, tab, text_of
 
 pytestmark = [
     pytest.mark.integration,
