@@ -41,7 +41,7 @@ pytestmark = [
 PAGES = {
     "overview": "#queue-stats dt", "requests": "#request-list tr", "proposals": "#proposal-list tr",
     "printers": "#printer-list td", "stock": "#tranches td", "desk": "#desk-printed tr",
-    "coverage": "#coverage-table td", "users": "#user-list td",
+    "coverage": "#coverage-table td", "users": "#user-list td", "partners": "#partner-form",
 }  # fmt: skip
 
 
