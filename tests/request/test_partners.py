@@ -218,3 +218,27 @@ async def test_a_webhook_secret_outlives_a_rotation_of_the_data_keys_that_retire
     made = await hospital.post("/v1/requests", json=request_body(41, reason="health", channel="partner"))
     await wait_for(lambda: _statuses(receiver, made.json()["id"], ["queued"]), what="request.queued")
     assert receiver.refused == 0
+
+
+async def test_a_request_past_its_target_is_told_overdue_once(
+    desk: InProcessRequestService, receiver: WebhookReceiver
+) -> None:
+    import datetime as dt
+
+    from services.request.partners.overdue import notice_overdue
+
+    partner = await register(desk, callback_url=receiver.url)
+    receiver.secrets.append(partner["webhook_secret"])
+    hospital = await partner_client(desk, partner)
+    made = await hospital.post("/v1/requests", json=request_body(51, reason="health", channel="partner"))
+    request_id = made.json()["id"]
+    await wait_for(lambda: _statuses(receiver, request_id, ["queued"]), what="request.queued")
+    context, db = desk.app.state.context, desk.app.state.db
+    assert await notice_overdue(db, context) == 0  # within its target
+
+    desk.pin_clock(dt.datetime.now(dt.UTC) + dt.timedelta(days=30))
+    assert await notice_overdue(db, context) == 1
+    assert await notice_overdue(db, context) == 0  # told once
+    await wait_for(lambda: _true(any(m.body["type"] == "request.overdue" for m in receiver.received)), what="overdue")
+    overdue = next(m.body for m in receiver.received if m.body["type"] == "request.overdue")
+    assert (overdue["data"]["request_id"], overdue["data"]["status"]) == (request_id, "queued")

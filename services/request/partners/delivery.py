@@ -39,6 +39,7 @@ from services.request.context import ServiceContext
 from services.request.models import PrintRequest
 from services.request.partners import secrets
 from services.request.partners.models import Partner, WebhookAttempt, WebhookEvent
+from services.request.partners.overdue import OVERDUE_EVERY, notice_overdue
 from services.request.partners.service import valid_secrets
 from services.request.partners.webhooks_doc import EventData, RequestEvent
 
@@ -57,10 +58,11 @@ def message_id(event_id: int) -> str:
 def payload(event: WebhookEvent, request: PrintRequest | None) -> bytes:
     """The event as the partner reads it (``RequestEvent``, documented in the OpenAPI ``webhooks``): ids,
     statuses and times, and no more of the resident than it sent (the NIK masked, no name, no photo)."""
+    overdue = event.status == "overdue"  # not a status: the request is still where previous_status says
     data = EventData(
         request_id=event.request_id,
-        status=event.status,
-        previous_status=event.previous_status,
+        status=event.previous_status if overdue else event.status,
+        previous_status=None if overdue else event.previous_status,
         occurred_at=event.occurred_at,
     )
     if request is not None:
@@ -196,8 +198,13 @@ async def delivery_worker(app: FastAPI) -> AsyncIterator[None]:
     settings = context.settings
     timeout = httpx.Timeout(settings.webhook_timeout_seconds)
     async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
+        last_overdue_check = float("-inf")
 
         async def step() -> None:
+            nonlocal last_overdue_check
+            if time.monotonic() - last_overdue_check >= OVERDUE_EVERY:
+                last_overdue_check = time.monotonic()
+                await notice_overdue(app.state.db, context)
             while await deliver_once(app.state.db, context, client) == BATCH:
                 pass  # a full batch: more may be due at once
 

@@ -20,6 +20,7 @@ EVENT_TYPES = (
     "request.collected",
     "request.cancelled",
     "request.rejected",
+    "request.overdue",  # still queued or printing past its reason's target (told once)
 )
 
 
