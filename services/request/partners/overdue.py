@@ -37,4 +37,4 @@ async def notice_overdue(database: Database, context: ServiceContext) -> int:
                "next_attempt_at"]  # fmt: skip
     async with database.transaction() as session:
         result = await session.execute(insert(WebhookEvent).from_select(columns, rows))
-        return int(result.rowcount or 0)
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
