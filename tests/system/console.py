@@ -41,7 +41,11 @@ def tab(browser: Any, view: str) -> None:
     from selenium.webdriver.common.by import By
 
     browser.find_element(By.CSS_SELECTOR, f"#tabs button[data-view={view}]").click()
-    wait_until(lambda: browser.find_element(By.ID, view).is_displayed(), timeout=10, what=f"the {view} page")
+    try:
+        wait_until(lambda: browser.find_element(By.ID, view).is_displayed(), timeout=10, what=f"the {view} page")
+    except TimeoutError:
+        screenshot(browser, f"failed-{view}")  # what the page showed instead
+        raise
 
 
 def element(browser: Any, css: str, timeout: float = 10) -> Any:

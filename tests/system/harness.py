@@ -154,9 +154,13 @@ class SystemUnderTest:
         return password
 
     def console_sign_in(self, browser: Any, username: str, password: str) -> None:
-        """Sign in at the console's form as a member of staff does."""
+        """Sign in at the console's form as a member of staff does (once the page has shown the form: on a loaded
+        machine a reload may still be under way)."""
         from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions
+        from selenium.webdriver.support.ui import WebDriverWait
 
+        WebDriverWait(browser, 20).until(expected_conditions.element_to_be_clickable((By.ID, "username")))
         browser.find_element(By.ID, "username").send_keys(username)
         browser.find_element(By.ID, "password").send_keys(password)
         browser.find_element(By.CSS_SELECTOR, "#signin-form button").click()
