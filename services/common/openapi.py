@@ -82,8 +82,14 @@ TAG_DESCRIPTIONS: dict[str, str] = {
     "partners": "Partner systems that submit requests by API and hear back by webhook: the admin registers them "
     "with their limits and callback, suspends or reactivates them and rotates their secrets, and a partner reads "
     "its own deliveries and asks for one again.",
+    "sukets": "The Suket (surat keterangan pengganti KTP-el) a resident waiting for the card carries instead: "
+    "issued and printed at the desk, withdrawn at the card's handover, kept in a register, and verified by anyone "
+    "through its QR code.",
     "jobs": "Print jobs as the gateway runs them: read them with their journal, preview a card, cancel a job "
     "not yet sent, or say what came out of one whose outcome was unknown.",
+    "mobile visits": "The mobile recording unit (e-Mobile KTP): residents obliged and recorded per desa, a plan of "
+    "visits to the desa with the largest gaps, the visits the office confirms, their outcome and the print "
+    "requests they bring back.",
 }
 
 _PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="

@@ -17,6 +17,7 @@ from services.request.clients.inventory import InventoryClient
 from services.request.config import Settings
 from services.request.context import ServiceContext
 from services.request.coverage.endpoints import router as coverage_router
+from services.request.mobile.endpoints import router as mobile_router
 from services.request.models import AuditEvent
 from services.request.partners.delivery import delivery_worker
 from services.request.partners.endpoints import router as partners_router
@@ -31,6 +32,8 @@ from services.request.regions.endpoints import router as regions_router
 from services.request.replacements.endpoints import router as replacements_router
 from services.request.staff.endpoints import SIGN_IN_PATH
 from services.request.staff.endpoints import router as staff_router
+from services.request.sukets.endpoints import VERIFY_PATH as SUKET_VERIFY_PATH
+from services.request.sukets.endpoints import router as sukets_router
 
 __all__ = ["create_app"]
 
@@ -62,16 +65,18 @@ def create_app(settings: Settings, *, inventory_transport: httpx.AsyncBaseTransp
             queue_router,
             batches_router,
             coverage_router,
+            mobile_router,
             regions_router,
             privacy_router,
             staff_router,
             partners_router,
+            sukets_router,
             audit_router(AuditEvent),
         ],
         lifespan=lifespan,
         # The proposal file's own limit; its reader refuses a body past it too (batches.files.spool).
         upload_limits=[(batches_router.prefix, settings.batch_max_bytes)],
-        public_paths=[SIGN_IN_PATH],  # the sign-in form: no token yet
+        public_paths=[SIGN_IN_PATH, SUKET_VERIFY_PATH],  # the sign-in form: no token yet; a Suket's QR code
     )
     app.state.context = ServiceContext.from_settings(settings)
     app.state.principal_guard = Guard()  # a registered partner: still active, within its rate limit

@@ -123,6 +123,16 @@ class Settings(ServiceSettings, OfficeHoursSettings):
     )
     inventory_timeout_seconds: float = Field(default=5.0, gt=0, description="Longest wait for the inventory.")
 
+    # The Suket, issued while a resident waits for the card (docs/architecture.md, "Suket")
+    suket_valid_days: int = Field(
+        default=183, ge=1, le=366, description="Days a Suket stands in for the KTP-el from its issue (six months)."
+    )
+    public_url: str = Field(
+        default="",
+        description="This service's address as the public reaches it, for the Suket's QR code "
+        "(<public_url>/v1/sukets/verify/<code>); empty: the address the PDF was asked on.",
+    )
+
     # Personal data (docs/privacy.md)
     data_keys_file: Path = Field(
         default=DATA_DIR / "keys" / "data-keys.json",
@@ -164,6 +174,19 @@ class Settings(ServiceSettings, OfficeHoursSettings):
     )
     webhook_concurrency: int = Field(default=32, ge=1, description="Deliveries in flight at once (different requests).")
     webhook_delivery: bool = Field(default=True, description="Run the delivery worker in this process.")
+
+    # Mobile recording visits (e-Mobile KTP; services/request/mobile/plan.py, docs/architecture.md)
+    office_latitude: float = Field(
+        default=-5.3986, ge=-90, le=90, description="Where the mobile unit sets out: Disdukcapil, Gedong Tataan."
+    )
+    office_longitude: float = Field(default=105.08, ge=-180, le=180, description="The office's longitude.")
+    mobile_per_day: int = Field(default=120, ge=1, description="Residents the mobile unit records a day (plan).")
+    mobile_remote_km: float = Field(
+        default=25.0, gt=0, description="A desa this far from the office ranks as if its gap were twice as large."
+    )
+    mobile_neighbour_km: float = Field(
+        default=10.0, gt=0, description="Desa within this distance of a day's first desa may share its day."
+    )
 
     @classmethod
     def for_stack(cls, layout: StackLayout) -> dict[str, Any]:

@@ -193,6 +193,7 @@ class PrintRequest(Base):
 
     batch_id: Mapped[str | None] = mapped_column(ForeignKey("batches.id"), index=True)
     batch_row: Mapped[int | None] = mapped_column(Integer)  # the row of its batch (proposal review decides by row)
+    mobile_visit_id: Mapped[str | None] = mapped_column(String(36), index=True)  # brought by a mobile visit
     submitted_by: Mapped[str] = mapped_column(String(200), index=True)
     submitter_role: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -320,4 +321,6 @@ class Card(Base):
 
 # The partner registry and the webhook outbox live beside their code; imported here so that this module's
 # ``Base.metadata`` (alembic, the schema checks) holds every table of the service.
+from services.request.mobile import models as _mobile_models  # noqa: E402, F401
 from services.request.partners import models as _partner_models  # noqa: E402, F401
+from services.request.sukets import models as _suket_models  # noqa: E402, F401

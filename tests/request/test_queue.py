@@ -363,6 +363,7 @@ async def test_stats_count_the_backlog_by_class_and_status(office: InProcessRequ
         "printed_today": 0,
         "daily_capacity": 400,
         "waiting_claims": 0,
+        "with_suket": 0,
     }
 
 

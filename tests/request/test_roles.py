@@ -214,6 +214,29 @@ async def test_each_role_is_denied_what_it_may_not_do_and_nothing_changes(office
                 for what, path in (("reads the access log", "/v1/access-log"),
                                    ("exports a resident's data", f"/v1/residents/{make_nik(serial=1)}/data"))
             ),
+            # the Suket: issued, printed, withdrawn and registered at the desk only
+            *(
+                Denied(f"{role} {what}", client, method, path, kwargs=kwargs)
+                for role, client in (("clerk", clerk), ("partner", partner_a), ("service", gateway))
+                for what, method, path, kwargs in (
+                    ("issues a Suket", "POST", f"/v1/requests/{partners_queued}/suket", {}),
+                    ("reads the Suket register", "GET", "/v1/sukets", {}),
+                    ("exports the Suket register", "GET", "/v1/sukets/export.csv", {}),
+                )
+            ),
+            # mobile visits: figures and visits are the office's; clerks read the figures only
+            *(
+                Denied(f"{role} {what}", client, method, path, kwargs=kwargs)
+                for role, client in (("clerk", clerk), ("partner", partner_a), ("service", gateway))
+                for what, method, path, kwargs in (
+                    ("imports desa figures", "PUT", "/v1/desa-figures", {"json": {"rows": []}}),
+                    ("plans mobile visits", "GET", "/v1/mobile-visits/plan", {}),
+                    ("confirms a mobile visit", "POST", "/v1/mobile-visits", {"json": {}}),
+                    ("lists mobile visits", "GET", "/v1/mobile-visits", {}),
+                )
+            ),
+            Denied("partner reads desa figures", partner_a, "GET", "/v1/desa-figures"),
+            Denied("service reads desa figures", gateway, "GET", "/v1/desa-figures"),
         ]
     )  # fmt: skip
     assert await snapshot(office) == before
@@ -309,14 +332,19 @@ PATH_VALUES = {
     "username": "nobody",
     "partner_id": "ptn_0000000000000000",
     "delivery_id": "msg_999999",
+    "suket_id": "00000000-0000-0000-0000-000000000000",
+    "code": "no-such-verification-code-000000",
+    "visit_id": "00000000-0000-4000-8000-000000000000",
 }
 SIGN_IN = "/v1/auth/token"
+SUKET_VERIFY = "/v1/sukets/verify/{code}"
 
 
 def public(path: str) -> bool:
     """Answered without a token: the paths every service leaves open, and the static console (it holds no data;
-    every call it makes carries the staff member's token), and the sign-in form (a password, not yet a token)."""
-    return path in PUBLIC_PATHS or path == SIGN_IN or path == "/console" or path.startswith("/console/")
+    every call it makes carries the staff member's token), the sign-in form (a password, not yet a token), and a
+    Suket's verification page (its QR code, opened by anyone: the unguessable code is the key)."""
+    return path in PUBLIC_PATHS or path in (SIGN_IN, SUKET_VERIFY) or path == "/console" or path.startswith("/console/")
 
 
 async def test_every_route_but_the_public_ones_answers_401_without_a_token(office: InProcessRequestService) -> None:
@@ -336,6 +364,7 @@ async def test_every_route_but_the_public_ones_answers_401_without_a_token(offic
 
     for path in ("/healthz", "/readyz", "/docs", "/openapi.json", "/console/"):
         assert (await anonymous.get(path)).status_code == 200, path
+    assert (await anonymous.get(concrete(SUKET_VERIFY, PATH_VALUES))).status_code == 404  # read, not refused
     assert (await anonymous.post(SIGN_IN)).status_code == 422  # the form is read without a token
 
 
@@ -396,6 +425,20 @@ POLICY: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/partners/{partner_id}/deliveries"): ADMIN,
     ("GET", "/v1/partners/me/deliveries"): frozenset({"partner"}),
     ("POST", "/v1/partners/me/deliveries/{delivery_id}/redeliver"): frozenset({"partner"}),
+    ("POST", "/v1/requests/{request_id}/suket"): DESK,
+    ("GET", "/v1/sukets"): DESK,
+    ("GET", "/v1/sukets/export.csv"): DESK,
+    ("GET", "/v1/sukets/{suket_id}"): DESK,
+    ("GET", "/v1/sukets/{suket_id}.pdf"): DESK,
+    ("POST", "/v1/sukets/{suket_id}/cancel"): DESK,
+    ("PUT", "/v1/desa-figures"): DESK,
+    ("GET", "/v1/desa-figures"): UPLOADERS,  # as coverage: a clerk reads every desa's
+    ("GET", "/v1/mobile-visits/plan"): DESK,
+    ("POST", "/v1/mobile-visits"): DESK,
+    ("GET", "/v1/mobile-visits"): DESK,
+    ("GET", "/v1/mobile-visits/{visit_id}"): DESK,
+    ("POST", "/v1/mobile-visits/{visit_id}/outcome"): DESK,
+    ("POST", "/v1/mobile-visits/{visit_id}/requests"): DESK,
 }
 
 
@@ -448,6 +491,20 @@ WITHOUT_ITS_DATA: dict[tuple[str, str], int] = {
     ("GET", "/v1/partners/{partner_id}/deliveries"): 404,
     ("GET", "/v1/partners/me/deliveries"): 200,
     ("POST", "/v1/partners/me/deliveries/{delivery_id}/redeliver"): 404,
+    ("POST", "/v1/requests/{request_id}/suket"): 404,
+    ("GET", "/v1/sukets"): 200,
+    ("GET", "/v1/sukets/export.csv"): 200,
+    ("GET", "/v1/sukets/{suket_id}"): 404,
+    ("GET", "/v1/sukets/{suket_id}.pdf"): 404,
+    ("POST", "/v1/sukets/{suket_id}/cancel"): 422,
+    ("PUT", "/v1/desa-figures"): 422,
+    ("GET", "/v1/desa-figures"): 200,
+    ("GET", "/v1/mobile-visits/plan"): 200,
+    ("POST", "/v1/mobile-visits"): 422,
+    ("GET", "/v1/mobile-visits"): 200,
+    ("GET", "/v1/mobile-visits/{visit_id}"): 404,
+    ("POST", "/v1/mobile-visits/{visit_id}/outcome"): 422,
+    ("POST", "/v1/mobile-visits/{visit_id}/requests"): 404,  # the visit before the body
 }
 
 
@@ -500,7 +557,7 @@ async def test_each_role_allowed_a_route_is_served_when_its_call_is_valid(
     office = office_with_inventory
     operator, gateway = office.as_("operator"), office.as_("service")
     partner, clerk = office.as_("partner"), office.as_("clerk", scope=["18.09.01"])
-    residents = iter(range(20, 300))
+    residents = iter(range(20, 500))
 
     async def claimed(job: str) -> str:
         """A request the gateway claimed as ``job`` (the queue holds nothing else when it claims)."""
@@ -539,6 +596,23 @@ async def test_each_role_allowed_a_route_is_served_when_its_call_is_valid(
         replaced = await operator.post(f"/v1/requests/{old}/replacements", json={"reason": "damaged"})
         assert replaced.status_code == 201, replaced.text
     head = await submit(operator, request_body(next(residents), reason="health"))  # what the next claim takes
+    # Residents waiting for their (regular) card, behind head: one to get a Suket from each desk role, one whose
+    # Suket each withdraws, and one whose Suket is read and printed.
+    awaiting_suket = {role: await submit(operator, request_body(next(residents))) for role in sorted(DESK)}
+    sukets = {}
+    for holder in [*sorted(DESK), "printed"]:
+        made = await operator.post(f"/v1/requests/{await submit(operator, request_body(next(residents)))}/suket")
+        assert made.status_code == 201, made.text
+        sukets[holder] = made.json()["id"]
+    # A mobile visit today to the desa request_body's residents live in, with the desa's figures; the residents
+    # it brings back, one upload for each desk role.
+    desa = {"rows": [{"village_code": "18.09.01.2001", "obliged": 900, "recorded": 700}]}
+    assert (await operator.put("/v1/desa-figures", json=desa)).status_code == 200
+    visit = {"date": office.app.state.context.today().isoformat(), "village_codes": ["18.09.01.2001"], "team": "1"}
+    confirmed = await operator.post("/v1/mobile-visits", json=visit)
+    assert confirmed.status_code == 201, confirmed.text
+    visit_url = f"/v1/mobile-visits/{confirmed.json()['id']}"
+    visit_rows = {role: {"rows": [batch_row(next(residents))]} for role in sorted(DESK)}
     readable = await submit(partner, request_body(next(residents), reason="health", channel="partner"))
     cancellable = {
         role: await submit(partner, request_body(next(residents), reason="health", channel="partner"))
@@ -676,6 +750,32 @@ async def test_each_role_allowed_a_route_is_served_when_its_call_is_valid(
                 "/v1/partners/me/deliveries/msg_1/redeliver",
                 {},
                 404,
+            ),
+            ("POST", "/v1/requests/{request_id}/suket"): (f"/v1/requests/{awaiting_suket.get(role)}/suket", {}, 201),
+            ("GET", "/v1/sukets"): ("/v1/sukets", {"params": {"status": "valid"}}, 200),
+            ("GET", "/v1/sukets/export.csv"): ("/v1/sukets/export.csv", {}, 200),
+            ("GET", "/v1/sukets/{suket_id}"): (f"/v1/sukets/{sukets['printed']}", {}, 200),
+            ("GET", "/v1/sukets/{suket_id}.pdf"): (f"/v1/sukets/{sukets['printed']}.pdf", {}, 200),
+            ("POST", "/v1/sukets/{suket_id}/cancel"): (
+                f"/v1/sukets/{sukets.get(role)}/cancel",
+                {"json": {"reason": "issued on the wrong request"}},
+                200,
+            ),
+            ("PUT", "/v1/desa-figures"): ("/v1/desa-figures", {"json": desa}, 200),
+            ("GET", "/v1/desa-figures"): ("/v1/desa-figures", {"params": {"kecamatan": "18.09.01"}}, 200),
+            ("GET", "/v1/mobile-visits/plan"): ("/v1/mobile-visits/plan", {"params": {"days": 3}}, 200),
+            ("POST", "/v1/mobile-visits"): ("/v1/mobile-visits", {"json": visit}, 201),
+            ("GET", "/v1/mobile-visits"): ("/v1/mobile-visits", {}, 200),
+            ("GET", "/v1/mobile-visits/{visit_id}"): (visit_url, {}, 200),
+            ("POST", "/v1/mobile-visits/{visit_id}/outcome"): (
+                f"{visit_url}/outcome",
+                {"json": {"desa": [{"village_code": "18.09.01.2001", "recorded": 40}]}},
+                200,
+            ),
+            ("POST", "/v1/mobile-visits/{visit_id}/requests"): (
+                f"{visit_url}/requests",
+                {"json": visit_rows.get(role)},
+                201,
             ),
         }
         assert set(calls) == set(POLICY)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -134,8 +134,11 @@ class _Validator:
         principal: Principal,
         batch_id: str,
         status: RequestStatus,
+        channel: Channel | None = None,
+        stamp: Mapping[str, Any] | None = None,
     ):
         self.rows = rows
+        self.channel = channel
         self.context = context
         self.principal = principal
         self.report = _ReportRoom(context.settings.batch_report_max_errors)
@@ -149,6 +152,7 @@ class _Validator:
             "batch_id": batch_id,
             "submitted_by": principal.subject,
             "submitter_role": principal.role.value,
+            **(stamp or {}),
         }
 
     def next_chunk(self, size: int) -> _Chunk:
@@ -168,7 +172,7 @@ class _Validator:
         if row.errors:
             return row.errors
         number, raw = row.number, row.values
-        raw.setdefault("channel", Channel.KECAMATAN_BATCH.value)
+        raw.setdefault("channel", (self.channel or Channel.KECAMATAN_BATCH).value)
         try:
             data = RequestIn.model_validate(raw)
         except ValidationError as exc:
@@ -176,6 +180,8 @@ class _Validator:
                 FieldError(row=number, field=".".join(str(p) for p in e["loc"]) or "row", reason=e["msg"])
                 for e in exc.errors()
             ]
+        if self.channel is not None and data.channel != self.channel:
+            return [FieldError(row=number, field="channel", reason=f"every row of this upload is {self.channel}")]
         if data.channel not in BATCH_CHANNELS:
             return [FieldError(row=number, field="channel", reason="a batch row is kecamatan_batch or mobile_unit")]
         if not self.principal.may_act_for(data.kecamatan_code):
@@ -273,9 +279,17 @@ async def _insert_chunk(
 
 
 async def process(
-    session: AsyncSession, context: ServiceContext, principal: Principal, upload: Upload
+    session: AsyncSession,
+    context: ServiceContext,
+    principal: Principal,
+    upload: Upload,
+    *,
+    channel: Channel | None = None,
+    stamp: Mapping[str, Any] | None = None,
 ) -> tuple[Batch, bool]:
-    """``(batch, created)``: the same content again returns the batch made the first time."""
+    """``(batch, created)``: the same content again returns the batch made the first time. ``channel``: every row
+    is of that channel (a row naming another is refused), else kecamatan_batch unless it names mobile_unit;
+    ``stamp``: columns every request of the batch is stored with (a mobile visit's id, services.request.mobile)."""
     existing = await repository.by_hash(session, upload.content_hash)
     if existing is not None:
         readable(principal, existing)
@@ -306,7 +320,7 @@ async def process(
     max_rows = context.settings.batch_max_rows
     rows = (csv_rows if upload.format == "csv" else json_rows)(upload.file, max_rows=max_rows)
     review = needs_review(context, principal)
-    validator = _Validator(rows, context, principal, batch.id, validator_status(context, principal))
+    validator = _Validator(rows, context, principal, batch.id, validator_status(context, principal), channel, stamp)
     size = context.settings.batch_chunk_rows
     total = accepted = rejected = 0
     # A pipeline: the next chunk is read and validated in a worker thread while this one is inserted.

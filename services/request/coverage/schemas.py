@@ -34,6 +34,7 @@ class CoverageRow(BaseModel):
     collected: int = Field(description="Cards handed to residents: collected_before + requests collected")
     backlog: int = Field(description="Requests waiting: queued, printing or needs_review")
     overdue: int = Field(default=0, description="Urgent requests queued or printing past their reason's target")
+    with_suket: int = Field(default=0, description="Residents waiting for their card with a valid Suket")
     updated_at: dt.datetime | None = None
 
 

@@ -18,6 +18,7 @@ from services.request.models import CoverageFigure
 from services.request.print_requests.states import RequestStatus as S
 from services.request.queue import repository as queue_repository
 from services.request.queue.policy import overdue_before
+from services.request.sukets import repository as sukets
 
 __all__ = ["coverage", "set_figures"]
 
@@ -31,6 +32,7 @@ async def coverage(session: AsyncSession, context: ServiceContext) -> CoverageOu
     figures = {f.kecamatan_code: f for f in await repository.figures(session)}
     counts = await repository.counts_by_kecamatan(session)
     overdue = await queue_repository.overdue_by_kecamatan(session, overdue_before(context.settings, context.clock()))
+    with_suket = await sukets.valid_by_kecamatan(session, context.today())
     rows: list[CoverageRow] = []
     for code, kecamatan in context.catalog.kecamatan.items():
         by_status = counts.get(code, {})
@@ -48,6 +50,7 @@ async def coverage(session: AsyncSession, context: ServiceContext) -> CoverageOu
                 collected=before + sum(by_status.get(s.value, 0) for s in COLLECTED),
                 backlog=sum(by_status.get(s.value, 0) for s in BACKLOG),
                 overdue=overdue.get(code, 0),
+                with_suket=with_suket.get(code, 0),
                 updated_at=figure.updated_at if figure else None,
             )
         )
@@ -63,6 +66,7 @@ async def coverage(session: AsyncSession, context: ServiceContext) -> CoverageOu
         collected=sum(r.collected for r in rows),
         backlog=sum(r.backlog for r in rows),
         overdue=sum(r.overdue for r in rows),
+        with_suket=sum(r.with_suket for r in rows),
     )
     return CoverageOut(regency=total, kecamatan=rows)
 

@@ -29,6 +29,7 @@ from services.request.print_requests.schemas import (
 from services.request.print_requests.states import RequestStatus
 from services.request.privacy.access import AccessAction, Looking, Purpose, record_access, require_purpose
 from services.request.queue import capacity
+from services.request.sukets import service as sukets
 
 __all__ = ["router"]
 
@@ -94,6 +95,7 @@ async def list_requests(
     priority: Priority | None = None,
     nik: Annotated[str | None, Query(pattern=r"^\d{16}$")] = None,
     batch_id: str | None = None,
+    mobile_visit_id: str | None = None,
 ) -> Page[RequestOut]:
     """Every listed request is a look at its resident (access rows ``list``); a NIK search (``search``) must say
     why: ``purpose`` or the ``X-Access-Purpose`` header, else 422 naming ``purpose``."""
@@ -115,6 +117,7 @@ async def list_requests(
         nik=nik,
         batch_id=batch_id,
         submitted_by=principal.subject if principal.role is Role.PARTNER else None,
+        mobile_visit_id=mobile_visit_id,
     )
     rows, total = await repository.list_requests(sessions.read, filters, limit=page.limit, offset=page.offset)
     if rows or nik is not None:  # an empty page shows nobody; an empty search still looked a NIK up
@@ -142,6 +145,7 @@ async def get_request(
         raise NotFound(f"no request {request_id}", kind="request-not-found")
     service.readable(principal, found)
     out = views.to_out(found, context, await capacity.queue_view(sessions.read, context, found))
+    out.suket = await sukets.summary(sessions.read, context, found.id)
     await record_access(
         sessions.record, principal, AccessAction.VIEW, requests=[(found.id, found.nik)], purpose=purpose,
         at=context.clock(),

@@ -44,6 +44,7 @@ class RequestFilters:
     nik: str | None = None
     batch_id: str | None = None
     submitted_by: str | None = None
+    mobile_visit_id: str | None = None
 
 
 async def get(session: AsyncSession, request_id: str, *, for_update: bool = False) -> PrintRequest | None:
@@ -224,4 +225,6 @@ async def list_requests(
         query = query.where(PrintRequest.batch_id == filters.batch_id)
     if filters.submitted_by is not None:
         query = query.where(PrintRequest.submitted_by == filters.submitted_by)
+    if filters.mobile_visit_id is not None:
+        query = query.where(PrintRequest.mobile_visit_id == filters.mobile_visit_id)
     return await paginate(session, query, PrintRequest.created_at.desc(), PrintRequest.id, limit=limit, offset=offset)

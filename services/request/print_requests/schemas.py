@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from services.request.print_requests.states import RequestStatus
+from services.request.sukets.schemas import SuketSummary
 
 __all__ = [
     "URGENT_REASONS",
@@ -211,6 +212,7 @@ class RequestOut(BaseModel):
     received_by: str | None = None
     batch_id: str | None = None
     batch_row: int | None = Field(default=None, description="its row in the proposal (the review decides by row)")
+    mobile_visit_id: str | None = Field(default=None, description="the mobile recording visit that brought it")
     submitted_by: str
     created_at: dt.datetime
     updated_at: dt.datetime
@@ -224,6 +226,9 @@ class RequestOut(BaseModel):
     )
     overdue: bool = Field(default=False, description="Still queued or printing after due_at.")
     queue: QueueView | None = None
+    suket: SuketSummary | None = Field(
+        default=None, description="Its latest Suket (GET /v1/requests/{id} only; null in lists and changes)."
+    )
 
 
 class ResolveOutcome(enum.StrEnum):

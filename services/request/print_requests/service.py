@@ -33,6 +33,7 @@ from services.request.print_requests.states import TRANSITIONS, RequestStatus
 from services.request.print_requests.validation import check_request
 from services.request.queue import repository as queue_repository
 from services.request.queue.policy import QueuePolicy, lane_source
+from services.request.sukets import lifecycle as sukets
 
 __all__ = [
     "activate",
@@ -266,7 +267,11 @@ async def cancel(
     session: AsyncSession, context: ServiceContext, principal: Principal, request_id: str, note: str | None
 ) -> PrintRequest:
     request = await load(session, principal, request_id)
-    return await _change(session, context, principal, request, "request.cancelled", RequestStatus.CANCELLED, note=note)
+    cancelled = await _change(
+        session, context, principal, request, "request.cancelled", RequestStatus.CANCELLED, note=note
+    )
+    await sukets.withdraw_valid(session, context, principal, reason=sukets.CANCELLED, request_id=cancelled.id)
+    return cancelled
 
 
 async def resolve(
@@ -320,4 +325,6 @@ async def handover(
         note=body.note, received_by=body.received_by, collected_at=context.clock(),
     )  # fmt: skip
     await cards.follow(session, context, principal, collected, CardStatus.COLLECTED)
+    # The card stands in for itself now: the resident's Sukets are withdrawn with the handover, or not at all.
+    await sukets.withdraw_valid(session, context, principal, reason=sukets.HANDED_OVER, nik=collected.nik)
     return collected

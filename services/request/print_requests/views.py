@@ -137,6 +137,7 @@ def to_out(row: RequestLike, context: ServiceContext, queue: QueueView | None = 
             "received_by": request.received_by,
             "batch_id": request.batch_id,
             "batch_row": request.batch_row,
+            "mobile_visit_id": request.mobile_visit_id,
             "submitted_by": request.submitted_by,
             "created_at": request.created_at,
             "updated_at": request.updated_at,

@@ -15,6 +15,7 @@ from services.request.print_requests.states import RequestStatus
 from services.request.queue import repository
 from services.request.queue.policy import overdue_before
 from services.request.queue.schemas import CapacityIn, CapacityOut, QueueStats
+from services.request.sukets import repository as sukets
 
 __all__ = ["cards_per_hour", "daily_capacity", "queue_view", "set_capacity", "stats"]
 
@@ -65,6 +66,7 @@ async def stats(session: AsyncSession, context: ServiceContext) -> QueueStats:
         printed_today=await repository.printed_since(session, midnight),
         daily_capacity=await daily_capacity(session, context),
         waiting_claims=context.queue_signal.waiting,
+        with_suket=await sukets.count_valid(session, context.today()),
     )
 
 

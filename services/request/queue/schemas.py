@@ -96,6 +96,7 @@ class QueueStats(BaseModel):
     printed_today: int
     daily_capacity: int
     waiting_claims: int = Field(default=0, description="Claims waiting for work now: idle printers (this process).")
+    with_suket: int = Field(default=0, description="Residents waiting for their card with a valid Suket.")
 
 
 class CapacityIn(BaseModel):
