@@ -11,6 +11,7 @@ import "./proposals.js";
 import "./request_page.js";
 import "./requests.js";
 import "./stock.js";
+import "./sukets.js";
 import { addUser } from "./users.js";
 
 // The language switch: the page's fixed text at once, then the view on show drawn again from its last answers
@@ -56,6 +57,8 @@ function signIn(token) {
   for (const adminsOnly of ["users", "partners"]) {
     document.querySelector(`#tabs button[data-view=${adminsOnly}]`).hidden = who.role !== "admin";
   }
+  // The Suket register is the desk's (admins and operators), not a kecamatan clerk's.
+  document.querySelector("#tabs button[data-view=sukets]").hidden = !["admin", "operator"].includes(who.role);
   show("overview");
   // The live views follow the printers, but never while the staff member is typing in them.
   state.timer = setInterval(() => {

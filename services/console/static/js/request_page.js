@@ -2,9 +2,33 @@
 // while it waits), the card as the printer will draw it, and what the desk may do next: cancel while it waits,
 // a replacement card (damaged, lost, data change) once the resident holds one.
 import { act, api, definitions, el, i18n, register, say, shown, show, state, t } from "./core.js";
-import { button, field, input, select } from "./forms.js";
+import { button, field, input, officeToday, select } from "./forms.js";
+import { issueSuket } from "./sukets.js";
 
 const WAITING = ["received", "queued", "needs_review"];
+const SUKET_WHILE = ["received", "queued", "printing", "needs_review"];
+const SUKET_AFTER_DAYS = 14;  // a card further off than this: the page suggests a Suket
+
+function daysUntil(date) {
+  return Math.round((Date.parse(date) - Date.parse(officeToday())) / 86400000);
+}
+
+// The Suket: the one in force, or the offer to issue one while the resident waits (urged when the card is far off).
+function suketPanel(r) {
+  const suket = r.suket;
+  if (suket && suket.status === "valid") {
+    return el("div", { class: "act", id: "request-suket" },
+      el("h3", { "data-i18n": "suket.one" }, t("suket.one")),
+      el("span", {}, `${suket.number} — ${t("suket.valid_until", { date: suket.valid_until })}`));
+  }
+  if (!SUKET_WHILE.includes(r.status)) return "";
+  const estimated = (r.queue || {}).estimated_print_date;
+  const far = !estimated || daysUntil(estimated) > SUKET_AFTER_DAYS;
+  return el("div", { class: "act", id: "request-suket" },
+    el("h3", { "data-i18n": "suket.one" }, t("suket.one")),
+    el("span", { class: far ? "bad" : "hint" }, far ? t("suket.advised", { days: SUKET_AFTER_DAYS }) : t("suket.not_needed")),
+    button("action.issue_suket", { onclick: async () => { await issueSuket(r.id); await openRequest(r.id, { keepMessage: true }); } }));
+}
 const HOLDS_CARD = ["activated", "collected"];
 
 export async function openRequest(id, { keepMessage = false } = {}) {
@@ -86,6 +110,7 @@ register("request", {
         el("div", {}, list),
         el("div", {}, image)),
       el("h3", { "data-i18n": "request.timeline" }, t("request.timeline")), timeline(history),
+      suketPanel(r),
       WAITING.includes(r.status) ? cancelForm(r) : "",
       HOLDS_CARD.includes(r.status) && !r.replaced_by ? replacementForm(r) : "");
   },
