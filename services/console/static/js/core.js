@@ -116,7 +116,9 @@ export function show(view) {
 export async function refresh() {
   const view = state.view;
   try {
+    const token = state.token;
     const data = await views[view].load();
+    if (state.token !== token) return;  // signed out (or in again) while it loaded: not this session's page
     state.shown[view] = data;
     if (state.view === view) views[view].draw(data);
   } catch (error) { if (error.message !== "401") say(error.message); }

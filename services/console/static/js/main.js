@@ -12,6 +12,7 @@ import "./request_page.js";
 import "./requests.js";
 import "./stock.js";
 import "./sukets.js";
+import "./visits.js";
 import { addUser } from "./users.js";
 
 // The language switch: the page's fixed text at once, then the view on show drawn again from its last answers
@@ -57,8 +58,10 @@ function signIn(token) {
   for (const adminsOnly of ["users", "partners"]) {
     document.querySelector(`#tabs button[data-view=${adminsOnly}]`).hidden = who.role !== "admin";
   }
-  // The Suket register is the desk's (admins and operators), not a kecamatan clerk's.
-  document.querySelector("#tabs button[data-view=sukets]").hidden = !["admin", "operator"].includes(who.role);
+  // The Suket register and the mobile visits are the office's (admins and operators), not a kecamatan clerk's.
+  for (const desks of ["sukets", "visits"]) {
+    document.querySelector(`#tabs button[data-view=${desks}]`).hidden = !["admin", "operator"].includes(who.role);
+  }
   show("overview");
   // The live views follow the printers, but never while the staff member is typing in them.
   state.timer = setInterval(() => {
