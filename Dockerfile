@@ -11,12 +11,19 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     EKTP_MIGRATIONS_ROOT=/app
 
 WORKDIR /app
-COPY pyproject.toml README.md alembic.ini ./
+# The dependencies first, named by pyproject.toml alone: a change to the code rebuilds only the layers after them.
+COPY pyproject.toml ./
+RUN python -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies'], sep='\n')" \
+        > /tmp/requirements.txt \
+    && pip install -r /tmp/requirements.txt \
+    && rm /tmp/requirements.txt
+COPY README.md alembic.ini ./
 COPY services ./services
 COPY drivers ./drivers
 COPY migrations ./migrations
 # A fixed gid as well as uid: compose gives the service tokens and the database password file to group 10001.
-RUN pip install . \
+RUN pip install --no-deps . \
+    && rm -rf build ./*.egg-info \
     && groupadd --system --gid 10001 ektp \
     && useradd --system --uid 10001 --gid ektp --home /app ektp \
     && mkdir -p /app/data/emulator \

@@ -369,3 +369,33 @@ def test_the_services_take_the_client_address_from_the_proxy_and_only_the_intern
         assert set(service["networks"]) == {"internal"}, name
         assert "ports" not in service, name
     assert compose["networks"]["internal"]["internal"] is True
+
+
+def test_the_readme_compose_steps_are_a_script_the_compose_test_can_run(compose: dict[str, Any]) -> None:
+    """tests/system/test_compose_up.py runs the README's compose block as written; what it relies on, checked
+    here without Docker: the `up` it splits at, a `$TOKEN`, no terminal needed, commands compose v1 has, every
+    `ektp` command valid, and a first tranche of exactly the serials the emulators hold."""
+    from tests.system.test_compose_up import readme_compose_steps
+
+    before_up, after_up = readme_compose_steps()
+    assert before_up[-1].startswith("docker compose up -d --build")
+    script = "\n".join([*before_up, *after_up])
+    assert re.search(r"^TOKEN=\$\(docker compose run ", script, re.MULTILINE)
+    assert "docker compose cp " not in script, "compose v1 (Debian bookworm's) has no cp: use docker cp"
+    for run in re.findall(r"docker compose run [^|;)]*", script):
+        assert " -T " in run, f"a script has no terminal: {run}"
+        assert " --rm " in run, f"leaves a container behind: {run}"
+    commands = [re.sub(r"\s+# .*$", "", line) for line in script.splitlines()]  # trailing comments
+    invocations = [part for line in commands for part in re.findall(r"\bektp [^|;)&]*", line)]
+    assert len(invocations) >= 2
+    for argv in (shlex.split(part)[1:] for part in invocations):
+        try:
+            _parse(argv)
+        except SystemExit as exc:
+            pytest.fail(f"`ektp {' '.join(argv)}` in the README does not parse ({exc})")
+    ranges = re.findall(r'\{"first": "(KTP\d{8})", "last": "(KTP\d{8})"\}', script)
+    serials = [
+        tuple(_parse(_ektp_invocations(compose["services"][name]["command"])[0]).serials.split("-"))
+        for name in ("emulator-1", "emulator-2")
+    ]
+    assert ranges == [(min(s[0] for s in serials), max(s[1] for s in serials))]
